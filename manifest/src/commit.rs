@@ -81,7 +81,7 @@ pub fn scan_dir(dir: &Path) -> Result<Vec<FoundFile>> {
         ));
     }
     let mut out = Vec::new();
-    walk(&root, &root, "", &mut out)?;
+    walk(&root, dir, "", &mut out)?;
     out.sort_by(|a, b| path_order(&a.rel, &b.rel));
     Ok(out)
 }

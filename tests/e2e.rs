@@ -1,0 +1,121 @@
+//! Test modules and shared helpers.
+
+mod cli;
+mod golden;
+mod reference;
+mod tensor_index;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// The `modelda` binary of the same profile as this test binary.
+pub fn modelda_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps/..");
+    let bin = dir.join("modelda");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first with `cargo build --release --workspace --bins` (the README's test command does)",
+        bin.display()
+    );
+    bin
+}
+
+/// Runs `modelda ARGS` in `cwd`.
+pub fn modelda(cwd: &Path, args: &[&str]) -> Output {
+    Command::new(modelda_bin())
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run modelda")
+}
+
+/// Runs and requires success; returns stdout.
+pub fn modelda_ok(cwd: &Path, args: &[&str]) -> String {
+    let out = modelda(cwd, args);
+    assert!(
+        out.status.success(),
+        "modelda {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+/// Copies a directory tree.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let p = e.path();
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&p, &to.join(e.file_name()));
+        } else {
+            std::fs::copy(&p, to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+/// A copy of the tiny fixture model in a temp dir.
+pub fn tiny_model() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("tiny");
+    copy_dir(&repo().join("fixtures/models/tiny"), &dir);
+    (tmp, dir)
+}
+
+/// Whether a tool must be present (CI sets `MODELDA_REQUIRE_TOOLS=1`): then a
+/// missing tool fails the test instead of skipping it.
+pub fn require_tools() -> bool {
+    std::env::var("MODELDA_REQUIRE_TOOLS").is_ok_and(|v| v == "1")
+}
+
+/// The Python venv with the reference packages, when present.
+pub fn venv_python() -> Option<PathBuf> {
+    let venv = std::env::var_os("MODELDA_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join(".venv"));
+    let py = venv.join("bin/python");
+    if py.exists() {
+        Some(py)
+    } else {
+        assert!(
+            !require_tools(),
+            "the Python venv {} is missing: run scripts/setup-python.sh",
+            venv.display()
+        );
+        eprintln!(
+            "skipping: no Python venv at {} (run scripts/setup-python.sh)",
+            venv.display()
+        );
+        None
+    }
+}
+
+/// `b3sum`, when installed.
+pub fn b3sum() -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join("b3sum"))
+            .find(|p| p.exists())
+    });
+    if found.is_none() {
+        assert!(
+            !require_tools(),
+            "b3sum is missing: run scripts/setup-debian.sh"
+        );
+        eprintln!("skipping: b3sum is not installed");
+    }
+    found
+}
