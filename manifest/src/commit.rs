@@ -274,13 +274,23 @@ pub fn commit_file(
     let mut builder = CommitmentBuilder::new(len, leaf_size);
     let mut hashers: Vec<blake3::Hasher> = spans.iter().map(|_| blake3::Hasher::new()).collect();
     let window = WINDOW_BYTES.max(leaf_size.bytes()) / leaf_size.bytes() * leaf_size.bytes();
-    let mut offset = 0u64;
     let mut first_open = 0usize; // first tensor that may still overlap a later window
-    while offset < len {
+    let map_at = |offset: u64| -> Result<Option<(u64, memmap2::Mmap)>> {
+        if offset >= len {
+            return Ok(None);
+        }
         let n = window.min(len - offset);
         let map = map_window(&file, offset, n as usize).map_err(|e| Error::io(path, e))?;
-        let data: &[u8] = &map;
+        // Ask the kernel to read the window ahead while the previous one hashes.
+        let _ = map.advise(memmap2::Advice::WillNeed);
+        Ok(Some((offset, map)))
+    };
+    let mut next = map_at(0)?;
+    while let Some((offset, map)) = next.take() {
+        let n = map.len() as u64;
         let end = offset + n;
+        next = map_at(end)?;
+        let data: &[u8] = &map;
         while first_open < spans.len() && spans[first_open].end <= offset {
             first_open += 1;
         }
@@ -309,7 +319,6 @@ pub fn commit_file(
         );
         leaves?;
         progress.advance(n);
-        offset = end;
     }
     if stamp(path)? != before {
         return Err(Error::Changed { path: path.clone() });

@@ -399,7 +399,7 @@ mod tests {
         while f.len() % 32 != 0 {
             f.push(0);
         }
-        f.extend(std::iter::repeat(1u8).take(32 + 34));
+        f.extend(std::iter::repeat_n(1u8, 32 + 34));
         f
     }
 

@@ -39,3 +39,6 @@ modelda_merkle::hash_newtype!(
     /// (signatures and DA locations excluded). Same content, same id.
     ModelId
 );
+
+#[cfg(test)]
+mod tests;

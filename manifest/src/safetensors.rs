@@ -219,7 +219,7 @@ mod tests {
     fn file(header: &str, data: usize) -> Vec<u8> {
         let mut out = (header.len() as u64).to_le_bytes().to_vec();
         out.extend_from_slice(header.as_bytes());
-        out.extend(std::iter::repeat(0u8).take(data));
+        out.extend(std::iter::repeat_n(0u8, data));
         out
     }
 
