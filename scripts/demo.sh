@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The main job on the embedded default, end to end, on a fresh machine:
+#
+#   bash scripts/demo.sh [WORK_DIR]
+#
+# Builds modelda, writes a sample model (safetensors shards with an index, a
+# GGUF export, config, tokenizer, model card, training manifest), then
+# commits it, signs it, verifies it, checks a root with b3sum, and proves and
+# verifies one tensor. WORK_DIR defaults to ./.modelda-demo.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+REPO="$PWD"
+WORK="${1:-$REPO/.modelda-demo}"
+
+bash scripts/setup-debian.sh >/dev/null
+cargo build --release -q -p modelda-cli -p modelda-fixtures --bins
+M="$REPO/target/release/modelda"
+
+rm -rf "$WORK"
+mkdir -p "$WORK"
+cd "$WORK"
+"$REPO/target/release/sample-model" model $((64 << 20))
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "modelda keygen"
+"$M" keygen --out publisher.pem --force
+
+step "modelda commit model"
+"$M" commit model
+
+step "modelda sign model --key publisher.pem"
+"$M" sign model --key publisher.pem
+
+step "modelda verify model --key publisher.pem.pub"
+"$M" verify model --key publisher.pem.pub
+
+step "b3sum agrees with the committed roots"
+b3sum model/model-00001-of-00002.safetensors
+"$M" --json commit model | python3 -c 'import json,sys; [print(f["root"]+"  "+f["path"]) for f in json.load(sys.stdin)["files"] if f["path"]=="model-00001-of-00002.safetensors"]'
+
+step "modelda prove (one tensor) and verify-proof"
+"$M" prove model/model-00001-of-00002.safetensors --tensor model.shard0.layers.3.mlp.up_proj.weight \
+    --out tensor.proof --data-out tensor.leaves
+ROOT="$("$M" --json commit model | python3 -c 'import json,sys; print([f["root"] for f in json.load(sys.stdin)["files"] if f["path"]=="model-00001-of-00002.safetensors"][0])')"
+"$M" verify-proof --proof tensor.proof --root "$ROOT" --data tensor.leaves --out tensor.bin
+
+step "tampering is caught and located"
+printf '\x01' | dd of=model/model-00002-of-00002.safetensors bs=1 seek=5000000 conv=notrunc status=none
+if "$M" verify model --key publisher.pem.pub; then
+    echo "tampering went unnoticed" >&2
+    exit 1
+fi
+echo
+echo "demo finished in $WORK"
