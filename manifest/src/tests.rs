@@ -22,6 +22,17 @@ fn valid_gguf() -> Vec<u8> {
     .unwrap()
 }
 
+/// Applies byte edits to `f`, then truncates it at `cut`.
+fn mutate(mut f: Vec<u8>, edits: Vec<(prop::sample::Index, u8)>, cut: prop::sample::Index) -> Vec<u8> {
+    for (i, b) in edits {
+        let i = i.index(f.len());
+        f[i] = b;
+    }
+    let n = cut.index(f.len() + 1);
+    f.truncate(n);
+    f
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
@@ -32,30 +43,20 @@ proptest! {
 
     #[test]
     fn safetensors_mutations(edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6), cut: prop::sample::Index) {
-        let mut f = valid_safetensors();
-        for (i, b) in edits {
-            let i = i.index(f.len());
-            f[i] = b;
-        }
-        let n = cut.index(f.len() + 1);
-        if let Ok(h) = safetensors::parse_bytes(&f[..n]) {
+        let f = mutate(valid_safetensors(), edits, cut);
+        if let Ok(h) = safetensors::parse_bytes(&f) {
             for t in h.tensors {
-                prop_assert!(t.end <= n as u64);
+                prop_assert!(t.end <= f.len() as u64);
             }
         }
     }
 
     #[test]
     fn gguf_mutations(edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6), cut: prop::sample::Index) {
-        let mut f = valid_gguf();
-        for (i, b) in edits {
-            let i = i.index(f.len());
-            f[i] = b;
-        }
-        let n = cut.index(f.len() + 1);
-        if let Ok(h) = gguf::parse_bytes(&f[..n]) {
+        let f = mutate(valid_gguf(), edits, cut);
+        if let Ok(h) = gguf::parse_bytes(&f) {
             for t in h.tensors {
-                prop_assert!(t.end <= n as u64);
+                prop_assert!(t.end <= f.len() as u64);
             }
         }
     }
