@@ -294,7 +294,7 @@ pub fn parse<R: Read>(r: R, file_len: u64) -> Result<Header, HeaderError> {
         let offset = c.u64("tensor offset")?;
         let numel = shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d));
         let size = match numel {
-            Some(n) if shape.first().is_none_or(|&d| d % block == 0) => {
+            Some(n) if shape.first().map_or(block == 1, |&d| d % block == 0) => {
                 (n / block).checked_mul(block_bytes)
             }
             _ => None,

@@ -122,7 +122,9 @@ pub fn parse_header(json: &[u8], file_len: u64) -> Result<Header, HeaderError> {
         .map_err(|e| HeaderError::new(8, format!("header is not a valid JSON object: {e}")))?;
     let mut metadata = BTreeMap::new();
     let mut tensors = Vec::with_capacity(entries.0.len());
-    let data_len = file_len - data_start;
+    let Some(data_len) = file_len.checked_sub(data_start) else {
+        return Err(HeaderError::new(0, "header runs past the end of the file"));
+    };
     for (name, value) in entries.0 {
         if name == "__metadata__" {
             metadata = serde_json::from_value(value).map_err(|e| {

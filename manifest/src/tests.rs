@@ -23,7 +23,11 @@ fn valid_gguf() -> Vec<u8> {
 }
 
 /// Applies byte edits to `f`, then truncates it at `cut`.
-fn mutate(mut f: Vec<u8>, edits: Vec<(prop::sample::Index, u8)>, cut: prop::sample::Index) -> Vec<u8> {
+fn mutate(
+    mut f: Vec<u8>,
+    edits: Vec<(prop::sample::Index, u8)>,
+    cut: prop::sample::Index,
+) -> Vec<u8> {
     for (i, b) in edits {
         let i = i.index(f.len());
         f[i] = b;
