@@ -1,8 +1,28 @@
 //! Data-availability layers for modelda.
 //!
-//! **Not built yet** (issue 3). This crate will hold one async trait for a DA
-//! layer (submit blobs, get a blob by locator, list a namespace at a height,
-//! build and verify inclusion proofs) and its three backends: the embedded
-//! `local` chain stored in RocksDB, a `celestia-rpc` client, and an EigenDA
-//! proxy REST client, plus the devnet that serves the local chain over both
-//! APIs. It exports nothing today.
+//! One async trait, [`DaLayer`], with three backends:
+//! - [`local`]: the embedded default, a chain stored in RocksDB under a data
+//!   directory, with Celestia namespaces, share commitments, data squares and
+//!   NMT proofs built when asked for;
+//! - `celestia`: a `celestia-rpc` client of a Celestia node (or the devnet);
+//! - `eigenda`: a client of the EigenDA proxy's REST API (or the devnet).
+//!
+//! The devnet serves a local chain over both APIs for tests and trials.
+
+pub mod celestia;
+pub mod devnet;
+pub mod eigenda;
+pub mod error;
+pub mod header;
+pub mod jwt;
+pub mod layer;
+pub mod local;
+pub mod locator;
+pub mod retry;
+pub mod square;
+
+pub use error::{Error, Result};
+pub use layer::{DaLayer, InclusionProof, Limits, Receipt};
+pub use local::{ChainLimits, LocalChain, LocalLayer};
+pub use locator::{Cert, LayerKind, Locator, Namespace, ShareCommitment};
+pub use retry::RetryPolicy;

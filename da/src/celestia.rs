@@ -1,0 +1,362 @@
+//! A Celestia node client over `celestia-rpc`: `blob.Submit` with a gas
+//! price, `blob.Get`/`GetAll`/`GetProof`, `header.GetByHeight`/`NetworkHead`,
+//! `state.Balance`. Inclusion is checked with `celestia-types` against the
+//! row roots of a header this client fetches itself.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use celestia_rpc::{BlobClient, Client, HeaderClient, StateClient, TxConfig};
+use celestia_types::{Blob, Commitment, ExtendedHeader};
+
+use crate::layer::{DaLayer, InclusionProof, Limits, Receipt};
+use crate::local::{to_celestia, verify_square, ChainLimits};
+use crate::retry::{with_retry, Attempt, RetryPolicy};
+use crate::square;
+use crate::{Error, LayerKind, Locator, Namespace, Result, ShareCommitment};
+
+/// Smallest gas price Celestia validators accept, in utia per gas.
+pub const MIN_GAS_PRICE: f64 = 0.004;
+
+/// Gas a PayForBlobs transaction of blobs of these sizes uses:
+/// `shares * 512 * 8 + 10 * 70 * blobs + 75_000`.
+pub fn estimate_gas(blob_sizes: &[usize]) -> u64 {
+    let shares: u64 = blob_sizes
+        .iter()
+        .map(|&s| square::shares_for(s) as u64)
+        .sum();
+    shares * 512 * 8 + 10 * 70 * blob_sizes.len() as u64 + 75_000
+}
+
+/// Fee in utia at `gas_price` utia per gas, rounded up.
+pub fn estimate_fee(blob_sizes: &[usize], gas_price: f64) -> u64 {
+    (estimate_gas(blob_sizes) as f64 * gas_price).ceil() as u64
+}
+
+/// Options of [`CelestiaLayer`].
+#[derive(Clone)]
+pub struct CelestiaOptions {
+    /// Node RPC URL. Default: `http://127.0.0.1:26658`.
+    pub url: String,
+    /// Auth token (JWT). Never logged. Default: none.
+    pub token: Option<String>,
+    /// Gas price in utia per gas. Default: 0.004.
+    pub gas_price: f64,
+    /// Key name of the node's keyring to sign with. Default: the node's default.
+    pub key_name: Option<String>,
+    /// Retries for transport errors and sequence mismatches.
+    pub retry: RetryPolicy,
+    /// Request timeout. Default: 120 s (submission waits for inclusion).
+    pub timeout: Duration,
+    /// The chain's size limits. Default: app v5 (2 MiB transactions).
+    pub limits: ChainLimits,
+}
+
+impl std::fmt::Debug for CelestiaOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CelestiaOptions")
+            .field("url", &self.url)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("gas_price", &self.gas_price)
+            .field("key_name", &self.key_name)
+            .finish()
+    }
+}
+
+impl Default for CelestiaOptions {
+    fn default() -> Self {
+        CelestiaOptions {
+            url: "http://127.0.0.1:26658".into(),
+            token: None,
+            gas_price: MIN_GAS_PRICE,
+            key_name: None,
+            retry: RetryPolicy::default(),
+            timeout: Duration::from_secs(120),
+            limits: ChainLimits::APP_V5,
+        }
+    }
+}
+
+/// A Celestia node as a [`DaLayer`].
+pub struct CelestiaLayer {
+    client: Client,
+    opts: CelestiaOptions,
+}
+
+enum Failure {
+    Retry(String),
+    Final(Error),
+}
+
+impl CelestiaLayer {
+    /// Connects to the node at `opts.url` (HTTP makes no request yet).
+    pub async fn connect(opts: CelestiaOptions) -> Result<Self> {
+        let client = Client::new(
+            &opts.url,
+            opts.token.as_deref(),
+            Some(Duration::from_secs(10)),
+            Some(opts.timeout),
+        )
+        .await
+        .map_err(|e| Error::Transport {
+            endpoint: opts.url.clone(),
+            detail: e.to_string(),
+            attempts: 1,
+        })?;
+        Ok(CelestiaLayer { client, opts })
+    }
+
+    /// The underlying `celestia-rpc` client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    fn classify(&self, e: jsonrpsee::core::ClientError, needed: &'static str) -> Failure {
+        use jsonrpsee::core::ClientError as C;
+        let text = e.to_string();
+        let lower = text.to_lowercase();
+        match e {
+            C::Transport(_) | C::RestartNeeded(_) | C::RequestTimeout if lower.contains("401") => {
+                Failure::Final(Error::Unauthorized {
+                    endpoint: self.opts.url.clone(),
+                    needed,
+                })
+            }
+            C::Transport(_) | C::RestartNeeded(_) | C::RequestTimeout => Failure::Retry(text),
+            C::Call(obj) => {
+                let msg = obj.message().to_lowercase();
+                if msg.contains("unauthorized") || msg.contains("missing permission") {
+                    Failure::Final(Error::Unauthorized {
+                        endpoint: self.opts.url.clone(),
+                        needed,
+                    })
+                } else if msg.contains("insufficient") {
+                    Failure::Final(Error::InsufficientFunds {
+                        detail: obj.message().to_string(),
+                    })
+                } else if msg.contains("sequence") {
+                    Failure::Retry(obj.message().to_string())
+                } else if msg.contains("not found") {
+                    Failure::Final(Error::NotFound {
+                        locator: obj.message().to_string(),
+                    })
+                } else if msg.contains("too large") || msg.contains("exceeds") {
+                    Failure::Final(Error::BlobTooLarge {
+                        layer: "celestia",
+                        size: 0,
+                        limit: self.opts.limits.limits().max_blob_bytes,
+                    })
+                } else if msg.contains("reserved") || msg.contains("namespace") {
+                    Failure::Final(Error::Namespace {
+                        namespace: String::new(),
+                        reason: obj.message().to_string(),
+                    })
+                } else {
+                    Failure::Final(Error::Remote {
+                        endpoint: self.opts.url.clone(),
+                        detail: obj.message().to_string(),
+                    })
+                }
+            }
+            other => Failure::Final(Error::Remote {
+                endpoint: self.opts.url.clone(),
+                detail: other.to_string(),
+            }),
+        }
+    }
+
+    async fn call<T, Fut>(&self, needed: &'static str, f: impl Fn() -> Fut) -> Result<T>
+    where
+        Fut: std::future::Future<Output = Result<T, jsonrpsee::core::ClientError>>,
+    {
+        with_retry(self.opts.retry, || {
+            let fut = f();
+            async move {
+                fut.await.map_err(|e| match self.classify(e, needed) {
+                    Failure::Retry(s) => Attempt::Retry(Failure::Retry(s)),
+                    f @ Failure::Final(_) => Attempt::Fail(f),
+                })
+            }
+        })
+        .await
+        .map_err(|(f, attempts)| match f {
+            Failure::Retry(detail) => Error::Transport {
+                endpoint: self.opts.url.clone(),
+                detail,
+                attempts,
+            },
+            Failure::Final(e) => e,
+        })
+    }
+
+    /// The header at `height`, validated by `celestia-types` on decoding.
+    pub async fn header(&self, height: u64) -> Result<ExtendedHeader> {
+        self.call("read", || self.client.header_get_by_height(height))
+            .await
+    }
+
+    /// The node account's balance in utia.
+    pub async fn balance(&self) -> Result<u64> {
+        let c = self.call("read", || self.client.state_balance()).await?;
+        Ok(c.amount())
+    }
+
+    fn parts(loc: &Locator) -> Result<(u64, Namespace, ShareCommitment)> {
+        match loc {
+            Locator::Celestia {
+                height,
+                namespace,
+                commitment,
+            } => Ok((*height, *namespace, *commitment)),
+            _ => Err(Error::Locator {
+                locator: loc.to_string(),
+                reason: "not a celestia locator".into(),
+            }),
+        }
+    }
+
+    async fn blob(&self, loc: &Locator) -> Result<Blob> {
+        let (h, ns, c) = Self::parts(loc)?;
+        let blob = self
+            .call("read", || {
+                self.client
+                    .blob_get(h, to_celestia(ns), Commitment::new(*c.as_bytes()))
+            })
+            .await
+            .map_err(|e| match e {
+                Error::NotFound { .. } => Error::NotFound {
+                    locator: loc.to_string(),
+                },
+                e => e,
+            })?;
+        blob.validate_with_commitment(&Commitment::new(*c.as_bytes()))
+            .map_err(|e| Error::BadProof {
+                locator: loc.to_string(),
+                reason: format!("the node returned a blob that does not match the commitment: {e}"),
+            })?;
+        Ok(blob)
+    }
+}
+
+#[async_trait]
+impl DaLayer for CelestiaLayer {
+    fn kind(&self) -> LayerKind {
+        LayerKind::Celestia
+    }
+
+    async fn limits(&self) -> Result<Limits> {
+        Ok(self.opts.limits.limits())
+    }
+
+    async fn head(&self) -> Result<u64> {
+        Ok(self
+            .call("read", || self.client.header_network_head())
+            .await?
+            .height())
+    }
+
+    async fn submit(&self, namespace: Namespace, blobs: Vec<Vec<u8>>) -> Result<Vec<Receipt>> {
+        let limit = self.opts.limits.limits().max_blob_bytes;
+        let mut cblobs = Vec::with_capacity(blobs.len());
+        for b in &blobs {
+            if b.is_empty() {
+                return Err(Error::EmptyBlob);
+            }
+            if b.len() > limit {
+                return Err(Error::BlobTooLarge {
+                    layer: "celestia",
+                    size: b.len(),
+                    limit,
+                });
+            }
+            cblobs.push(
+                Blob::new(to_celestia(namespace), b.clone(), None).map_err(|e| {
+                    Error::Namespace {
+                        namespace: namespace.to_string(),
+                        reason: e.to_string(),
+                    }
+                })?,
+            );
+        }
+        let sizes: Vec<usize> = blobs.iter().map(Vec::len).collect();
+        let gas_price = self.opts.gas_price;
+        let key_name = self.opts.key_name.clone();
+        let height = self
+            .call("write", || {
+                let mut cfg = TxConfig::default().with_gas_price(gas_price);
+                if let Some(k) = &key_name {
+                    cfg = cfg.with_key_name(k.clone());
+                }
+                self.client.blob_submit(&cblobs, cfg)
+            })
+            .await?;
+        tracing::info!(height, blobs = blobs.len(), "blobs included");
+        Ok(cblobs
+            .iter()
+            .zip(&sizes)
+            .map(|(b, &size)| Receipt {
+                locator: Locator::Celestia {
+                    height,
+                    namespace,
+                    commitment: ShareCommitment::from_bytes(*b.commitment.hash()),
+                },
+                size,
+                fee: estimate_fee(&[size], gas_price),
+            })
+            .collect())
+    }
+
+    async fn get(&self, locator: &Locator) -> Result<Vec<u8>> {
+        Ok(self.blob(locator).await?.data)
+    }
+
+    async fn list(&self, namespace: Namespace, height: u64) -> Result<Vec<(Locator, Vec<u8>)>> {
+        let namespaces = [to_celestia(namespace)];
+        let blobs = self
+            .call("read", || self.client.blob_get_all(height, &namespaces))
+            .await?
+            .unwrap_or_default();
+        Ok(blobs
+            .into_iter()
+            .map(|b| {
+                (
+                    Locator::Celestia {
+                        height,
+                        namespace,
+                        commitment: ShareCommitment::from_bytes(*b.commitment.hash()),
+                    },
+                    b.data,
+                )
+            })
+            .collect())
+    }
+
+    async fn prove(&self, locator: &Locator) -> Result<InclusionProof> {
+        let (h, ns, c) = Self::parts(locator)?;
+        let blob = self.blob(locator).await?;
+        let header = self.header(h).await?;
+        let width = u64::from(header.dah.square_width());
+        let index = blob.index.ok_or_else(|| Error::BadProof {
+            locator: locator.to_string(),
+            reason: "the node did not report the blob's share index".into(),
+        })?;
+        let proofs = self
+            .call("read", || {
+                self.client
+                    .blob_get_proof(h, to_celestia(ns), Commitment::new(*c.as_bytes()))
+            })
+            .await?;
+        Ok(InclusionProof::Square {
+            v: InclusionProof::VERSION,
+            height: h,
+            first_row: (index / width) as u16,
+            proofs,
+        })
+    }
+
+    async fn verify(&self, locator: &Locator, data: &[u8], proof: &InclusionProof) -> Result<()> {
+        let (h, ns, c) = Self::parts(locator)?;
+        let header = self.header(h).await?;
+        verify_square(locator, h, ns, c, data, proof, &header)
+    }
+}

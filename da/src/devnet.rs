@@ -1,0 +1,501 @@
+//! `modelda devnet`: one local chain served over a Celestia-node-compatible
+//! JSON-RPC API (port 26658) and an EigenDA-proxy-compatible REST API (port
+//! 3100), on loopback, with JWT auth, a block every `block_time`, Celestia's
+//! size limits and fault injection. A restart keeps the chain on disk.
+
+pub mod celestia_rpc;
+pub mod eigenda_rest;
+pub mod faults;
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use celestia_types::ExtendedHeader;
+use tokio::sync::{oneshot, watch};
+use tokio_util::sync::CancellationToken;
+
+pub use faults::Faults;
+
+use crate::jwt::{JwtKey, Permission};
+use crate::local::ChainLimits;
+use crate::square::{self, Square};
+use crate::{Error, LocalChain, Namespace, Result};
+
+/// Options of the devnet.
+#[derive(Clone, Debug)]
+pub struct DevnetConfig {
+    /// Where the chain lives. Default: `./.modelda/devnet`.
+    pub data_dir: PathBuf,
+    /// Celestia JSON-RPC address. Default: `127.0.0.1:26658`.
+    pub rpc_addr: SocketAddr,
+    /// EigenDA REST address. Default: `127.0.0.1:3100`.
+    pub eigenda_addr: SocketAddr,
+    /// Time between blocks. Default: 1 s.
+    pub block_time: Duration,
+    /// Square and transaction limits. Default: app v5 (128, 2 MiB).
+    pub limits: ChainLimits,
+    /// Injected faults. Default: none.
+    pub faults: Faults,
+    /// Whether the JSON-RPC API requires a JWT. Default: true.
+    pub auth: bool,
+    /// Starting balance of the node account, in utia. Default: 10^12.
+    pub balance: u64,
+}
+
+impl Default for DevnetConfig {
+    fn default() -> Self {
+        DevnetConfig {
+            data_dir: PathBuf::from(".modelda/devnet"),
+            rpc_addr: SocketAddr::from(([127, 0, 0, 1], 26658)),
+            eigenda_addr: SocketAddr::from(([127, 0, 0, 1], 3100)),
+            block_time: Duration::from_secs(1),
+            limits: ChainLimits::APP_V5,
+            faults: Faults::default(),
+            auth: true,
+            balance: 1_000_000_000_000,
+        }
+    }
+}
+
+struct Pending {
+    blobs: Vec<(Namespace, Vec<u8>)>,
+    shares: usize,
+    done: oneshot::Sender<Result<u64, String>>,
+}
+
+/// State shared by the block producer and both APIs.
+pub struct Node {
+    chain: LocalChain,
+    pending: Mutex<VecDeque<Pending>>,
+    head: watch::Sender<u64>,
+    balance: AtomicU64,
+    squares: Mutex<Vec<(u64, Arc<Square>)>>,
+}
+
+impl Node {
+    fn head(&self) -> u64 {
+        *self.head.borrow()
+    }
+
+    fn balance(&self) -> u64 {
+        self.balance.load(Ordering::SeqCst)
+    }
+
+    fn charge(&self, fee: u64) -> Result<(), String> {
+        self.balance
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |b| b.checked_sub(fee))
+            .map(|_| ())
+            .map_err(|b| {
+                format!("insufficient funds: balance {b}utia is less than the fee {fee}utia")
+            })
+    }
+
+    async fn submit(&self, blobs: Vec<(Namespace, Vec<u8>)>) -> Result<u64, String> {
+        let shares = blobs.iter().map(|(_, d)| square::shares_for(d.len())).sum();
+        if shares > self.chain.limits().max_square_width.pow(2) {
+            return Err("blobs do not fit in one block".into());
+        }
+        let (tx, rx) = oneshot::channel();
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push_back(Pending {
+                blobs,
+                shares,
+                done: tx,
+            });
+        rx.await
+            .map_err(|_| "the devnet stopped before the blobs were included".to_string())?
+    }
+
+    async fn wait_for(&self, height: u64) -> Result<(), String> {
+        let mut rx = self.head.subscribe();
+        rx.wait_for(|h| *h >= height)
+            .await
+            .map(|_| ())
+            .map_err(|_| "the devnet stopped".to_string())
+    }
+
+    async fn header(&self, height: u64) -> Result<ExtendedHeader> {
+        let chain = self.chain.clone();
+        tokio::task::spawn_blocking(move || chain.header(height))
+            .await
+            .map_err(|e| Error::Square {
+                height,
+                detail: e.to_string(),
+            })?
+    }
+
+    async fn square(&self, height: u64) -> Result<Arc<Square>> {
+        if let Some((_, s)) = self
+            .squares
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .find(|(h, _)| *h == height)
+        {
+            return Ok(s.clone());
+        }
+        let chain = self.chain.clone();
+        let sq =
+            tokio::task::spawn_blocking(move || chain.square(height).map(|(s, _)| Arc::new(s)))
+                .await
+                .map_err(|e| Error::Square {
+                    height,
+                    detail: e.to_string(),
+                })??;
+        let mut cache = self.squares.lock().unwrap_or_else(|p| p.into_inner());
+        cache.push((height, sq.clone()));
+        if cache.len() > 2 {
+            cache.remove(0);
+        }
+        Ok(sq)
+    }
+
+    /// Produces one block from pending submissions (possibly empty).
+    async fn produce(&self) -> Result<u64> {
+        let max = self.chain.limits().max_square_width.pow(2);
+        let batch: Vec<Pending> = {
+            let mut q = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+            let mut taken = Vec::new();
+            let mut shares = 0;
+            while let Some(p) = q.front() {
+                if shares + p.shares > max {
+                    break;
+                }
+                shares += p.shares;
+                taken.push(q.pop_front().expect("front exists"));
+            }
+            taken
+        };
+        let chain = self.chain.clone();
+        let blobs: Vec<(Namespace, Vec<u8>)> =
+            batch.iter().flat_map(|p| p.blobs.iter().cloned()).collect();
+        let result = tokio::task::spawn_blocking(move || {
+            let refs: Vec<(Namespace, &[u8])> =
+                blobs.iter().map(|(n, d)| (*n, d.as_slice())).collect();
+            let (h, _) = chain.append(&refs)?;
+            chain.header(h)?;
+            Ok::<u64, Error>(h)
+        })
+        .await
+        .map_err(|e| Error::Store {
+            path: self.chain.path().to_path_buf(),
+            detail: e.to_string(),
+        })?;
+        match result {
+            Ok(h) => {
+                self.head.send_replace(h);
+                for p in batch {
+                    let _ = p.done.send(Ok(h));
+                }
+                Ok(h)
+            }
+            Err(e) => {
+                for p in batch {
+                    let _ = p.done.send(Err(e.to_string()));
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+/// A running devnet.
+pub struct Devnet {
+    node: Arc<Node>,
+    jwt: JwtKey,
+    rpc_addr: SocketAddr,
+    eigenda_addr: SocketAddr,
+    stop: CancellationToken,
+    rpc: jsonrpsee::server::ServerHandle,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Devnet {
+    /// Opens the chain and starts both APIs and the block producer.
+    pub async fn start(cfg: DevnetConfig) -> Result<Devnet> {
+        let chain = {
+            let dir = cfg.data_dir.clone();
+            let limits = cfg.limits;
+            tokio::task::spawn_blocking(move || LocalChain::open(&dir, limits))
+                .await
+                .map_err(|e| Error::Store {
+                    path: cfg.data_dir.clone(),
+                    detail: e.to_string(),
+                })??
+        };
+        let jwt = JwtKey::new(chain.meta_secret("jwt-secret")?.to_vec());
+        if chain.head()? == 0 {
+            chain.append(&[])?;
+        }
+        let head = chain.head()?;
+        let node = Arc::new(Node {
+            chain: chain.clone(),
+            pending: Mutex::new(VecDeque::new()),
+            head: watch::channel(head).0,
+            balance: AtomicU64::new(cfg.balance),
+            squares: Mutex::new(Vec::new()),
+        });
+        node.header(head).await?;
+        let faults = Arc::new(cfg.faults);
+        let stop = CancellationToken::new();
+
+        // Celestia JSON-RPC.
+        let module = celestia_rpc::module(node.clone()).map_err(|e| Error::Remote {
+            endpoint: cfg.rpc_addr.to_string(),
+            detail: e.to_string(),
+        })?;
+        let server_cfg = jsonrpsee::server::ServerConfig::builder()
+            .max_request_body_size(64 << 20)
+            .max_response_body_size(256 << 20)
+            .build();
+        let middleware = tower::ServiceBuilder::new().layer(auth::AuthLayer {
+            key: cfg.auth.then(|| jwt.clone()),
+            faults: faults.clone(),
+        });
+        let server = jsonrpsee::server::Server::builder()
+            .set_config(server_cfg)
+            .set_http_middleware(middleware)
+            .build(cfg.rpc_addr)
+            .await
+            .map_err(|e| Error::Io {
+                path: PathBuf::from(cfg.rpc_addr.to_string()),
+                source: e,
+            })?;
+        let rpc_addr = server.local_addr().map_err(|e| Error::Io {
+            path: PathBuf::from(cfg.rpc_addr.to_string()),
+            source: e,
+        })?;
+        let rpc = server.start(module);
+
+        // EigenDA REST.
+        let listener = tokio::net::TcpListener::bind(cfg.eigenda_addr)
+            .await
+            .map_err(|e| Error::Io {
+                path: PathBuf::from(cfg.eigenda_addr.to_string()),
+                source: e,
+            })?;
+        let eigenda_addr = listener.local_addr().map_err(|e| Error::Io {
+            path: PathBuf::from(cfg.eigenda_addr.to_string()),
+            source: e,
+        })?;
+        let app = eigenda_rest::router(chain.clone(), faults.clone());
+        let listener = eigenda_rest::DroppingListener::new(listener, faults.clone());
+        let s = stop.clone();
+        let rest = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move { s.cancelled().await })
+                .await;
+        });
+
+        // Block producer.
+        let n = node.clone();
+        let s = stop.clone();
+        let block_time = cfg.block_time;
+        let producer = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(block_time);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tokio::select! {
+                    _ = s.cancelled() => break,
+                    _ = tick.tick() => {
+                        if let Err(e) = n.produce().await {
+                            tracing::error!("block production failed: {e}");
+                        }
+                    }
+                }
+            }
+        });
+        tracing::info!(%rpc_addr, %eigenda_addr, head, "devnet started");
+        Ok(Devnet {
+            node,
+            jwt,
+            rpc_addr,
+            eigenda_addr,
+            stop,
+            rpc,
+            tasks: vec![rest, producer],
+        })
+    }
+
+    /// URL of the Celestia JSON-RPC API.
+    pub fn rpc_url(&self) -> String {
+        format!("http://{}", self.rpc_addr)
+    }
+
+    /// URL of the EigenDA REST API.
+    pub fn eigenda_url(&self) -> String {
+        format!("http://{}", self.eigenda_addr)
+    }
+
+    /// A JWT granting `perm`.
+    pub fn token(&self, perm: Permission) -> String {
+        self.jwt.token(perm)
+    }
+
+    /// The chain.
+    pub fn chain(&self) -> &LocalChain {
+        &self.node.chain
+    }
+
+    /// Stops the APIs and the producer, then closes the chain.
+    pub async fn stop(self) {
+        self.stop.cancel();
+        let _ = self.rpc.stop();
+        self.rpc.stopped().await;
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        // Fail submissions still waiting.
+        let pending: Vec<Pending> = self
+            .node
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain(..)
+            .collect();
+        for p in pending {
+            let _ = p.done.send(Err("the devnet stopped".into()));
+        }
+    }
+}
+
+mod auth {
+    //! HTTP middleware of the JSON-RPC API: JWT permissions per method, and
+    //! injected faults.
+
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::Arc;
+
+    use http_body_util::BodyExt;
+    use jsonrpsee::server::{HttpBody, HttpRequest, HttpResponse};
+
+    use super::faults::{roll, Faults};
+    use crate::jwt::{JwtKey, Permission};
+
+    type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+    #[derive(Clone)]
+    pub struct AuthLayer {
+        pub key: Option<JwtKey>,
+        pub faults: Arc<Faults>,
+    }
+
+    impl<S> tower::Layer<S> for AuthLayer {
+        type Service = Auth<S>;
+        fn layer(&self, inner: S) -> Auth<S> {
+            Auth {
+                inner,
+                key: self.key.clone(),
+                faults: self.faults.clone(),
+            }
+        }
+    }
+
+    #[derive(Clone)]
+    pub struct Auth<S> {
+        inner: S,
+        key: Option<JwtKey>,
+        faults: Arc<Faults>,
+    }
+
+    fn needed(method: &str) -> Permission {
+        match method {
+            "blob.Submit" | "state.SubmitPayForBlob" | "state.Transfer" => Permission::Write,
+            _ => Permission::Read,
+        }
+    }
+
+    fn reply(status: u16, msg: &str) -> HttpResponse<HttpBody> {
+        http::Response::builder()
+            .status(status)
+            .header("content-type", "text/plain; charset=utf-8")
+            .body(HttpBody::from(format!("{msg}\n")))
+            .expect("a static response is valid")
+    }
+
+    fn methods(body: &[u8]) -> Vec<String> {
+        #[derive(serde::Deserialize)]
+        struct Call {
+            method: Option<String>,
+        }
+        if let Ok(c) = serde_json::from_slice::<Call>(body) {
+            return c.method.into_iter().collect();
+        }
+        serde_json::from_slice::<Vec<Call>>(body)
+            .map(|v| v.into_iter().filter_map(|c| c.method).collect())
+            .unwrap_or_default()
+    }
+
+    impl<S> tower::Service<HttpRequest> for Auth<S>
+    where
+        S: tower::Service<HttpRequest, Response = HttpResponse<HttpBody>, Error = BoxError>
+            + Clone
+            + Send
+            + 'static,
+        S::Future: Send,
+    {
+        type Response = HttpResponse<HttpBody>;
+        type Error = BoxError;
+        type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
+
+        fn poll_ready(
+            &mut self,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Result<(), BoxError>> {
+            self.inner.poll_ready(cx)
+        }
+
+        fn call(&mut self, req: HttpRequest) -> Self::Future {
+            let mut inner = self.inner.clone();
+            let key = self.key.clone();
+            let faults = self.faults.clone();
+            Box::pin(async move {
+                if !faults.latency.is_zero() {
+                    tokio::time::sleep(faults.latency).await;
+                }
+                if roll(faults.drop_rate) {
+                    return Err("injected fault: connection dropped".into());
+                }
+                if roll(faults.error_rate) {
+                    return Ok(reply(503, "injected fault: service unavailable"));
+                }
+                let Some(key) = key else {
+                    return inner.call(req).await;
+                };
+                let perms = req
+                    .headers()
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.strip_prefix("Bearer "))
+                    .and_then(|t| key.check(t.trim()));
+                let Some(perms) = perms else {
+                    return Ok(reply(401, "unauthorized: missing or invalid JWT"));
+                };
+                let (parts, body) = req.into_parts();
+                let bytes = body.collect().await?.to_bytes();
+                for m in methods(&bytes) {
+                    if !perms.contains(&needed(&m)) {
+                        return Ok(reply(
+                            401,
+                            &format!("unauthorized: {m} needs the {:?} permission", needed(&m)),
+                        ));
+                    }
+                }
+                inner
+                    .call(http::Request::from_parts(
+                        parts,
+                        HttpBody::from(bytes.to_vec()),
+                    ))
+                    .await
+            })
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! The Celestia-node-compatible JSON-RPC API of the devnet, implemented with
+//! the server traits `celestia-rpc` exports, plus `state.Balance`.
+
+use std::sync::Arc;
+
+use celestia_rpc::{BlobRpcServer, HeaderRpcServer, TxConfig};
+use celestia_types::hash::Hash;
+use celestia_types::nmt::{Namespace as CNamespace, NamespaceProof};
+use celestia_types::state::Coin;
+use celestia_types::{Blob, Commitment, ExtendedHeader, SyncState};
+use jsonrpsee::core::{async_trait, RpcResult};
+use jsonrpsee::types::ErrorObjectOwned;
+use jsonrpsee::RpcModule;
+
+use super::Node;
+use crate::{Error, Namespace, ShareCommitment};
+
+fn rpc_err(e: impl std::fmt::Display) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(1, e.to_string(), None::<()>)
+}
+
+/// The devnet's RPC methods.
+#[derive(Clone)]
+pub struct Rpc(pub(crate) Arc<Node>);
+
+fn our_ns(ns: CNamespace) -> RpcResult<Namespace> {
+    let b: [u8; 29] = ns
+        .as_bytes()
+        .try_into()
+        .map_err(|_| rpc_err("namespace must be 29 bytes"))?;
+    Namespace::from_bytes(b).map_err(rpc_err)
+}
+
+impl Rpc {
+    async fn blob_with_index(
+        &self,
+        height: u64,
+        ns: Namespace,
+        stored: crate::local::StoredBlob,
+    ) -> RpcResult<Blob> {
+        let sq = self.0.square(height).await.map_err(rpc_err)?;
+        let p = sq
+            .placement(stored.index as usize)
+            .ok_or_else(|| rpc_err("blob missing from its square"))?;
+        let mut blob =
+            Blob::new(crate::local::to_celestia(ns), stored.data, None).map_err(rpc_err)?;
+        blob.index = Some(sq.eds_index(p));
+        Ok(blob)
+    }
+
+    async fn header(&self, height: u64) -> RpcResult<ExtendedHeader> {
+        self.0.header(height).await.map_err(rpc_err)
+    }
+}
+
+#[async_trait]
+impl BlobRpcServer for Rpc {
+    async fn blob_get(
+        &self,
+        height: u64,
+        namespace: CNamespace,
+        commitment: Commitment,
+    ) -> RpcResult<Blob> {
+        let ns = our_ns(namespace)?;
+        let c = ShareCommitment::from_bytes(*commitment.hash());
+        let chain = self.0.chain.clone();
+        let stored = tokio::task::spawn_blocking(move || chain.get(height, ns, c))
+            .await
+            .map_err(rpc_err)?
+            .map_err(rpc_err)?
+            .ok_or_else(|| rpc_err("blob: not found"))?;
+        self.blob_with_index(height, ns, stored).await
+    }
+
+    async fn blob_get_all(
+        &self,
+        height: u64,
+        namespaces: Vec<CNamespace>,
+    ) -> RpcResult<Option<Vec<Blob>>> {
+        let mut out = Vec::new();
+        for n in namespaces {
+            let ns = our_ns(n)?;
+            let chain = self.0.chain.clone();
+            let stored = tokio::task::spawn_blocking(move || chain.blobs(height, Some(ns)))
+                .await
+                .map_err(rpc_err)?
+                .map_err(rpc_err)?;
+            for s in stored {
+                out.push(self.blob_with_index(height, ns, s).await?);
+            }
+        }
+        Ok((!out.is_empty()).then_some(out))
+    }
+
+    async fn blob_get_proof(
+        &self,
+        height: u64,
+        namespace: CNamespace,
+        commitment: Commitment,
+    ) -> RpcResult<Vec<NamespaceProof>> {
+        let ns = our_ns(namespace)?;
+        let c = ShareCommitment::from_bytes(*commitment.hash());
+        let chain = self.0.chain.clone();
+        let stored = tokio::task::spawn_blocking(move || chain.get(height, ns, c))
+            .await
+            .map_err(rpc_err)?
+            .map_err(rpc_err)?
+            .ok_or_else(|| rpc_err("blob: not found"))?;
+        let sq = self.0.square(height).await.map_err(rpc_err)?;
+        let p = sq
+            .placement(stored.index as usize)
+            .ok_or_else(|| rpc_err("blob missing from its square"))?;
+        sq.prove(height, p).map_err(rpc_err)
+    }
+
+    async fn blob_included(
+        &self,
+        height: u64,
+        namespace: CNamespace,
+        _proof: NamespaceProof,
+        commitment: Commitment,
+    ) -> RpcResult<bool> {
+        let ns = our_ns(namespace)?;
+        let c = ShareCommitment::from_bytes(*commitment.hash());
+        let chain = self.0.chain.clone();
+        let found = tokio::task::spawn_blocking(move || chain.get(height, ns, c))
+            .await
+            .map_err(rpc_err)?
+            .map_err(rpc_err)?;
+        Ok(found.is_some())
+    }
+
+    async fn blob_submit(&self, blobs: Vec<Blob>, opts: TxConfig) -> RpcResult<u64> {
+        if blobs.is_empty() {
+            return Err(rpc_err("no blobs to submit"));
+        }
+        let limits = self.0.chain.limits().limits();
+        let mut total = 0usize;
+        let mut checked = Vec::with_capacity(blobs.len());
+        for b in blobs {
+            let ns = match our_ns(b.namespace) {
+                Ok(ns) => ns,
+                Err(_) => return Err(rpc_err("blob: namespace is reserved or not version 0")),
+            };
+            if b.data.is_empty() {
+                return Err(rpc_err(Error::EmptyBlob));
+            }
+            if b.share_version != 0 {
+                return Err(rpc_err("only share version 0 blobs are accepted"));
+            }
+            b.validate()
+                .map_err(|e| rpc_err(format!("blob: invalid commitment: {e}")))?;
+            total += b.data.len();
+            checked.push((ns, b.data));
+        }
+        if total > limits.max_blob_bytes {
+            return Err(rpc_err(format!(
+                "tx too large: {total} bytes of blobs exceeds the transaction limit of {} bytes",
+                limits.max_blob_bytes
+            )));
+        }
+        let gas_price = opts.gas_price.unwrap_or(crate::celestia::MIN_GAS_PRICE);
+        if gas_price < crate::celestia::MIN_GAS_PRICE {
+            return Err(rpc_err(format!(
+                "gas price {gas_price} is below the minimum {}",
+                crate::celestia::MIN_GAS_PRICE
+            )));
+        }
+        let sizes: Vec<usize> = checked.iter().map(|(_, d)| d.len()).collect();
+        let fee = crate::celestia::estimate_fee(&sizes, gas_price);
+        self.0.charge(fee).map_err(rpc_err)?;
+        self.0.submit(checked).await.map_err(rpc_err)
+    }
+}
+
+#[async_trait]
+impl HeaderRpcServer for Rpc {
+    async fn header_get_by_hash(&self, hash: Hash) -> RpcResult<ExtendedHeader> {
+        let head = self.0.head();
+        for h in (1..=head).rev() {
+            let eh = self.header(h).await?;
+            if eh.hash() == hash {
+                return Ok(eh);
+            }
+        }
+        Err(rpc_err("header: not found"))
+    }
+
+    async fn header_get_by_height(&self, height: u64) -> RpcResult<ExtendedHeader> {
+        let head = self.0.head();
+        if height == 0 || height > head {
+            return Err(rpc_err(format!(
+                "header: given height {height} is from the future (head {head})"
+            )));
+        }
+        self.header(height).await
+    }
+
+    async fn header_get_range_by_height(
+        &self,
+        from: ExtendedHeader,
+        to: u64,
+    ) -> RpcResult<Vec<ExtendedHeader>> {
+        let mut out = Vec::new();
+        for h in from.height() + 1..to.min(self.0.head() + 1) {
+            out.push(self.header(h).await?);
+        }
+        Ok(out)
+    }
+
+    async fn header_local_head(&self) -> RpcResult<ExtendedHeader> {
+        self.header(self.0.head()).await
+    }
+
+    async fn header_network_head(&self) -> RpcResult<ExtendedHeader> {
+        self.header(self.0.head()).await
+    }
+
+    async fn header_sync_state(&self) -> RpcResult<SyncState> {
+        let head = self.header(self.0.head()).await?;
+        let first = self.header(1).await?;
+        Ok(SyncState {
+            id: 1,
+            height: head.height(),
+            from_height: 1,
+            to_height: head.height(),
+            from_hash: first.hash(),
+            to_hash: head.hash(),
+            start: first.time(),
+            end: head.time(),
+            error: None,
+        })
+    }
+
+    async fn header_sync_wait(&self) -> RpcResult<()> {
+        Ok(())
+    }
+
+    async fn header_wait_for_height(&self, height: u64) -> RpcResult<ExtendedHeader> {
+        self.0.wait_for(height).await.map_err(rpc_err)?;
+        self.header(height).await
+    }
+}
+
+/// All methods the devnet serves.
+pub fn module(node: Arc<Node>) -> Result<RpcModule<()>, jsonrpsee::core::RegisterMethodError> {
+    let rpc = Rpc(node.clone());
+    let mut m = RpcModule::new(());
+    m.merge(BlobRpcServer::into_rpc(rpc.clone()))?;
+    m.merge(HeaderRpcServer::into_rpc(rpc))?;
+    let n = node.clone();
+    m.register_async_method("state.Balance", move |_p, _c, _e| {
+        let n = n.clone();
+        async move { Ok::<Coin, ErrorObjectOwned>(Coin::utia(n.balance())) }
+    })?;
+    Ok(m)
+}

@@ -1,0 +1,303 @@
+//! A client of the EigenDA proxy's REST API in standard commitment mode.
+//!
+//! `POST /put?commitment_mode=standard` with the raw payload returns the cert
+//! (a version byte, then the RLP cert), which modelda treats as opaque;
+//! `GET /get/0x<cert hex>?commitment_mode=standard` returns the payload;
+//! `GET /health`; `GET /config` (proxy v2.5+) gives `max_payload_size_bytes`.
+//! Status codes map to typed errors: 400 (too large or bad cert), 418 (drop
+//! the cert), 429 (back off and retry), 503 (failover: retry later), 500.
+//!
+//! The proxy is a sidecar reached over plain HTTP (no TLS in this client).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::layer::{DaLayer, InclusionProof, Limits, Receipt};
+use crate::retry::{with_retry, Attempt, RetryPolicy};
+use crate::{Cert, Error, LayerKind, Locator, Namespace, Result};
+
+/// Largest payload of EigenDA v2 with 16 MiB blobs: (2^19 - 1) * 31 bytes.
+pub const MAX_PAYLOAD_BYTES: usize = 16_252_897;
+
+/// Options of [`EigenDaLayer`].
+#[derive(Clone, Debug)]
+pub struct EigenDaOptions {
+    /// Proxy base URL. Default: `http://127.0.0.1:3100`.
+    pub url: String,
+    /// Retries for 429, 503 and transport errors. Default: [`RetryPolicy::default`].
+    pub retry: RetryPolicy,
+    /// Timeout of one request. Default: 60 s.
+    pub timeout: Duration,
+    /// Concurrent puts within one `submit`. Default: 4.
+    pub concurrency: usize,
+}
+
+impl Default for EigenDaOptions {
+    fn default() -> Self {
+        EigenDaOptions {
+            url: "http://127.0.0.1:3100".into(),
+            retry: RetryPolicy::default(),
+            timeout: Duration::from_secs(60),
+            concurrency: 4,
+        }
+    }
+}
+
+/// The EigenDA proxy as a [`DaLayer`].
+#[derive(Clone)]
+pub struct EigenDaLayer {
+    http: reqwest::Client,
+    opts: EigenDaOptions,
+}
+
+impl EigenDaLayer {
+    /// A client of the proxy at `opts.url`. No request is made yet.
+    pub fn new(opts: EigenDaOptions) -> Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(opts.timeout)
+            .build()
+            .map_err(|e| Error::Transport {
+                endpoint: opts.url.clone(),
+                detail: e.to_string(),
+                attempts: 0,
+            })?;
+        Ok(EigenDaLayer { http, opts })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.opts.url.trim_end_matches('/'))
+    }
+
+    /// `GET /health`.
+    pub async fn health(&self) -> Result<()> {
+        let url = self.url("/health");
+        self.request(&url, || self.http.get(&url)).await.map(|_| ())
+    }
+
+    /// The proxy's largest payload from `GET /config`, or the EigenDA v2
+    /// default when the proxy predates `/config`.
+    pub async fn max_payload(&self) -> Result<usize> {
+        let url = self.url("/config");
+        match self.request(&url, || self.http.get(&url)).await {
+            Ok(body) => {
+                let v: serde_json::Value =
+                    serde_json::from_slice(&body).map_err(|e| Error::Remote {
+                        endpoint: url.clone(),
+                        detail: format!("/config is not JSON: {e}"),
+                    })?;
+                Ok(v.get("max_payload_size_bytes")
+                    .and_then(|x| x.as_u64())
+                    .map(|x| x as usize)
+                    .unwrap_or(MAX_PAYLOAD_BYTES))
+            }
+            Err(Error::NotFound { .. }) => Ok(MAX_PAYLOAD_BYTES),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `POST /put?commitment_mode=standard`.
+    pub async fn put(&self, payload: Vec<u8>) -> Result<Cert> {
+        if payload.is_empty() {
+            return Err(Error::EmptyBlob);
+        }
+        let url = self.url("/put?commitment_mode=standard");
+        let body = self
+            .request(&url, || {
+                self.http
+                    .post(&url)
+                    .header("content-type", "application/octet-stream")
+                    .body(payload.clone())
+            })
+            .await?;
+        if body.is_empty() {
+            return Err(Error::Remote {
+                endpoint: url,
+                detail: "empty cert in a 200 response".into(),
+            });
+        }
+        Cert::new(body)
+    }
+
+    /// `GET /get/0x<cert>?commitment_mode=standard`.
+    pub async fn fetch(&self, cert: &Cert) -> Result<Vec<u8>> {
+        let url = self.url(&format!("/get/{cert}?commitment_mode=standard"));
+        self.request(&url, || self.http.get(&url)).await
+    }
+
+    async fn request(
+        &self,
+        url: &str,
+        make: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<Vec<u8>> {
+        let endpoint = url.split('?').next().unwrap_or(url).to_string();
+        let res = with_retry(self.opts.retry, || {
+            let req = make();
+            let endpoint = endpoint.clone();
+            async move {
+                let resp = match req.send().await {
+                    Ok(r) => r,
+                    Err(e) => return Err(Attempt::Retry(Failure::Transport(e.to_string()))),
+                };
+                let status = resp.status().as_u16();
+                let body = match resp.bytes().await {
+                    Ok(b) => b.to_vec(),
+                    Err(e) => return Err(Attempt::Retry(Failure::Transport(e.to_string()))),
+                };
+                let text = || String::from_utf8_lossy(&body).trim().to_string();
+                match status {
+                    200 => Ok(body),
+                    429 => Err(Attempt::Retry(Failure::RateLimited)),
+                    503 => Err(Attempt::Retry(Failure::Unavailable)),
+                    400 if text().contains("too large") || text().contains("exceeds") => {
+                        Err(Attempt::Fail(Failure::Final(Error::BlobTooLarge {
+                            layer: "eigenda",
+                            size: 0,
+                            limit: MAX_PAYLOAD_BYTES,
+                        })))
+                    }
+                    404 => Err(Attempt::Fail(Failure::Final(Error::NotFound {
+                        locator: endpoint,
+                    }))),
+                    418 => Err(Attempt::Fail(Failure::Final(Error::DropCert {
+                        detail: text(),
+                    }))),
+                    _ => Err(Attempt::Fail(Failure::Final(Error::Remote {
+                        endpoint,
+                        detail: format!("HTTP {status}: {}", text()),
+                    }))),
+                }
+            }
+        })
+        .await;
+        res.map_err(|(f, attempts)| match f {
+            Failure::Transport(detail) => Error::Transport {
+                endpoint: endpoint.clone(),
+                detail,
+                attempts,
+            },
+            Failure::RateLimited => Error::RateLimited {
+                endpoint: endpoint.clone(),
+                attempts,
+            },
+            Failure::Unavailable => Error::Unavailable {
+                endpoint: endpoint.clone(),
+                attempts,
+            },
+            Failure::Final(e) => e,
+        })
+    }
+}
+
+enum Failure {
+    Transport(String),
+    RateLimited,
+    Unavailable,
+    Final(Error),
+}
+
+fn cert_of(loc: &Locator) -> Result<&Cert> {
+    match loc {
+        Locator::Eigenda { cert } => Ok(cert),
+        _ => Err(Error::Locator {
+            locator: loc.to_string(),
+            reason: "not an eigenda locator".into(),
+        }),
+    }
+}
+
+#[async_trait]
+impl DaLayer for EigenDaLayer {
+    fn kind(&self) -> LayerKind {
+        LayerKind::Eigenda
+    }
+
+    async fn limits(&self) -> Result<Limits> {
+        let max = self.max_payload().await?;
+        Ok(Limits {
+            max_blob_bytes: max,
+            max_batch_bytes: max.saturating_mul(self.opts.concurrency.max(1)),
+        })
+    }
+
+    async fn head(&self) -> Result<u64> {
+        Ok(0)
+    }
+
+    async fn submit(&self, _namespace: Namespace, blobs: Vec<Vec<u8>>) -> Result<Vec<Receipt>> {
+        for b in &blobs {
+            if b.is_empty() {
+                return Err(Error::EmptyBlob);
+            }
+            if b.len() > MAX_PAYLOAD_BYTES {
+                return Err(Error::BlobTooLarge {
+                    layer: "eigenda",
+                    size: b.len(),
+                    limit: MAX_PAYLOAD_BYTES,
+                });
+            }
+        }
+        let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(self.opts.concurrency.max(1)));
+        let mut tasks = Vec::with_capacity(blobs.len());
+        for b in blobs {
+            let me = self.clone();
+            let sem = sem.clone();
+            tasks.push(tokio::spawn(async move {
+                let _permit = sem
+                    .acquire_owned()
+                    .await
+                    .expect("semaphore is never closed");
+                let size = b.len();
+                me.put(b).await.map(|cert| Receipt {
+                    locator: Locator::Eigenda { cert },
+                    size,
+                    fee: 0,
+                })
+            }));
+        }
+        let mut out = Vec::with_capacity(tasks.len());
+        for t in tasks {
+            out.push(t.await.map_err(|e| Error::Remote {
+                endpoint: self.opts.url.clone(),
+                detail: format!("put task failed: {e}"),
+            })??);
+        }
+        Ok(out)
+    }
+
+    async fn get(&self, locator: &Locator) -> Result<Vec<u8>> {
+        self.fetch(cert_of(locator)?).await
+    }
+
+    async fn list(&self, _namespace: Namespace, _height: u64) -> Result<Vec<(Locator, Vec<u8>)>> {
+        Err(Error::Remote {
+            endpoint: self.opts.url.clone(),
+            detail: "EigenDA has no namespaces or heights to list; register publications by their record's cert".into(),
+        })
+    }
+
+    async fn prove(&self, locator: &Locator) -> Result<InclusionProof> {
+        Ok(InclusionProof::Eigenda {
+            v: InclusionProof::VERSION,
+            cert: cert_of(locator)?.clone(),
+        })
+    }
+
+    async fn verify(&self, locator: &Locator, data: &[u8], proof: &InclusionProof) -> Result<()> {
+        let bad = |reason: String| Error::BadProof {
+            locator: locator.to_string(),
+            reason,
+        };
+        let InclusionProof::Eigenda { cert, .. } = proof else {
+            return Err(bad("not an EigenDA proof".into()));
+        };
+        if cert != cert_of(locator)? {
+            return Err(bad("the proof's cert is not the locator's".into()));
+        }
+        let stored = self.fetch(cert).await?;
+        if stored != data {
+            return Err(bad("the proxy returns different bytes for this cert".into()));
+        }
+        Ok(())
+    }
+}

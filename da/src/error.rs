@@ -1,0 +1,146 @@
+//! Errors of the DA layer crate.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong talking to a DA layer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A blob larger than the layer accepts.
+    #[error("blob of {size} bytes exceeds the {layer} limit of {limit} bytes; split it into smaller blobs")]
+    BlobTooLarge {
+        /// The layer.
+        layer: &'static str,
+        /// Blob size.
+        size: usize,
+        /// Largest blob the layer accepts.
+        limit: usize,
+    },
+    /// An empty blob (no layer accepts them).
+    #[error("empty blob: a blob must hold at least one byte")]
+    EmptyBlob,
+    /// A namespace that is malformed or reserved.
+    #[error("invalid namespace {namespace}: {reason}")]
+    Namespace {
+        /// The namespace as given.
+        namespace: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A locator that is malformed, or of another layer.
+    #[error("invalid locator {locator:?}: {reason}")]
+    Locator {
+        /// The locator as given.
+        locator: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Nothing is stored at the locator.
+    #[error("no blob at {locator}")]
+    NotFound {
+        /// The locator.
+        locator: String,
+    },
+    /// A height the chain has not reached.
+    #[error("height {height} is beyond the chain head {head}")]
+    FutureHeight {
+        /// Requested height.
+        height: u64,
+        /// Current head.
+        head: u64,
+    },
+    /// The node refused our credentials.
+    #[error("{endpoint}: unauthorized (401): the auth token is missing, wrong or lacks the {needed} permission; set it with --auth-token-file or the token environment variable")]
+    Unauthorized {
+        /// The endpoint.
+        endpoint: String,
+        /// Permission needed.
+        needed: &'static str,
+    },
+    /// The account cannot pay the fee.
+    #[error("insufficient funds: {detail}; fund the node's account or lower the gas price")]
+    InsufficientFunds {
+        /// What the node said.
+        detail: String,
+    },
+    /// The EigenDA proxy said the cert must be dropped (418).
+    #[error("EigenDA proxy rejected the cert (418, drop it): {detail}")]
+    DropCert {
+        /// What the proxy said.
+        detail: String,
+    },
+    /// The layer asked us to slow down (429) and retries ran out.
+    #[error("{endpoint}: rate limited (429) after {attempts} attempts")]
+    RateLimited {
+        /// The endpoint.
+        endpoint: String,
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// The layer is failing over (503) and retries ran out.
+    #[error(
+        "{endpoint}: service unavailable (503, failover) after {attempts} attempts; retry later"
+    )]
+    Unavailable {
+        /// The endpoint.
+        endpoint: String,
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// A transport error (connection refused, reset, timeout) after retries.
+    #[error(
+        "{endpoint}: {detail} (after {attempts} attempts); is the node running and reachable?"
+    )]
+    Transport {
+        /// The endpoint.
+        endpoint: String,
+        /// What failed.
+        detail: String,
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// The layer answered with an error we do not map more precisely.
+    #[error("{endpoint}: {detail}")]
+    Remote {
+        /// The endpoint.
+        endpoint: String,
+        /// What the layer said.
+        detail: String,
+    },
+    /// An inclusion proof that does not verify.
+    #[error("inclusion proof for {locator} does not verify: {reason}")]
+    BadProof {
+        /// The locator.
+        locator: String,
+        /// What failed.
+        reason: String,
+    },
+    /// The local chain's store failed.
+    #[error("local chain at {path}: {detail}")]
+    Store {
+        /// The data directory.
+        path: PathBuf,
+        /// What failed.
+        detail: String,
+    },
+    /// Building a data square or proof failed.
+    #[error("data square at height {height}: {detail}")]
+    Square {
+        /// Height.
+        height: u64,
+        /// What failed.
+        detail: String,
+    },
+    /// A local I/O error.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Result type of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,91 @@
+//! The DA layer trait and the types every backend shares.
+
+use async_trait::async_trait;
+use celestia_types::nmt::NamespaceProof;
+use serde::{Deserialize, Serialize};
+
+use crate::{Cert, LayerKind, Locator, Namespace, Result};
+
+/// A layer's size limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    /// Largest blob, in bytes.
+    pub max_blob_bytes: usize,
+    /// Largest total of blob bytes in one `submit` call.
+    pub max_batch_bytes: usize,
+}
+
+/// What a confirmed submission returns for one blob.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// Where the blob lives.
+    pub locator: Locator,
+    /// Blob size in bytes.
+    pub size: usize,
+    /// This blob's share of the fee, in the layer's smallest unit (utia for
+    /// Celestia-style layers; 0 where the layer charges nothing here).
+    pub fee: u64,
+}
+
+/// A proof that a blob is included in a layer.
+///
+/// Versioned: the JSON form carries `"v": 1`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum InclusionProof {
+    /// NMT proofs of the blob's shares, one per row, against the row roots of
+    /// the data availability header of block `height`.
+    Square {
+        /// Encoding version (1).
+        v: u8,
+        /// Block height.
+        height: u64,
+        /// Row of the blob's first share in the extended square.
+        first_row: u16,
+        /// One proof per row the blob touches.
+        proofs: Vec<NamespaceProof>,
+    },
+    /// EigenDA: the cert is the commitment; a verifier re-reads the payload
+    /// through its own proxy, which checks the cert against the chain.
+    Eigenda {
+        /// Encoding version (1).
+        v: u8,
+        /// The cert.
+        cert: Cert,
+    },
+}
+
+impl InclusionProof {
+    /// The version this build writes.
+    pub const VERSION: u8 = 1;
+}
+
+/// One data-availability layer: the embedded local chain, Celestia or EigenDA.
+#[async_trait]
+pub trait DaLayer: Send + Sync {
+    /// Which layer this is.
+    fn kind(&self) -> LayerKind;
+
+    /// Size limits.
+    async fn limits(&self) -> Result<Limits>;
+
+    /// Height of the newest block (0 for layers without heights).
+    async fn head(&self) -> Result<u64>;
+
+    /// Submits blobs to `namespace` and waits until they are included.
+    /// Receipts come back in the order of `blobs`.
+    async fn submit(&self, namespace: Namespace, blobs: Vec<Vec<u8>>) -> Result<Vec<Receipt>>;
+
+    /// The blob at `locator`.
+    async fn get(&self, locator: &Locator) -> Result<Vec<u8>>;
+
+    /// Every blob of `namespace` at `height`, in square order.
+    async fn list(&self, namespace: Namespace, height: u64) -> Result<Vec<(Locator, Vec<u8>)>>;
+
+    /// A proof that the blob at `locator` is included.
+    async fn prove(&self, locator: &Locator) -> Result<InclusionProof>;
+
+    /// Verifies that `data` is the blob at `locator`, with `proof`, against a
+    /// header this client fetches itself (never one supplied by the prover).
+    async fn verify(&self, locator: &Locator, data: &[u8], proof: &InclusionProof) -> Result<()>;
+}

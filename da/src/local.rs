@@ -1,0 +1,743 @@
+//! The embedded local chain: blocks of blobs stored in RocksDB under a data
+//! directory, with Celestia namespaces and share commitments. Data squares,
+//! DAHs, signed headers and NMT proofs are built when asked for, so
+//! appending a block costs one atomic write.
+//!
+//! Column families (keys fixed-width big-endian):
+//!
+//! | family | key | value |
+//! |---|---|---|
+//! | `meta-v1` | `head`, `signer-seed` | u64 head height; 32-byte validator seed |
+//! | `blocks-v1` | height u64 | time (i64 s, u32 ns), blob count u32 |
+//! | `blobs-v1` | height u64, index u32 | namespace 29, commitment 32, data |
+//! | `commitments-v1` | namespace 29, commitment 32, height u64 | index u32 |
+//! | `headers-v1` | height u64 | signed `ExtendedHeader` (JSON), cached |
+//! | `eigenda-v1` | blake3(cert) 32 | cert length u32, cert, payload |
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use celestia_types::nmt::Namespace as CNamespace;
+use celestia_types::{Blob, Commitment, ExtendedHeader};
+use rocksdb::{ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, DB};
+use tendermint::Time;
+
+use crate::header::{next_time, Signer};
+use crate::layer::{DaLayer, InclusionProof, Limits, Receipt};
+use crate::square::{self, Square};
+use crate::{Cert, Error, LayerKind, Locator, Namespace, Result, ShareCommitment};
+
+/// Column family names, versioned.
+pub mod cf {
+    /// Chain metadata.
+    pub const META: &str = "meta-v1";
+    /// Block times and blob counts.
+    pub const BLOCKS: &str = "blocks-v1";
+    /// Blob bytes by height and index.
+    pub const BLOBS: &str = "blobs-v1";
+    /// Blob index by namespace, commitment and height.
+    pub const COMMITMENTS: &str = "commitments-v1";
+    /// Cached signed headers.
+    pub const HEADERS: &str = "headers-v1";
+    /// EigenDA payloads by cert (devnet memstore).
+    pub const EIGENDA: &str = "eigenda-v1";
+    /// All of them.
+    pub const ALL: [&str; 6] = [META, BLOCKS, BLOBS, COMMITMENTS, HEADERS, EIGENDA];
+}
+
+/// Size limits of a Celestia-style chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChainLimits {
+    /// Largest original square width. Default: 128 (app v5).
+    pub max_square_width: usize,
+    /// Largest transaction, which bounds a blob. Default: 2 MiB (app v5).
+    pub max_tx_bytes: usize,
+}
+
+impl ChainLimits {
+    /// Celestia through app v5: 128x128 squares, 2 MiB transactions.
+    pub const APP_V5: ChainLimits = ChainLimits {
+        max_square_width: 128,
+        max_tx_bytes: 2 << 20,
+    };
+    /// Celestia from app v6: 512x512 squares, 8 MiB transactions.
+    pub const APP_V6: ChainLimits = ChainLimits {
+        max_square_width: 512,
+        max_tx_bytes: 8 << 20,
+    };
+    /// Bytes of a transaction that are not blob data (signature, PFB fields).
+    pub const TX_OVERHEAD: usize = 2048;
+
+    /// The layer limits these imply.
+    pub fn limits(&self) -> Limits {
+        let shares = self.max_square_width * self.max_square_width;
+        Limits {
+            max_blob_bytes: self.max_tx_bytes - Self::TX_OVERHEAD,
+            max_batch_bytes: square::FIRST_SHARE_PAYLOAD
+                + (shares - 1) * square::CONTINUATION_SHARE_PAYLOAD,
+        }
+    }
+}
+
+impl Default for ChainLimits {
+    fn default() -> Self {
+        Self::APP_V5
+    }
+}
+
+/// A blob as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredBlob {
+    /// Index in the block.
+    pub index: u32,
+    /// Namespace.
+    pub namespace: Namespace,
+    /// Share commitment.
+    pub commitment: ShareCommitment,
+    /// Bytes.
+    pub data: Vec<u8>,
+}
+
+/// The chain. Cheap to clone; readers run while a writer appends.
+#[derive(Clone)]
+pub struct LocalChain {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: DB,
+    path: PathBuf,
+    limits: ChainLimits,
+    signer: Signer,
+    append: Mutex<()>,
+    headers: Mutex<()>,
+}
+
+fn h8(h: u64) -> [u8; 8] {
+    h.to_be_bytes()
+}
+
+fn be_u64(b: &[u8]) -> u64 {
+    u64::from_be_bytes(b[..8].try_into().expect("8 bytes"))
+}
+
+/// The Celestia share commitment of a version-0 blob.
+pub fn share_commitment(namespace: Namespace, data: &[u8]) -> Result<ShareCommitment> {
+    let ns = to_celestia(namespace);
+    let c = Commitment::from_blob(ns, data, 0, None).map_err(|e| Error::Square {
+        height: 0,
+        detail: format!("computing the share commitment: {e}"),
+    })?;
+    Ok(ShareCommitment::from_bytes(*c.hash()))
+}
+
+/// Our namespace as celestia-types'.
+pub fn to_celestia(ns: Namespace) -> CNamespace {
+    CNamespace::from_raw(ns.as_bytes()).expect("a validated v0 namespace")
+}
+
+impl LocalChain {
+    /// Opens (or creates) the chain under `dir`.
+    pub fn open(dir: &Path, limits: ChainLimits) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::Io {
+            path: dir.to_path_buf(),
+            source: e,
+        })?;
+        let store = |detail: String| Error::Store {
+            path: dir.to_path_buf(),
+            detail,
+        };
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        let cfs = cf::ALL
+            .iter()
+            .map(|n| ColumnFamilyDescriptor::new(*n, Options::default()));
+        let db = DB::open_cf_descriptors(&opts, dir, cfs).map_err(|e| {
+            store(format!(
+                "{e}; is another modelda process using this directory?"
+            ))
+        })?;
+        let meta = db.cf_handle(cf::META).expect("created");
+        let seed = match db
+            .get_cf(meta, b"signer-seed")
+            .map_err(|e| store(e.to_string()))?
+        {
+            Some(s) if s.len() == 32 => <[u8; 32]>::try_from(&s[..]).expect("32 bytes"),
+            Some(_) => return Err(store("corrupt validator seed".into())),
+            None => {
+                let mut s = [0u8; 32];
+                rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut s);
+                db.put_cf(meta, b"signer-seed", s)
+                    .map_err(|e| store(e.to_string()))?;
+                s
+            }
+        };
+        Ok(LocalChain {
+            inner: Arc::new(Inner {
+                db,
+                path: dir.to_path_buf(),
+                limits,
+                signer: Signer::from_seed(seed),
+                append: Mutex::new(()),
+                headers: Mutex::new(()),
+            }),
+        })
+    }
+
+    fn store_err(&self, e: impl std::fmt::Display) -> Error {
+        Error::Store {
+            path: self.inner.path.clone(),
+            detail: e.to_string(),
+        }
+    }
+
+    fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
+        self.inner
+            .db
+            .cf_handle(name)
+            .expect("column families are created on open")
+    }
+
+    /// Data directory.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Size limits.
+    pub fn limits(&self) -> ChainLimits {
+        self.inner.limits
+    }
+
+    /// The validator key that signs headers.
+    pub fn validator_key(&self) -> tendermint::PublicKey {
+        self.inner.signer.public_key()
+    }
+
+    /// A 32-byte secret kept in the chain's metadata under `name`, created on
+    /// first use (the devnet's JWT key).
+    pub fn meta_secret(&self, name: &str) -> Result<[u8; 32]> {
+        let meta = self.cf(cf::META);
+        let _guard = self.inner.append.lock().unwrap_or_else(|p| p.into_inner());
+        match self
+            .inner
+            .db
+            .get_cf(meta, name.as_bytes())
+            .map_err(|e| self.store_err(e))?
+        {
+            Some(s) if s.len() == 32 => Ok(<[u8; 32]>::try_from(&s[..]).expect("32 bytes")),
+            Some(_) => Err(self.store_err(format!("corrupt secret {name}"))),
+            None => {
+                let mut s = [0u8; 32];
+                rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut s);
+                self.inner
+                    .db
+                    .put_cf(meta, name.as_bytes(), s)
+                    .map_err(|e| self.store_err(e))?;
+                Ok(s)
+            }
+        }
+    }
+
+    /// Height of the newest block (0 before the first).
+    pub fn head(&self) -> Result<u64> {
+        Ok(self
+            .inner
+            .db
+            .get_cf(self.cf(cf::META), b"head")
+            .map_err(|e| self.store_err(e))?
+            .map(|v| be_u64(&v))
+            .unwrap_or(0))
+    }
+
+    /// Checks blobs against the limits before they are accepted.
+    pub fn check(&self, blobs: &[(Namespace, &[u8])]) -> Result<()> {
+        let l = self.inner.limits.limits();
+        let mut shares = 0;
+        for (_, data) in blobs {
+            if data.is_empty() {
+                return Err(Error::EmptyBlob);
+            }
+            if data.len() > l.max_blob_bytes {
+                return Err(Error::BlobTooLarge {
+                    layer: "local",
+                    size: data.len(),
+                    limit: l.max_blob_bytes,
+                });
+            }
+            shares += square::shares_for(data.len());
+        }
+        let max = self.inner.limits.max_square_width.pow(2);
+        if shares > max {
+            return Err(Error::BlobTooLarge {
+                layer: "local",
+                size: blobs.iter().map(|b| b.1.len()).sum(),
+                limit: l.max_batch_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    /// Appends one block holding `blobs` (possibly none) in one atomic write.
+    /// Returns its height and each blob's share commitment.
+    pub fn append(&self, blobs: &[(Namespace, &[u8])]) -> Result<(u64, Vec<ShareCommitment>)> {
+        self.check(blobs)?;
+        let commitments: Vec<ShareCommitment> = blobs
+            .iter()
+            .map(|(ns, d)| share_commitment(*ns, d))
+            .collect::<Result<_>>()?;
+        let _guard = self.inner.append.lock().unwrap_or_else(|p| p.into_inner());
+        let height = self.head()? + 1;
+        let prev_time = if height > 1 {
+            Some(self.block_time(height - 1)?)
+        } else {
+            None
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i128)
+            .unwrap_or(0);
+        let time = next_time(prev_time, now);
+        let mut batch = WriteBatch::default();
+        let mut block = Vec::with_capacity(16);
+        block.extend_from_slice(&time.unix_timestamp().to_be_bytes());
+        block.extend_from_slice(
+            &((time.unix_timestamp_nanos() % 1_000_000_000) as u32).to_be_bytes(),
+        );
+        block.extend_from_slice(&(blobs.len() as u32).to_be_bytes());
+        batch.put_cf(self.cf(cf::BLOCKS), h8(height), &block);
+        for (i, ((ns, data), c)) in blobs.iter().zip(&commitments).enumerate() {
+            let mut key = h8(height).to_vec();
+            key.extend_from_slice(&(i as u32).to_be_bytes());
+            let mut val = Vec::with_capacity(61 + data.len());
+            val.extend_from_slice(ns.as_bytes());
+            val.extend_from_slice(c.as_bytes());
+            val.extend_from_slice(data);
+            batch.put_cf(self.cf(cf::BLOBS), &key, &val);
+            let mut ck = ns.as_bytes().to_vec();
+            ck.extend_from_slice(c.as_bytes());
+            ck.extend_from_slice(&h8(height));
+            batch.put_cf(self.cf(cf::COMMITMENTS), &ck, (i as u32).to_be_bytes());
+        }
+        batch.put_cf(self.cf(cf::META), b"head", h8(height));
+        self.inner.db.write(batch).map_err(|e| self.store_err(e))?;
+        tracing::debug!(height, blobs = blobs.len(), "appended block");
+        Ok((height, commitments))
+    }
+
+    /// Time of block `height`.
+    pub fn block_time(&self, height: u64) -> Result<Time> {
+        let v = self
+            .inner
+            .db
+            .get_cf(self.cf(cf::BLOCKS), h8(height))
+            .map_err(|e| self.store_err(e))?
+            .ok_or(Error::FutureHeight {
+                height,
+                head: self.head()?,
+            })?;
+        if v.len() != 16 {
+            return Err(self.store_err(format!("corrupt block record at height {height}")));
+        }
+        let secs = i64::from_be_bytes(v[0..8].try_into().expect("8 bytes"));
+        let nanos = u32::from_be_bytes(v[8..12].try_into().expect("4 bytes"));
+        Time::from_unix_timestamp(secs, nanos).map_err(|e| self.store_err(e))
+    }
+
+    fn check_height(&self, height: u64) -> Result<()> {
+        let head = self.head()?;
+        if height == 0 || height > head {
+            return Err(Error::FutureHeight { height, head });
+        }
+        Ok(())
+    }
+
+    /// Every blob of block `height`, optionally only those of `namespace`, by index.
+    pub fn blobs(&self, height: u64, namespace: Option<Namespace>) -> Result<Vec<StoredBlob>> {
+        self.check_height(height)?;
+        let prefix = h8(height);
+        let mut out = Vec::new();
+        let it = self.inner.db.iterator_cf(
+            self.cf(cf::BLOBS),
+            IteratorMode::From(&prefix, Direction::Forward),
+        );
+        for item in it {
+            let (k, v) = item.map_err(|e| self.store_err(e))?;
+            if k.len() != 12 || k[..8] != prefix {
+                break;
+            }
+            if v.len() < 61 {
+                return Err(self.store_err(format!("corrupt blob record at height {height}")));
+            }
+            let ns = Namespace::from_bytes(v[..29].try_into().expect("29 bytes"))?;
+            if namespace.is_some_and(|n| n != ns) {
+                continue;
+            }
+            out.push(StoredBlob {
+                index: u32::from_be_bytes(k[8..12].try_into().expect("4 bytes")),
+                namespace: ns,
+                commitment: ShareCommitment::from_bytes(v[29..61].try_into().expect("32 bytes")),
+                data: v[61..].to_vec(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// The blob with `commitment` in `namespace` at `height`.
+    pub fn get(
+        &self,
+        height: u64,
+        namespace: Namespace,
+        commitment: ShareCommitment,
+    ) -> Result<Option<StoredBlob>> {
+        self.check_height(height)?;
+        let mut ck = namespace.as_bytes().to_vec();
+        ck.extend_from_slice(commitment.as_bytes());
+        ck.extend_from_slice(&h8(height));
+        let Some(idx) = self
+            .inner
+            .db
+            .get_cf(self.cf(cf::COMMITMENTS), &ck)
+            .map_err(|e| self.store_err(e))?
+        else {
+            return Ok(None);
+        };
+        let mut key = h8(height).to_vec();
+        key.extend_from_slice(&idx);
+        let v = self
+            .inner
+            .db
+            .get_cf(self.cf(cf::BLOBS), &key)
+            .map_err(|e| self.store_err(e))?
+            .ok_or_else(|| {
+                self.store_err(format!("index points at a missing blob at height {height}"))
+            })?;
+        Ok(Some(StoredBlob {
+            index: u32::from_be_bytes(
+                idx[..4]
+                    .try_into()
+                    .map_err(|_| self.store_err("corrupt index"))?,
+            ),
+            namespace,
+            commitment,
+            data: v[61..].to_vec(),
+        }))
+    }
+
+    /// Heights at which a blob with `commitment` was included in `namespace`.
+    pub fn find(&self, namespace: Namespace, commitment: ShareCommitment) -> Result<Vec<u64>> {
+        let mut prefix = namespace.as_bytes().to_vec();
+        prefix.extend_from_slice(commitment.as_bytes());
+        let mut out = Vec::new();
+        let it = self.inner.db.iterator_cf(
+            self.cf(cf::COMMITMENTS),
+            IteratorMode::From(&prefix, Direction::Forward),
+        );
+        for item in it {
+            let (k, _) = item.map_err(|e| self.store_err(e))?;
+            if k.len() != 69 || k[..61] != prefix[..] {
+                break;
+            }
+            out.push(be_u64(&k[61..]));
+        }
+        Ok(out)
+    }
+
+    /// The data square of block `height`, built now.
+    pub fn square(&self, height: u64) -> Result<(Square, Vec<StoredBlob>)> {
+        let stored = self.blobs(height, None)?;
+        let blobs: Vec<Blob> = stored
+            .iter()
+            .map(|b| {
+                Blob::new(to_celestia(b.namespace), b.data.clone(), None).map_err(|e| {
+                    Error::Square {
+                        height,
+                        detail: e.to_string(),
+                    }
+                })
+            })
+            .collect::<Result<_>>()?;
+        let sq = square::build(height, &blobs, self.inner.limits.max_square_width)?;
+        Ok((sq, stored))
+    }
+
+    fn cached_header(&self, height: u64) -> Result<Option<ExtendedHeader>> {
+        match self
+            .inner
+            .db
+            .get_cf(self.cf(cf::HEADERS), h8(height))
+            .map_err(|e| self.store_err(e))?
+        {
+            Some(v) => Ok(Some(
+                serde_json::from_slice(&v).map_err(|e| self.store_err(e))?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// The signed header of block `height`, built (with every missing header
+    /// below it) and cached on first request.
+    pub fn header(&self, height: u64) -> Result<ExtendedHeader> {
+        self.check_height(height)?;
+        if let Some(h) = self.cached_header(height)? {
+            return Ok(h);
+        }
+        let _guard = self.inner.headers.lock().unwrap_or_else(|p| p.into_inner());
+        // Walk down to the newest cached header, then sign upwards.
+        let mut from = height;
+        let mut prev = None;
+        while from > 1 {
+            if let Some(h) = self.cached_header(from - 1)? {
+                prev = Some(h);
+                break;
+            }
+            from -= 1;
+        }
+        let mut last = None;
+        for h in from..=height {
+            let (sq, _) = self.square(h)?;
+            let eh = self
+                .inner
+                .signer
+                .sign(prev.as_ref(), h, self.block_time(h)?, sq.dah)
+                .map_err(|e| Error::Square {
+                    height: h,
+                    detail: format!("signing the header: {e}"),
+                })?;
+            let json = serde_json::to_vec(&eh).map_err(|e| self.store_err(e))?;
+            self.inner
+                .db
+                .put_cf(self.cf(cf::HEADERS), h8(h), json)
+                .map_err(|e| self.store_err(e))?;
+            prev = Some(eh.clone());
+            last = Some(eh);
+        }
+        Ok(last.expect("at least one header was signed"))
+    }
+
+    /// Stores an EigenDA payload and returns its cert: version byte `0x03`
+    /// and an RLP list of the payload's BLAKE3 and a random nonce (opaque to
+    /// clients, unique per put like the proxy's memstore).
+    pub fn eigenda_put(&self, payload: &[u8]) -> Result<Cert> {
+        let mut nonce = [0u8; 8];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
+        let mut cert = vec![0x03, 0xc0 + 42, 0xa0];
+        cert.extend_from_slice(blake3::hash(payload).as_bytes());
+        cert.push(0x88);
+        cert.extend_from_slice(&nonce);
+        let key = blake3::hash(&cert);
+        let mut val = (cert.len() as u32).to_be_bytes().to_vec();
+        val.extend_from_slice(&cert);
+        val.extend_from_slice(payload);
+        self.inner
+            .db
+            .put_cf(self.cf(cf::EIGENDA), key.as_bytes(), val)
+            .map_err(|e| self.store_err(e))?;
+        Cert::new(cert)
+    }
+
+    /// The EigenDA payload of `cert`, if stored.
+    pub fn eigenda_get(&self, cert: &Cert) -> Result<Option<Vec<u8>>> {
+        let key = blake3::hash(cert.as_bytes());
+        let Some(v) = self
+            .inner
+            .db
+            .get_cf(self.cf(cf::EIGENDA), key.as_bytes())
+            .map_err(|e| self.store_err(e))?
+        else {
+            return Ok(None);
+        };
+        let n = u32::from_be_bytes(
+            v[..4]
+                .try_into()
+                .map_err(|_| self.store_err("corrupt cert record"))?,
+        ) as usize;
+        if v.len() < 4 + n || &v[4..4 + n] != cert.as_bytes() {
+            return Ok(None);
+        }
+        Ok(Some(v[4 + n..].to_vec()))
+    }
+}
+
+/// The local chain as a [`DaLayer`]: each `submit` appends one block.
+#[derive(Clone)]
+pub struct LocalLayer {
+    chain: LocalChain,
+}
+
+impl LocalLayer {
+    /// A layer over `chain`.
+    pub fn new(chain: LocalChain) -> Self {
+        LocalLayer { chain }
+    }
+
+    /// The chain.
+    pub fn chain(&self) -> &LocalChain {
+        &self.chain
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(LocalChain) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let chain = self.chain.clone();
+        tokio::task::spawn_blocking(move || f(chain))
+            .await
+            .map_err(|e| Error::Store {
+                path: self.chain.path().to_path_buf(),
+                detail: format!("worker failed: {e}"),
+            })?
+    }
+}
+
+fn square_locator(loc: &Locator, want: LayerKind) -> Result<(u64, Namespace, ShareCommitment)> {
+    match loc.square_parts() {
+        Some(p) if loc.kind() == want => Ok(p),
+        _ => Err(Error::Locator {
+            locator: loc.to_string(),
+            reason: format!("not a {want} locator"),
+        }),
+    }
+}
+
+#[async_trait]
+impl DaLayer for LocalLayer {
+    fn kind(&self) -> LayerKind {
+        LayerKind::Local
+    }
+
+    async fn limits(&self) -> Result<Limits> {
+        Ok(self.chain.limits().limits())
+    }
+
+    async fn head(&self) -> Result<u64> {
+        self.chain.head()
+    }
+
+    async fn submit(&self, namespace: Namespace, blobs: Vec<Vec<u8>>) -> Result<Vec<Receipt>> {
+        self.blocking(move |chain| {
+            let refs: Vec<(Namespace, &[u8])> =
+                blobs.iter().map(|b| (namespace, b.as_slice())).collect();
+            let (height, commitments) = chain.append(&refs)?;
+            Ok(blobs
+                .iter()
+                .zip(commitments)
+                .map(|(b, commitment)| Receipt {
+                    locator: Locator::Local {
+                        height,
+                        namespace,
+                        commitment,
+                    },
+                    size: b.len(),
+                    fee: 0,
+                })
+                .collect())
+        })
+        .await
+    }
+
+    async fn get(&self, locator: &Locator) -> Result<Vec<u8>> {
+        let (h, ns, c) = square_locator(locator, LayerKind::Local)?;
+        let loc = locator.to_string();
+        self.blocking(move |chain| match chain.get(h, ns, c)? {
+            Some(b) => Ok(b.data),
+            None => Err(Error::NotFound { locator: loc }),
+        })
+        .await
+    }
+
+    async fn list(&self, namespace: Namespace, height: u64) -> Result<Vec<(Locator, Vec<u8>)>> {
+        self.blocking(move |chain| {
+            Ok(chain
+                .blobs(height, Some(namespace))?
+                .into_iter()
+                .map(|b| {
+                    (
+                        Locator::Local {
+                            height,
+                            namespace,
+                            commitment: b.commitment,
+                        },
+                        b.data,
+                    )
+                })
+                .collect())
+        })
+        .await
+    }
+
+    async fn prove(&self, locator: &Locator) -> Result<InclusionProof> {
+        let (h, ns, c) = square_locator(locator, LayerKind::Local)?;
+        let loc = locator.to_string();
+        self.blocking(move |chain| {
+            let Some(b) = chain.get(h, ns, c)? else {
+                return Err(Error::NotFound { locator: loc });
+            };
+            let (sq, _) = chain.square(h)?;
+            let p = sq
+                .placement(b.index as usize)
+                .ok_or_else(|| Error::NotFound { locator: loc })?;
+            Ok(InclusionProof::Square {
+                v: InclusionProof::VERSION,
+                height: h,
+                first_row: (p.start / sq.k) as u16,
+                proofs: sq.prove(h, p)?,
+            })
+        })
+        .await
+    }
+
+    async fn verify(&self, locator: &Locator, data: &[u8], proof: &InclusionProof) -> Result<()> {
+        let (h, ns, c) = square_locator(locator, LayerKind::Local)?;
+        let chain = self.chain.clone();
+        let header = self.blocking(move |_| chain.header(h)).await?;
+        verify_square(locator, h, ns, c, data, proof, &header)
+    }
+}
+
+/// Verifies a square proof of `data` at `(height, namespace, commitment)`
+/// against a header the verifier fetched.
+pub(crate) fn verify_square(
+    locator: &Locator,
+    height: u64,
+    namespace: Namespace,
+    commitment: ShareCommitment,
+    data: &[u8],
+    proof: &InclusionProof,
+    header: &ExtendedHeader,
+) -> Result<()> {
+    let bad = |reason: String| Error::BadProof {
+        locator: locator.to_string(),
+        reason,
+    };
+    let InclusionProof::Square {
+        v,
+        height: ph,
+        first_row,
+        proofs,
+    } = proof
+    else {
+        return Err(bad("not a data-square proof".into()));
+    };
+    if *v != InclusionProof::VERSION {
+        return Err(bad(format!("proof version {v} is not supported")));
+    }
+    if *ph != height || header.height() != height {
+        return Err(bad(format!(
+            "proof is for height {ph}, header for {}",
+            header.height()
+        )));
+    }
+    header
+        .validate()
+        .map_err(|e| bad(format!("header does not validate: {e}")))?;
+    let blob =
+        Blob::new(to_celestia(namespace), data.to_vec(), None).map_err(|e| bad(e.to_string()))?;
+    if blob.commitment.hash() != commitment.as_bytes() {
+        return Err(bad(
+            "the data does not hash to the locator's share commitment".into(),
+        ));
+    }
+    square::verify_blob(&header.dah, &blob, *first_row, proofs).map_err(bad)
+}
