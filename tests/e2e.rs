@@ -1,6 +1,7 @@
 //! Test modules and shared helpers.
 
 mod cli;
+mod da;
 mod golden;
 mod reference;
 mod tensor_index;

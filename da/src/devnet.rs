@@ -363,6 +363,17 @@ impl Devnet {
         for p in pending {
             let _ = p.done.send(Err("the devnet stopped".into()));
         }
+        // The store closes last: wait for connection tasks to let go of it.
+        let chain = self.node.chain.clone();
+        drop(self.node);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while chain.handles() > 1 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if chain.handles() > 1 {
+            tracing::warn!("devnet stopped with the chain still in use");
+        }
+        drop(chain);
     }
 }
 

@@ -200,6 +200,12 @@ impl LocalChain {
             .expect("column families are created on open")
     }
 
+    /// Number of live handles to this chain (the store closes when the last
+    /// one is dropped).
+    pub fn handles(&self) -> usize {
+        Arc::strong_count(&self.inner)
+    }
+
     /// Data directory.
     pub fn path(&self) -> &Path {
         &self.inner.path
@@ -677,7 +683,7 @@ impl DaLayer for LocalLayer {
             let (sq, _) = chain.square(h)?;
             let p = sq
                 .placement(b.index as usize)
-                .ok_or_else(|| Error::NotFound { locator: loc })?;
+                .ok_or(Error::NotFound { locator: loc })?;
             Ok(InclusionProof::Square {
                 v: InclusionProof::VERSION,
                 height: h,

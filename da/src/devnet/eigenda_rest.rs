@@ -49,10 +49,10 @@ async fn faults(state: &AppState) -> Option<Response> {
     None
 }
 
-fn standard(mode: &Mode) -> Result<(), Response> {
+fn standard(mode: &Mode) -> Option<Response> {
     match mode.commitment_mode.as_deref() {
-        Some("standard") => Ok(()),
-        _ => Err(text(
+        Some("standard") => None,
+        _ => Some(text(
             StatusCode::BAD_REQUEST,
             "only commitment_mode=standard is served by the modelda devnet",
         )),
@@ -63,7 +63,7 @@ async fn put(State(s): State<AppState>, Query(mode): Query<Mode>, body: Bytes) -
     if let Some(r) = faults(&s).await {
         return r;
     }
-    if let Err(r) = standard(&mode) {
+    if let Some(r) = standard(&mode) {
         return r;
     }
     if body.is_empty() {
@@ -94,7 +94,7 @@ async fn get_cert(
     if let Some(r) = faults(&s).await {
         return r;
     }
-    if let Err(r) = standard(&mode) {
+    if let Some(r) = standard(&mode) {
         return r;
     }
     let cert: Cert = match cert.parse() {

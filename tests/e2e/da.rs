@@ -1,0 +1,362 @@
+//! DA layers: one test body per operation, run against the local chain and,
+//! over real HTTP on loopback, the devnet's Celestia and EigenDA APIs.
+
+use std::time::Duration;
+
+use modelda_da::celestia::{CelestiaLayer, CelestiaOptions};
+use modelda_da::devnet::{Devnet, DevnetConfig, Faults};
+use modelda_da::eigenda::{EigenDaLayer, EigenDaOptions};
+use modelda_da::jwt::Permission;
+use modelda_da::{
+    ChainLimits, DaLayer, Error, InclusionProof, LayerKind, LocalChain, LocalLayer, Locator,
+    Namespace, RetryPolicy,
+};
+
+fn loopback() -> std::net::SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+async fn devnet(dir: &std::path::Path, faults: Faults) -> Devnet {
+    Devnet::start(DevnetConfig {
+        data_dir: dir.to_path_buf(),
+        rpc_addr: loopback(),
+        eigenda_addr: loopback(),
+        block_time: Duration::from_millis(100),
+        faults,
+        ..Default::default()
+    })
+    .await
+    .expect("devnet starts")
+}
+
+fn fast_retry() -> RetryPolicy {
+    RetryPolicy {
+        attempts: 12,
+        initial: Duration::from_millis(20),
+        max: Duration::from_millis(200),
+    }
+}
+
+async fn celestia(d: &Devnet, perm: Permission) -> CelestiaLayer {
+    CelestiaLayer::connect(CelestiaOptions {
+        url: d.rpc_url(),
+        token: Some(d.token(perm)),
+        retry: fast_retry(),
+        timeout: Duration::from_secs(20),
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+}
+
+fn eigenda(d: &Devnet) -> EigenDaLayer {
+    EigenDaLayer::new(EigenDaOptions {
+        url: d.eigenda_url(),
+        retry: fast_retry(),
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+/// The three backends: local (in-process), celestia and eigenda (devnet over HTTP).
+async fn backends(tmp: &std::path::Path) -> (Devnet, Vec<Box<dyn DaLayer>>) {
+    let d = devnet(&tmp.join("devnet"), Faults::default()).await;
+    let local = LocalLayer::new(LocalChain::open(&tmp.join("local"), ChainLimits::APP_V5).unwrap());
+    let c = celestia(&d, Permission::Write).await;
+    let e = eigenda(&d);
+    (d, vec![Box::new(local), Box::new(c), Box::new(e)])
+}
+
+fn payload(len: usize, seed: u8) -> Vec<u8> {
+    let mut v = vec![0u8; len];
+    let mut h = blake3::Hasher::new();
+    h.update(&[seed]);
+    h.finalize_xof().fill(&mut v);
+    v
+}
+
+fn tamper(proof: &InclusionProof) -> Option<InclusionProof> {
+    let mut j = serde_json::to_value(proof).unwrap();
+    let nodes = j.pointer_mut("/proofs/0/nodes")?.as_array_mut()?;
+    let first = nodes.first_mut()?;
+    let s = first.as_str()?.to_string();
+    let mut chars: Vec<char> = s.chars().collect();
+    chars[40] = if chars[40] == 'A' { 'B' } else { 'A' };
+    *first = serde_json::Value::String(chars.into_iter().collect());
+    serde_json::from_value(j).ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_operation_on_every_backend() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (d, layers) = backends(tmp.path()).await;
+    let ns = Namespace::DEFAULT;
+    for layer in &layers {
+        let kind = layer.kind();
+        let limits = layer.limits().await.unwrap();
+        assert!(limits.max_blob_bytes >= 1 << 20, "{kind}: {limits:?}");
+        let blobs = vec![payload(1000, 1), payload(300_000, 2)];
+        let receipts = layer.submit(ns, blobs.clone()).await.unwrap();
+        assert_eq!(receipts.len(), 2);
+        for (r, b) in receipts.iter().zip(&blobs) {
+            assert_eq!(r.locator.kind(), kind);
+            assert_eq!(r.size, b.len());
+            // Locators survive their text and JSON forms.
+            assert_eq!(r.locator.to_string().parse::<Locator>().unwrap(), r.locator);
+            assert_eq!(&layer.get(&r.locator).await.unwrap(), b, "{kind}: get");
+            let proof = layer.prove(&r.locator).await.unwrap();
+            let proof: InclusionProof =
+                serde_json::from_str(&serde_json::to_string(&proof).unwrap()).unwrap();
+            layer.verify(&r.locator, b, &proof).await.unwrap();
+            let mut bad = b.clone();
+            bad[7] ^= 1;
+            assert!(
+                layer.verify(&r.locator, &bad, &proof).await.is_err(),
+                "{kind}: tampered data verified"
+            );
+            if let Some(t) = tamper(&proof) {
+                assert!(
+                    layer.verify(&r.locator, b, &t).await.is_err(),
+                    "{kind}: tampered proof verified"
+                );
+            }
+        }
+        if kind != LayerKind::Eigenda {
+            let (height, _, _) = receipts[0].locator.square_parts().unwrap();
+            assert!(layer.head().await.unwrap() >= height);
+            let listed = layer.list(ns, height).await.unwrap();
+            assert_eq!(listed.len(), 2, "{kind}: list");
+            assert_eq!(
+                listed.iter().map(|(_, b)| b.clone()).collect::<Vec<_>>(),
+                blobs
+            );
+            let other = Namespace::new_v0(b"other-ns").unwrap();
+            assert!(layer.list(other, height).await.unwrap().is_empty());
+        }
+    }
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (d, layers) = backends(tmp.path()).await;
+    for layer in &layers {
+        let kind = layer.kind();
+        let e = layer
+            .submit(Namespace::DEFAULT, vec![vec![]])
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::EmptyBlob), "{kind}: {e}");
+        let too_big = layer.limits().await.unwrap().max_blob_bytes + 1;
+        let e = layer
+            .submit(Namespace::DEFAULT, vec![vec![1; too_big]])
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::BlobTooLarge { .. }), "{kind}: {e}");
+        let unknown = match kind {
+            LayerKind::Eigenda => "eigenda:0x03ea00".parse::<Locator>().unwrap(),
+            k => format!("{k}:1:{}:{}", Namespace::DEFAULT, "11".repeat(32))
+                .parse()
+                .unwrap(),
+        };
+        assert!(
+            layer.get(&unknown).await.is_err(),
+            "{kind}: unknown locator"
+        );
+    }
+    assert!(
+        Namespace::new_v0(&[0x42]).is_err(),
+        "reserved namespaces are refused"
+    );
+
+    // A wrong token, and a read token used to write.
+    let wrong = CelestiaLayer::connect(CelestiaOptions {
+        url: d.rpc_url(),
+        token: Some("not-a-jwt".into()),
+        retry: RetryPolicy::NONE,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let e = wrong.head().await.unwrap_err();
+    assert!(matches!(e, Error::Unauthorized { .. }), "{e}");
+    let reader = celestia(&d, Permission::Read).await;
+    reader.head().await.unwrap();
+    let e = reader
+        .submit(Namespace::DEFAULT, vec![vec![1; 10]])
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Unauthorized { .. }), "{e}");
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_unmodified_celestia_client_works_against_the_devnet() {
+    use celestia_rpc::{BlobClient, Client, HeaderClient, StateClient, TxConfig};
+    use celestia_types::nmt::Namespace as CNs;
+    use celestia_types::Blob;
+    let tmp = tempfile::tempdir().unwrap();
+    let d = devnet(tmp.path(), Faults::default()).await;
+    let client = Client::new(&d.rpc_url(), Some(&d.token(Permission::Write)), None, None)
+        .await
+        .unwrap();
+    let ns = CNs::new_v0(b"modelda-t").unwrap();
+    let blob = Blob::new(ns, payload(5000, 9), None).unwrap();
+    let height = client
+        .blob_submit(std::slice::from_ref(&blob), TxConfig::default())
+        .await
+        .unwrap();
+    let header = client.header_get_by_height(height).await.unwrap();
+    let got = client.blob_get(height, ns, blob.commitment).await.unwrap();
+    assert_eq!(got.data, blob.data);
+    got.validate().unwrap();
+    let proofs = client
+        .blob_get_proof(height, ns, blob.commitment)
+        .await
+        .unwrap();
+    let shares = blob.to_shares().unwrap();
+    let w = header.dah.square_width() as u64;
+    let row = (got.index.unwrap() / w) as u16;
+    let mut off = 0;
+    for (i, p) in proofs.iter().enumerate() {
+        let n = (p.end_idx() - p.start_idx()) as usize;
+        let root = header.dah.row_root(row + i as u16).unwrap();
+        p.verify_complete_namespace(&root, &shares[off..off + n], ns.into())
+            .unwrap();
+        off += n;
+    }
+    assert_eq!(off, shares.len());
+    assert!(client
+        .blob_included(height, ns, &proofs[0], blob.commitment)
+        .await
+        .unwrap());
+    let head = client.header_network_head().await.unwrap();
+    assert!(head.height() >= height);
+    let next = client
+        .header_wait_for_height(head.height() + 1)
+        .await
+        .unwrap();
+    head.verify(&next).unwrap();
+    assert!(client.state_balance().await.unwrap().amount() > 0);
+    assert!(client
+        .blob_get_all(height, &[CNs::new_v0(b"nothing").unwrap()])
+        .await
+        .unwrap()
+        .is_none());
+    // A reserved namespace is refused by the devnet.
+    let reserved = Blob::new(CNs::new_v0(&[7]).unwrap(), vec![1, 2, 3], None).unwrap();
+    assert!(client
+        .blob_submit(&[reserved], TxConfig::default())
+        .await
+        .is_err());
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_are_survived_and_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let faults = Faults {
+        latency: Duration::from_millis(5),
+        error_rate: 0.3,
+        failover_rate: 0.2,
+        drop_rate: 0.2,
+    };
+    let d = devnet(tmp.path(), faults).await;
+    let layers: Vec<Box<dyn DaLayer>> = vec![
+        Box::new(celestia(&d, Permission::Write).await),
+        Box::new(eigenda(&d)),
+    ];
+    for layer in &layers {
+        for i in 0..4 {
+            let b = payload(20_000, i);
+            let r = layer
+                .submit(Namespace::DEFAULT, vec![b.clone()])
+                .await
+                .unwrap();
+            assert_eq!(
+                layer.get(&r[0].locator).await.unwrap(),
+                b,
+                "{}",
+                layer.kind()
+            );
+        }
+    }
+    d.stop().await;
+
+    // A layer that always fails over exhausts its retries with a clear error.
+    let tmp2 = tempfile::tempdir().unwrap();
+    let d = devnet(
+        tmp2.path(),
+        Faults {
+            failover_rate: 1.0,
+            ..Default::default()
+        },
+    )
+    .await;
+    let e = EigenDaLayer::new(EigenDaOptions {
+        url: d.eigenda_url(),
+        retry: RetryPolicy {
+            attempts: 2,
+            initial: Duration::from_millis(1),
+            max: Duration::from_millis(1),
+        },
+        ..Default::default()
+    })
+    .unwrap();
+    let err = e
+        .submit(Namespace::DEFAULT, vec![vec![1; 10]])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Unavailable { attempts: 2, .. }),
+        "{err}"
+    );
+    d.stop().await;
+    let dead = EigenDaLayer::new(EigenDaOptions {
+        url: "http://127.0.0.1:9".into(),
+        retry: RetryPolicy::NONE,
+        ..Default::default()
+    })
+    .unwrap();
+    assert!(matches!(
+        dead.health().await.unwrap_err(),
+        Error::Transport { .. }
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_devnet_survives_a_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = devnet(tmp.path(), Faults::default()).await;
+    let token = d.token(Permission::Write);
+    let c = celestia(&d, Permission::Write).await;
+    let e = eigenda(&d);
+    let r = c
+        .submit(Namespace::DEFAULT, vec![payload(4000, 3)])
+        .await
+        .unwrap();
+    let re = e
+        .submit(Namespace::DEFAULT, vec![payload(4000, 4)])
+        .await
+        .unwrap();
+    let head = c.head().await.unwrap();
+    d.stop().await;
+
+    let d = devnet(tmp.path(), Faults::default()).await;
+    assert_eq!(
+        d.token(Permission::Write),
+        token,
+        "tokens survive a restart"
+    );
+    let c = celestia(&d, Permission::Write).await;
+    let e = eigenda(&d);
+    assert!(c.head().await.unwrap() >= head);
+    assert_eq!(c.get(&r[0].locator).await.unwrap(), payload(4000, 3));
+    let p = c.prove(&r[0].locator).await.unwrap();
+    c.verify(&r[0].locator, &payload(4000, 3), &p)
+        .await
+        .unwrap();
+    assert_eq!(e.get(&re[0].locator).await.unwrap(), payload(4000, 4));
+    d.stop().await;
+}
