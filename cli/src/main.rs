@@ -3,6 +3,7 @@
 //! The binary is thin: it parses flags, calls the library crates and prints
 //! results for people or, with `--json`, for scripts.
 
+mod da_cmd;
 mod progress;
 
 use std::fs::File;
@@ -103,6 +104,11 @@ enum Command {
         #[arg(long)]
         data_out: Option<PathBuf>,
     },
+    /// Run a local devnet speaking the Celestia node JSON-RPC and EigenDA proxy REST APIs.
+    Devnet(da_cmd::DevnetArgs),
+    /// Submit, fetch, prove and verify single blobs on a DA layer.
+    #[command(subcommand)]
+    Blob(da_cmd::BlobCommand),
     /// Verify a proof against a trusted root.
     VerifyProof {
         /// The proof file.
@@ -323,6 +329,8 @@ fn run(cli: &Cli) -> Result<ExitCode> {
             data_out.as_deref(),
             show_progress,
         ),
+        Command::Devnet(args) => da_cmd::devnet(cli.json, args).map(|()| ExitCode::SUCCESS),
+        Command::Blob(cmd) => da_cmd::blob(cli.json, cmd).map(|()| ExitCode::SUCCESS),
         Command::VerifyProof {
             proof,
             root,

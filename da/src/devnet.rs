@@ -25,6 +25,11 @@ use crate::local::ChainLimits;
 use crate::square::{self, Square};
 use crate::{Error, LocalChain, Namespace, Result};
 
+/// Directory in the data directory holding the chain's RocksDB store.
+pub const CHAIN_DIR: &str = "chain";
+/// File in the data directory holding the JWT secret.
+pub const JWT_SECRET_FILE: &str = "jwt.secret";
+
 /// Options of the devnet.
 #[derive(Clone, Debug)]
 pub struct DevnetConfig {
@@ -220,7 +225,7 @@ impl Devnet {
     /// Opens the chain and starts both APIs and the block producer.
     pub async fn start(cfg: DevnetConfig) -> Result<Devnet> {
         let chain = {
-            let dir = cfg.data_dir.clone();
+            let dir = cfg.data_dir.join(CHAIN_DIR);
             let limits = cfg.limits;
             tokio::task::spawn_blocking(move || LocalChain::open(&dir, limits))
                 .await
@@ -229,7 +234,11 @@ impl Devnet {
                     detail: e.to_string(),
                 })??
         };
-        let jwt = JwtKey::new(chain.meta_secret("jwt-secret")?.to_vec());
+        let secret_path = cfg.data_dir.join(JWT_SECRET_FILE);
+        let jwt = JwtKey::load_or_create(&secret_path).map_err(|e| Error::Io {
+            path: secret_path.clone(),
+            source: e,
+        })?;
         if chain.head()? == 0 {
             chain.append(&[])?;
         }

@@ -50,7 +50,7 @@ pub enum Error {
         head: u64,
     },
     /// The node refused our credentials.
-    #[error("{endpoint}: unauthorized (401): the auth token is missing, wrong or lacks the {needed} permission; set it with --auth-token-file or the token environment variable")]
+    #[error("{endpoint}: unauthorized (401): the auth token is missing, wrong or lacks the {needed} permission; pass it with --celestia-token-file or MODELDA_CELESTIA_TOKEN (for the devnet: `modelda devnet token --perm write`)")]
     Unauthorized {
         /// The endpoint.
         endpoint: String,

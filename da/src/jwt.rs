@@ -82,6 +82,35 @@ impl JwtKey {
         JwtKey { secret: s }
     }
 
+    /// Reads the secret at `path`, creating it (mode 0600) when missing, so
+    /// tokens survive restarts and can be minted while the devnet runs.
+    pub fn load_or_create(path: &std::path::Path) -> std::io::Result<Self> {
+        match std::fs::read(path) {
+            Ok(s) if s.len() >= 32 => Ok(JwtKey { secret: s }),
+            Ok(_) => Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{} is too short to be a JWT secret", path.display()),
+            )),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let key = JwtKey::generate();
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+                let mut opts = std::fs::OpenOptions::new();
+                opts.write(true).create_new(true);
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::OpenOptionsExt;
+                    opts.mode(0o600);
+                }
+                use std::io::Write as _;
+                opts.open(path)?.write_all(&key.secret)?;
+                Ok(key)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// The secret bytes (to persist them).
     pub fn secret(&self) -> &[u8] {
         &self.secret

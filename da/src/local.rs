@@ -221,31 +221,6 @@ impl LocalChain {
         self.inner.signer.public_key()
     }
 
-    /// A 32-byte secret kept in the chain's metadata under `name`, created on
-    /// first use (the devnet's JWT key).
-    pub fn meta_secret(&self, name: &str) -> Result<[u8; 32]> {
-        let meta = self.cf(cf::META);
-        let _guard = self.inner.append.lock().unwrap_or_else(|p| p.into_inner());
-        match self
-            .inner
-            .db
-            .get_cf(meta, name.as_bytes())
-            .map_err(|e| self.store_err(e))?
-        {
-            Some(s) if s.len() == 32 => Ok(<[u8; 32]>::try_from(&s[..]).expect("32 bytes")),
-            Some(_) => Err(self.store_err(format!("corrupt secret {name}"))),
-            None => {
-                let mut s = [0u8; 32];
-                rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut s);
-                self.inner
-                    .db
-                    .put_cf(meta, name.as_bytes(), s)
-                    .map_err(|e| self.store_err(e))?;
-                Ok(s)
-            }
-        }
-    }
-
     /// Height of the newest block (0 before the first).
     pub fn head(&self) -> Result<u64> {
         Ok(self
@@ -388,6 +363,15 @@ impl LocalChain {
             });
         }
         Ok(out)
+    }
+
+    /// Namespace and size of every blob of block `height`, by index.
+    pub fn blob_sizes(&self, height: u64) -> Result<Vec<(CNamespace, usize)>> {
+        Ok(self
+            .blobs(height, None)?
+            .into_iter()
+            .map(|b| (to_celestia(b.namespace), b.data.len()))
+            .collect())
     }
 
     /// The blob with `commitment` in `namespace` at `height`.

@@ -69,6 +69,30 @@ pub fn square_width(shares: usize) -> usize {
     k
 }
 
+/// Where blobs of these namespaces and sizes go, without building the
+/// square: the original square width `k` and each blob's placement.
+pub fn layout(blobs: &[(CNamespace, usize)]) -> (usize, Vec<Placement>) {
+    let mut order: Vec<usize> = (0..blobs.len()).collect();
+    order.sort_by_key(|&i| blobs[i].0);
+    let mut placements = Vec::with_capacity(blobs.len());
+    let mut next = 0;
+    for i in order {
+        let len = shares_for(blobs[i].1);
+        placements.push(Placement {
+            blob: i,
+            start: next,
+            len,
+        });
+        next += len;
+    }
+    (square_width(next.max(1)), placements)
+}
+
+/// Extended-square index (`row * 2k + col`) of a placement in a square of width `k`.
+pub fn eds_index(k: usize, p: Placement) -> u64 {
+    ((p.start / k) * 2 * k + p.start % k) as u64
+}
+
 /// Lays out `blobs` of block `height` and extends the square; fails when they
 /// need a square wider than `max_k`.
 pub fn build(height: u64, blobs: &[Blob], max_k: usize) -> Result<Square> {
@@ -116,8 +140,7 @@ impl Square {
     /// Index of a blob's first share in extended-square coordinates
     /// (`row * 2k + col`), as a Celestia node reports `Blob.index`.
     pub fn eds_index(&self, p: Placement) -> u64 {
-        let (row, col) = (p.start / self.k, p.start % self.k);
-        (row * 2 * self.k + col) as u64
+        eds_index(self.k, p)
     }
 
     /// One NMT proof per row the blob touches, each covering exactly the

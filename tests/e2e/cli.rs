@@ -392,3 +392,140 @@ fn prove_and_verify_leaves_ranges_and_tensors() {
     let out = modelda(t, &["prove", "w.bin", "--leaf", "99"]);
     assert!(!out.status.success());
 }
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn devnet_and_blob_commands_work_end_to_end() {
+    use std::io::BufRead;
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let (rpc, eig) = (free_port(), free_port());
+    let rpc_addr = format!("127.0.0.1:{rpc}");
+    let eig_addr = format!("127.0.0.1:{eig}");
+    let mut child = Command::new(super::modelda_bin())
+        .args([
+            "devnet",
+            "--data-dir",
+            "dn",
+            "--rpc-addr",
+            &rpc_addr,
+            "--eigenda-addr",
+            &eig_addr,
+            "--block-time-ms",
+            "100",
+        ])
+        .current_dir(t)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    loop {
+        let line = lines.next().expect("devnet printed its banner").unwrap();
+        if line.contains("Ctrl-C stops it") {
+            break;
+        }
+    }
+    let token = modelda_ok(
+        t,
+        &["devnet", "token", "--data-dir", "dn", "--perm", "write"],
+    );
+    std::fs::write(t.join("token"), token.trim()).unwrap();
+    std::fs::write(t.join("b.bin"), modelda_fixtures::input(700_000)).unwrap();
+    let rpc_url = format!("http://{rpc_addr}");
+    let eig_url = format!("http://{eig_addr}");
+    for da in ["local", "celestia", "eigenda"] {
+        let flags = [
+            "--da",
+            da,
+            "--data-dir",
+            "local-chain",
+            "--celestia-url",
+            &rpc_url,
+            "--celestia-token-file",
+            "token",
+            "--eigenda-url",
+            &eig_url,
+        ];
+        let mut args = vec!["blob", "submit", "b.bin", "--json"];
+        args.extend(flags);
+        let receipts = json(&modelda_ok(t, &args));
+        let loc = receipts[0]["locator"].clone();
+        let loc_text = match da {
+            "eigenda" => format!("eigenda:{}", loc["cert"].as_str().unwrap()),
+            _ => format!(
+                "{da}:{}:{}:{}",
+                loc["height"],
+                &loc["namespace"].as_str().unwrap()[38..],
+                loc["commitment"].as_str().unwrap()
+            ),
+        };
+        for cmd in [
+            vec!["blob", "get", &loc_text, "--out", "got.bin"],
+            vec!["blob", "prove", &loc_text, "--out", "proof.json"],
+            vec![
+                "blob",
+                "verify",
+                &loc_text,
+                "--data",
+                "b.bin",
+                "--proof",
+                "proof.json",
+            ],
+        ] {
+            let mut a = cmd.clone();
+            a.extend(flags);
+            modelda_ok(t, &a);
+        }
+        assert_eq!(
+            std::fs::read(t.join("got.bin")).unwrap(),
+            modelda_fixtures::input(700_000),
+            "{da}"
+        );
+        let mut a = vec![
+            "blob",
+            "verify",
+            &loc_text,
+            "--data",
+            "token",
+            "--proof",
+            "proof.json",
+        ];
+        a.extend(flags);
+        assert!(
+            !modelda(t, &a).status.success(),
+            "{da}: wrong data verified"
+        );
+    }
+    // A wrong token is a clear error.
+    std::fs::write(t.join("bad-token"), "nope").unwrap();
+    let out = modelda(
+        t,
+        &[
+            "blob",
+            "head",
+            "--da",
+            "celestia",
+            "--celestia-url",
+            &rpc_url,
+            "--celestia-token-file",
+            "bad-token",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unauthorized (401)"));
+    // SIGTERM stops it cleanly.
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "devnet exit: {status:?}");
+}

@@ -38,13 +38,19 @@ impl Rpc {
         ns: Namespace,
         stored: crate::local::StoredBlob,
     ) -> RpcResult<Blob> {
-        let sq = self.0.square(height).await.map_err(rpc_err)?;
-        let p = sq
-            .placement(stored.index as usize)
-            .ok_or_else(|| rpc_err("blob missing from its square"))?;
+        let chain = self.0.chain.clone();
+        let sizes = tokio::task::spawn_blocking(move || chain.blob_sizes(height))
+            .await
+            .map_err(rpc_err)?
+            .map_err(rpc_err)?;
+        let (k, placements) = crate::square::layout(&sizes);
+        let p = placements
+            .into_iter()
+            .find(|p| p.blob == stored.index as usize)
+            .ok_or_else(|| rpc_err("blob missing from its block"))?;
         let mut blob =
             Blob::new(crate::local::to_celestia(ns), stored.data, None).map_err(rpc_err)?;
-        blob.index = Some(sq.eds_index(p));
+        blob.index = Some(crate::square::eds_index(k, p));
         Ok(blob)
     }
 

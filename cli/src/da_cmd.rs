@@ -1,0 +1,441 @@
+//! `modelda devnet` and `modelda blob`: run the devnet, and move single blobs
+//! through any DA layer.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use modelda_da::celestia::{CelestiaLayer, CelestiaOptions};
+use modelda_da::devnet::{Devnet, DevnetConfig, Faults, JWT_SECRET_FILE};
+use modelda_da::eigenda::{EigenDaLayer, EigenDaOptions};
+use modelda_da::jwt::{JwtKey, Permission};
+use modelda_da::{
+    ChainLimits, DaLayer, InclusionProof, LayerKind, LocalChain, LocalLayer, Locator, Namespace,
+};
+use serde_json::json;
+
+/// Which DA layer to use, and how to reach it.
+#[derive(Args, Clone, Debug)]
+pub struct DaArgs {
+    /// DA layer: local (the embedded chain), celestia or eigenda.
+    #[arg(long, default_value = "local", value_parser = parse_kind)]
+    pub da: LayerKind,
+    /// Data directory of the local chain.
+    #[arg(long, env = "MODELDA_DATA_DIR", default_value = ".modelda/local")]
+    pub data_dir: PathBuf,
+    /// Celestia node JSON-RPC URL.
+    #[arg(
+        long,
+        env = "MODELDA_CELESTIA_URL",
+        default_value = "http://127.0.0.1:26658"
+    )]
+    pub celestia_url: String,
+    /// Celestia node auth token (JWT). Prefer --celestia-token-file.
+    #[arg(long, env = "MODELDA_CELESTIA_TOKEN", hide_env_values = true)]
+    pub celestia_token: Option<String>,
+    /// File holding the Celestia node auth token.
+    #[arg(long, env = "MODELDA_CELESTIA_TOKEN_FILE")]
+    pub celestia_token_file: Option<PathBuf>,
+    /// Gas price in utia per gas.
+    #[arg(long, default_value_t = modelda_da::celestia::MIN_GAS_PRICE)]
+    pub gas_price: f64,
+    /// EigenDA proxy URL.
+    #[arg(
+        long,
+        env = "MODELDA_EIGENDA_URL",
+        default_value = "http://127.0.0.1:3100"
+    )]
+    pub eigenda_url: String,
+    /// Namespace: 20 hex digits of a version-0 id.
+    #[arg(long, default_value_t = Namespace::DEFAULT)]
+    pub namespace: Namespace,
+    /// Use Celestia app v6 limits (8 MiB transactions, 512x512 squares).
+    #[arg(long)]
+    pub app_v6: bool,
+}
+
+fn parse_kind(s: &str) -> Result<LayerKind, String> {
+    match s {
+        "local" => Ok(LayerKind::Local),
+        "celestia" => Ok(LayerKind::Celestia),
+        "eigenda" => Ok(LayerKind::Eigenda),
+        _ => Err(format!(
+            "unknown DA layer {s:?}: use local, celestia or eigenda"
+        )),
+    }
+}
+
+impl DaArgs {
+    fn limits(&self) -> ChainLimits {
+        if self.app_v6 {
+            ChainLimits::APP_V6
+        } else {
+            ChainLimits::APP_V5
+        }
+    }
+
+    /// Opens the chosen layer.
+    pub async fn open(&self) -> Result<Box<dyn DaLayer>> {
+        Ok(match self.da {
+            LayerKind::Local => {
+                let chain = LocalChain::open(&self.data_dir, self.limits()).with_context(|| {
+                    format!("opening the local chain in {}", self.data_dir.display())
+                })?;
+                Box::new(LocalLayer::new(chain))
+            }
+            LayerKind::Celestia => {
+                let token = match (&self.celestia_token, &self.celestia_token_file) {
+                    (Some(t), _) => Some(t.trim().to_string()),
+                    (None, Some(f)) => Some(
+                        std::fs::read_to_string(f)
+                            .with_context(|| format!("reading the token file {}", f.display()))?
+                            .trim()
+                            .to_string(),
+                    ),
+                    (None, None) => None,
+                };
+                Box::new(
+                    CelestiaLayer::connect(CelestiaOptions {
+                        url: self.celestia_url.clone(),
+                        token,
+                        gas_price: self.gas_price,
+                        limits: self.limits(),
+                        ..Default::default()
+                    })
+                    .await?,
+                )
+            }
+            LayerKind::Eigenda => Box::new(EigenDaLayer::new(EigenDaOptions {
+                url: self.eigenda_url.clone(),
+                ..Default::default()
+            })?),
+        })
+    }
+}
+
+/// `modelda devnet` options.
+#[derive(Args, Clone, Debug)]
+pub struct DevnetArgs {
+    #[command(subcommand)]
+    action: Option<DevnetAction>,
+    /// Where the devnet keeps its chain and JWT secret.
+    #[arg(long, default_value = ".modelda/devnet", global = true)]
+    data_dir: PathBuf,
+    /// Celestia JSON-RPC listen address.
+    #[arg(long, default_value = "127.0.0.1:26658")]
+    rpc_addr: SocketAddr,
+    /// EigenDA REST listen address.
+    #[arg(long, default_value = "127.0.0.1:3100")]
+    eigenda_addr: SocketAddr,
+    /// Time between blocks, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    block_time_ms: u64,
+    /// Use Celestia app v6 limits (8 MiB transactions, 512x512 squares).
+    #[arg(long)]
+    app_v6: bool,
+    /// Serve the JSON-RPC API without JWT auth.
+    #[arg(long)]
+    no_auth: bool,
+    /// Fault: latency added to every request, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// Fault: fraction of requests answered with a retryable error (503 / 429).
+    #[arg(long, default_value_t = 0.0)]
+    error_rate: f64,
+    /// Fault: fraction of EigenDA requests answered with 503 failover.
+    #[arg(long, default_value_t = 0.0)]
+    failover_rate: f64,
+    /// Fault: fraction of connections dropped.
+    #[arg(long, default_value_t = 0.0)]
+    drop_rate: f64,
+}
+
+#[derive(Subcommand, Clone, Debug)]
+enum DevnetAction {
+    /// Print an auth token for the devnet's JSON-RPC API.
+    Token {
+        /// Permission: read, write or admin.
+        #[arg(long, default_value = "write")]
+        perm: Permission,
+    },
+}
+
+/// `modelda blob` commands.
+#[derive(Subcommand, Clone, Debug)]
+pub enum BlobCommand {
+    /// Submit files as blobs and print their locators.
+    Submit {
+        /// Files to submit, one blob each.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        da: DaArgs,
+    },
+    /// Fetch the blob at a locator.
+    Get {
+        /// The locator (local:H:NS:C, celestia:H:NS:C or eigenda:0xCERT).
+        locator: Locator,
+        /// Where to write the blob.
+        #[arg(long, short)]
+        out: PathBuf,
+        #[command(flatten)]
+        da: DaArgs,
+    },
+    /// Write an inclusion proof for the blob at a locator.
+    Prove {
+        /// The locator.
+        locator: Locator,
+        /// Where to write the proof (JSON).
+        #[arg(long, short)]
+        out: PathBuf,
+        #[command(flatten)]
+        da: DaArgs,
+    },
+    /// Verify a blob and its proof against a header fetched from the layer.
+    Verify {
+        /// The locator.
+        locator: Locator,
+        /// The blob's bytes.
+        #[arg(long)]
+        data: PathBuf,
+        /// The proof (JSON).
+        #[arg(long)]
+        proof: PathBuf,
+        #[command(flatten)]
+        da: DaArgs,
+    },
+    /// Print the layer's head height and limits.
+    Head {
+        #[command(flatten)]
+        da: DaArgs,
+    },
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async {
+                match term.as_mut() {
+                    Some(t) => { t.recv().await; }
+                    None => std::future::pending::<()>().await,
+                }
+            } => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Runs `modelda devnet`.
+pub fn devnet(json: bool, args: &DevnetArgs) -> Result<()> {
+    if let Some(DevnetAction::Token { perm }) = &args.action {
+        let path = args.data_dir.join(JWT_SECRET_FILE);
+        let key =
+            JwtKey::load_or_create(&path).with_context(|| format!("reading {}", path.display()))?;
+        let token = key.token(*perm);
+        if json {
+            println!("{}", json!({ "token": token, "perm": perm }));
+        } else {
+            println!("{token}");
+        }
+        return Ok(());
+    }
+    for (name, rate) in [
+        ("--error-rate", args.error_rate),
+        ("--failover-rate", args.failover_rate),
+        ("--drop-rate", args.drop_rate),
+    ] {
+        if !(0.0..=1.0).contains(&rate) {
+            bail!("{name} must be between 0 and 1, got {rate}");
+        }
+    }
+    let cfg = DevnetConfig {
+        data_dir: args.data_dir.clone(),
+        rpc_addr: args.rpc_addr,
+        eigenda_addr: args.eigenda_addr,
+        block_time: Duration::from_millis(args.block_time_ms.max(10)),
+        limits: if args.app_v6 {
+            ChainLimits::APP_V6
+        } else {
+            ChainLimits::APP_V5
+        },
+        faults: Faults {
+            latency: Duration::from_millis(args.latency_ms),
+            error_rate: args.error_rate,
+            failover_rate: args.failover_rate,
+            drop_rate: args.drop_rate,
+        },
+        auth: !args.no_auth,
+        ..Default::default()
+    };
+    runtime()?.block_on(async {
+        let d = Devnet::start(cfg)
+            .await
+            .with_context(|| format!("starting the devnet in {}", args.data_dir.display()))?;
+        let token = d.token(Permission::Write);
+        let head = d.chain().head()?;
+        if json {
+            println!(
+                "{}",
+                json!({"celestia_rpc": d.rpc_url(), "eigenda": d.eigenda_url(), "head": head,
+                       "data_dir": args.data_dir, "write_token": token})
+            );
+        } else {
+            println!("modelda devnet: chain in {} at height {head}", args.data_dir.display());
+            println!("  Celestia node JSON-RPC  {}", d.rpc_url());
+            println!("  EigenDA proxy REST      {}", d.eigenda_url());
+            println!();
+            println!("Point modelda at it:");
+            println!("  export MODELDA_CELESTIA_URL={}", d.rpc_url());
+            println!(
+                "  export MODELDA_CELESTIA_TOKEN=$(modelda devnet token --perm write --data-dir {})",
+                args.data_dir.display()
+            );
+            println!("  export MODELDA_EIGENDA_URL={}", d.eigenda_url());
+            println!("  modelda blob submit FILE --da celestia    # or --da eigenda");
+            println!();
+            println!("Ctrl-C stops it; the chain stays on disk.");
+        }
+        shutdown_signal().await;
+        eprintln!("stopping the devnet ...");
+        d.stop().await;
+        Ok(())
+    })
+}
+
+/// Runs a `modelda blob` command.
+pub fn blob(json: bool, cmd: &BlobCommand) -> Result<()> {
+    runtime()?.block_on(async {
+        match cmd {
+            BlobCommand::Submit { files, da } => {
+                let mut blobs = Vec::with_capacity(files.len());
+                for f in files {
+                    blobs.push(
+                        std::fs::read(f).with_context(|| format!("reading {}", f.display()))?,
+                    );
+                }
+                let layer = da.open().await?;
+                let receipts = layer
+                    .submit(da.namespace, blobs)
+                    .await
+                    .with_context(|| format!("submitting to {}", da.da))?;
+                if json {
+                    println!("{}", serde_json::to_string(&receipts)?);
+                } else {
+                    for (f, r) in files.iter().zip(&receipts) {
+                        println!(
+                            "{}  {} ({} bytes, fee {})",
+                            r.locator,
+                            f.display(),
+                            r.size,
+                            r.fee
+                        );
+                    }
+                }
+            }
+            BlobCommand::Get { locator, out, da } => {
+                let layer = da.open().await?;
+                let data = layer
+                    .get(locator)
+                    .await
+                    .with_context(|| format!("fetching {locator}"))?;
+                write_atomic(out, &data)?;
+                if json {
+                    println!(
+                        "{}",
+                        json!({"locator": locator, "size": data.len(), "out": out})
+                    );
+                } else {
+                    println!("wrote {} bytes to {}", data.len(), out.display());
+                }
+            }
+            BlobCommand::Prove { locator, out, da } => {
+                let layer = da.open().await?;
+                let proof = layer
+                    .prove(locator)
+                    .await
+                    .with_context(|| format!("proving {locator}"))?;
+                write_atomic(out, serde_json::to_string_pretty(&proof)?.as_bytes())?;
+                if json {
+                    println!("{}", json!({"locator": locator, "proof": out}));
+                } else {
+                    println!(
+                        "wrote the inclusion proof of {locator} to {}",
+                        out.display()
+                    );
+                }
+            }
+            BlobCommand::Verify {
+                locator,
+                data,
+                proof,
+                da,
+            } => {
+                let bytes =
+                    std::fs::read(data).with_context(|| format!("reading {}", data.display()))?;
+                let text =
+                    std::fs::read(proof).with_context(|| format!("reading {}", proof.display()))?;
+                let proof: InclusionProof = serde_json::from_slice(&text)
+                    .with_context(|| format!("{} is not an inclusion proof", proof.display()))?;
+                let layer = da.open().await?;
+                layer
+                    .verify(locator, &bytes, &proof)
+                    .await
+                    .with_context(|| format!("verifying {locator}"))?;
+                if json {
+                    println!("{}", json!({"ok": true, "locator": locator}));
+                } else {
+                    println!(
+                        "OK  {locator} is included, checked against a header fetched from {}",
+                        da.da
+                    );
+                }
+            }
+            BlobCommand::Head { da } => {
+                let layer = da.open().await?;
+                let head = layer.head().await?;
+                let limits = layer.limits().await?;
+                if json {
+                    println!(
+                        "{}",
+                        json!({"layer": da.da, "head": head, "limits": limits})
+                    );
+                } else {
+                    println!(
+                        "{}: head {head}, largest blob {} bytes, largest batch {} bytes",
+                        da.da, limits.max_blob_bytes, limits.max_batch_bytes
+                    );
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.partial",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("out")
+    ));
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+}
