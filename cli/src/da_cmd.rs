@@ -38,6 +38,12 @@ pub struct DaArgs {
     /// File holding the Celestia node auth token.
     #[arg(long, env = "MODELDA_CELESTIA_TOKEN_FILE")]
     pub celestia_token_file: Option<PathBuf>,
+    /// Key name in the Celestia node's keyring to pay with.
+    #[arg(long)]
+    pub celestia_key_name: Option<String>,
+    /// Signer address (celestia1...) in the node's keyring to pay with.
+    #[arg(long)]
+    pub celestia_signer: Option<String>,
     /// Gas price in utia per gas.
     #[arg(long, default_value_t = modelda_da::celestia::MIN_GAS_PRICE)]
     pub gas_price: f64,
@@ -101,6 +107,8 @@ impl DaArgs {
                         url: self.celestia_url.clone(),
                         token,
                         gas_price: self.gas_price,
+                        key_name: self.celestia_key_name.clone(),
+                        signer: self.celestia_signer.clone(),
                         limits: self.limits(),
                         ..Default::default()
                     })

@@ -44,6 +44,9 @@ pub struct CelestiaOptions {
     pub gas_price: f64,
     /// Key name of the node's keyring to sign with. Default: the node's default.
     pub key_name: Option<String>,
+    /// Signer address (`celestia1...`) of the node's keyring to sign with.
+    /// Default: the node's default.
+    pub signer: Option<String>,
     /// Retries for transport errors and sequence mismatches.
     pub retry: RetryPolicy,
     /// Request timeout. Default: 120 s (submission waits for inclusion).
@@ -70,6 +73,7 @@ impl Default for CelestiaOptions {
             token: None,
             gas_price: MIN_GAS_PRICE,
             key_name: None,
+            signer: None,
             retry: RetryPolicy::default(),
             timeout: Duration::from_secs(120),
             limits: ChainLimits::APP_V5,
@@ -81,6 +85,7 @@ impl Default for CelestiaOptions {
 pub struct CelestiaLayer {
     client: Client,
     opts: CelestiaOptions,
+    signer: Option<celestia_types::state::AccAddress>,
 }
 
 enum Failure {
@@ -91,6 +96,13 @@ enum Failure {
 impl CelestiaLayer {
     /// Connects to the node at `opts.url` (HTTP makes no request yet).
     pub async fn connect(opts: CelestiaOptions) -> Result<Self> {
+        let signer = match &opts.signer {
+            Some(s) => Some(s.parse().map_err(|e| Error::Remote {
+                endpoint: opts.url.clone(),
+                detail: format!("signer {s:?} is not a celestia1... account address: {e}"),
+            })?),
+            None => None,
+        };
         let client = Client::new(
             &opts.url,
             opts.token.as_deref(),
@@ -103,7 +115,11 @@ impl CelestiaLayer {
             detail: e.to_string(),
             attempts: 1,
         })?;
-        Ok(CelestiaLayer { client, opts })
+        Ok(CelestiaLayer {
+            client,
+            opts,
+            signer,
+        })
     }
 
     /// The underlying `celestia-rpc` client.
@@ -193,6 +209,35 @@ impl CelestiaLayer {
     pub async fn header(&self, height: u64) -> Result<ExtendedHeader> {
         self.call("read", || self.client.header_get_by_height(height))
             .await
+    }
+
+    /// Blocks until the node has a header at `height`, and returns it.
+    pub async fn wait_for_height(&self, height: u64) -> Result<ExtendedHeader> {
+        self.call("read", || self.client.header_wait_for_height(height))
+            .await
+    }
+
+    /// Asks the node whether the blob at `locator` is included (`blob.Included`),
+    /// with the first row proof of `proof`.
+    pub async fn included(&self, locator: &Locator, proof: &InclusionProof) -> Result<bool> {
+        let (h, ns, c) = Self::parts(locator)?;
+        let InclusionProof::Square { proofs, .. } = proof else {
+            return Err(Error::BadProof {
+                locator: locator.to_string(),
+                reason: "not a data-square proof".into(),
+            });
+        };
+        let Some(first) = proofs.first() else {
+            return Err(Error::BadProof {
+                locator: locator.to_string(),
+                reason: "the proof holds no rows".into(),
+            });
+        };
+        self.call("read", || {
+            self.client
+                .blob_included(h, to_celestia(ns), first, Commitment::new(*c.as_bytes()))
+        })
+        .await
     }
 
     /// The node account's balance in utia.
@@ -286,6 +331,9 @@ impl DaLayer for CelestiaLayer {
                 let mut cfg = TxConfig::default().with_gas_price(gas_price);
                 if let Some(k) = &key_name {
                     cfg = cfg.with_key_name(k.clone());
+                }
+                if let Some(s) = &self.signer {
+                    cfg = cfg.with_signer_address(*s);
                 }
                 self.client.blob_submit(&cblobs, cfg)
             })

@@ -23,6 +23,6 @@ pub mod square;
 
 pub use error::{Error, Result};
 pub use layer::{DaLayer, InclusionProof, Limits, Receipt};
-pub use local::{ChainLimits, LocalChain, LocalLayer};
+pub use local::{verify_inclusion, ChainLimits, LocalChain, LocalLayer};
 pub use locator::{Cert, LayerKind, Locator, Namespace, ShareCommitment};
 pub use retry::RetryPolicy;

@@ -686,6 +686,24 @@ impl DaLayer for LocalLayer {
     }
 }
 
+/// Verifies that `data` is the blob at the square locator `locator`, with
+/// `proof`, against `header`, which the caller fetched from its own node:
+/// the header must validate (signature, validator set, DAH hash), the data
+/// must hash to the locator's share commitment, and each row's shares must
+/// verify against that row's root.
+pub fn verify_inclusion(
+    locator: &Locator,
+    data: &[u8],
+    proof: &InclusionProof,
+    header: &ExtendedHeader,
+) -> Result<()> {
+    let (h, ns, c) = locator.square_parts().ok_or_else(|| Error::Locator {
+        locator: locator.to_string(),
+        reason: "not a data-square locator".into(),
+    })?;
+    verify_square(locator, h, ns, c, data, proof, header)
+}
+
 /// Verifies a square proof of `data` at `(height, namespace, commitment)`
 /// against a header the verifier fetched.
 pub(crate) fn verify_square(

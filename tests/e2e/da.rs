@@ -254,6 +254,54 @@ async fn the_unmodified_celestia_client_works_against_the_devnet() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tampered_headers_and_poor_accounts_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = Devnet::start(DevnetConfig {
+        data_dir: tmp.path().to_path_buf(),
+        rpc_addr: loopback(),
+        eigenda_addr: loopback(),
+        block_time: Duration::from_millis(100),
+        balance: 10_000,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let c = celestia(&d, Permission::Write).await;
+    let b = payload(50_000, 5);
+    let r = c.submit(Namespace::DEFAULT, vec![b.clone()]).await.unwrap();
+    let loc = &r[0].locator;
+    let proof = c.prove(loc).await.unwrap();
+    assert!(c.included(loc, &proof).await.unwrap());
+    let (h, _, _) = loc.square_parts().unwrap();
+    let header = c.header(h).await.unwrap();
+    modelda_da::verify_inclusion(loc, &b, &proof, &header).unwrap();
+    // A header of another block, or one whose DAH was swapped, does not verify.
+    let next = c.wait_for_height(h + 1).await.unwrap();
+    assert!(modelda_da::verify_inclusion(loc, &b, &proof, &next).is_err());
+    let mut forged = header.clone();
+    forged.dah = next.dah.clone();
+    assert!(modelda_da::verify_inclusion(loc, &b, &proof, &forged).is_err());
+    // The account cannot pay for more: a clear error.
+    let mut err = None;
+    for i in 0..20 {
+        match c
+            .submit(Namespace::DEFAULT, vec![payload(100_000, i)])
+            .await
+        {
+            Ok(_) => continue,
+            Err(e) => {
+                err = Some(e);
+                break;
+            }
+        }
+    }
+    let err = err.expect("the balance runs out");
+    assert!(matches!(err, Error::InsufficientFunds { .. }), "{err}");
+    assert!(c.balance().await.unwrap() < 10_000);
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faults_are_survived_and_reported() {
     let tmp = tempfile::tempdir().unwrap();
     let faults = Faults {
@@ -312,6 +360,33 @@ async fn faults_are_survived_and_reported() {
         matches!(err, Error::Unavailable { attempts: 2, .. }),
         "{err}"
     );
+    d.stop().await;
+    // A proxy slower than the client's timeout: retried, then a clear error.
+    let tmp3 = tempfile::tempdir().unwrap();
+    let d = devnet(
+        tmp3.path(),
+        Faults {
+            latency: Duration::from_millis(300),
+            ..Default::default()
+        },
+    )
+    .await;
+    let slow = EigenDaLayer::new(EigenDaOptions {
+        url: d.eigenda_url(),
+        timeout: Duration::from_millis(50),
+        retry: RetryPolicy {
+            attempts: 3,
+            initial: Duration::from_millis(1),
+            max: Duration::from_millis(1),
+        },
+        ..Default::default()
+    })
+    .unwrap();
+    let err = slow
+        .submit(Namespace::DEFAULT, vec![vec![1; 10]])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Transport { attempts: 3, .. }), "{err}");
     d.stop().await;
     let dead = EigenDaLayer::new(EigenDaOptions {
         url: "http://127.0.0.1:9".into(),
