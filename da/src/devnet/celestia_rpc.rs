@@ -54,6 +54,20 @@ impl Rpc {
         Ok(blob)
     }
 
+    async fn stored(
+        &self,
+        height: u64,
+        ns: Namespace,
+        commitment: &Commitment,
+    ) -> RpcResult<Option<crate::local::StoredBlob>> {
+        let c = ShareCommitment::from_bytes(*commitment.hash());
+        let chain = self.0.chain.clone();
+        tokio::task::spawn_blocking(move || chain.get(height, ns, c))
+            .await
+            .map_err(rpc_err)?
+            .map_err(rpc_err)
+    }
+
     async fn header(&self, height: u64) -> RpcResult<ExtendedHeader> {
         self.0.header(height).await.map_err(rpc_err)
     }
@@ -68,12 +82,9 @@ impl BlobRpcServer for Rpc {
         commitment: Commitment,
     ) -> RpcResult<Blob> {
         let ns = our_ns(namespace)?;
-        let c = ShareCommitment::from_bytes(*commitment.hash());
-        let chain = self.0.chain.clone();
-        let stored = tokio::task::spawn_blocking(move || chain.get(height, ns, c))
-            .await
-            .map_err(rpc_err)?
-            .map_err(rpc_err)?
+        let stored = self
+            .stored(height, ns, &commitment)
+            .await?
             .ok_or_else(|| rpc_err("blob: not found"))?;
         self.blob_with_index(height, ns, stored).await
     }
@@ -105,12 +116,9 @@ impl BlobRpcServer for Rpc {
         commitment: Commitment,
     ) -> RpcResult<Vec<NamespaceProof>> {
         let ns = our_ns(namespace)?;
-        let c = ShareCommitment::from_bytes(*commitment.hash());
-        let chain = self.0.chain.clone();
-        let stored = tokio::task::spawn_blocking(move || chain.get(height, ns, c))
-            .await
-            .map_err(rpc_err)?
-            .map_err(rpc_err)?
+        let stored = self
+            .stored(height, ns, &commitment)
+            .await?
             .ok_or_else(|| rpc_err("blob: not found"))?;
         let sq = self.0.square(height).await.map_err(rpc_err)?;
         let p = sq
@@ -127,12 +135,7 @@ impl BlobRpcServer for Rpc {
         commitment: Commitment,
     ) -> RpcResult<bool> {
         let ns = our_ns(namespace)?;
-        let c = ShareCommitment::from_bytes(*commitment.hash());
-        let chain = self.0.chain.clone();
-        let found = tokio::task::spawn_blocking(move || chain.get(height, ns, c))
-            .await
-            .map_err(rpc_err)?
-            .map_err(rpc_err)?;
+        let found = self.stored(height, ns, &commitment).await?;
         Ok(found.is_some())
     }
 
