@@ -358,6 +358,18 @@ mod tests {
         assert!(Namespace::from_bytes(b).is_err());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn parsing_never_panics(s in "\\PC{0,120}") {
+            if let Ok(l) = s.parse::<Locator>() {
+                proptest::prop_assert_eq!(l.to_string().parse::<Locator>().unwrap(), l);
+            }
+            let _ = serde_json::from_str::<Locator>(&s);
+            let _ = serde_json::from_str::<crate::InclusionProof>(&s);
+            let _ = s.parse::<Namespace>();
+        }
+    }
+
     #[test]
     fn locators_round_trip() {
         let c = ShareCommitment::from_bytes([7; 32]);

@@ -1,7 +1,18 @@
 //! Publishing and fetching models over a DA layer.
 //!
-//! **Not built yet** (issue 4). This crate will cut committed files into
-//! stripes of data and Reed-Solomon parity leaves, wrap them in versioned
-//! envelopes, pack them into blobs, submit them with a crash-safe journal and
-//! post the signed publication record last; and the inverse, fetching and
-//! verifying shards by commitment. It exports nothing today.
+//! **In progress** (issue 4). Built so far:
+//! - [`envelope`]: the versioned binary header every shard carries;
+//! - [`stripe`]: Reed-Solomon stripes of `k` data leaves and `m` parity
+//!   shards (default 16 + 4).
+//!
+//! Still to come: packing envelopes into blobs within a layer's limits,
+//! concurrent submission with a crash-safe journal, the signed publication
+//! record (the commit point), resume, reuse of a parent's leaves, and fetch.
+
+pub mod envelope;
+mod error;
+pub mod stripe;
+
+pub use envelope::{Envelope, Kind};
+pub use error::{Error, Result};
+pub use stripe::StripeCoder;
