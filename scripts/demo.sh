@@ -5,8 +5,9 @@
 #
 # Builds modelda, writes a sample model (safetensors shards with an index, a
 # GGUF export, config, tokenizer, model card, training manifest), then
-# commits it, signs it, verifies it, checks a root with b3sum, and proves and
-# verifies one tensor. WORK_DIR defaults to ./.modelda-demo.
+# commits it, signs it, verifies it, checks a root with b3sum, proves and
+# verifies one tensor, and posts a blob to the embedded local chain with an
+# inclusion proof. WORK_DIR defaults to ./.modelda-demo.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 REPO="$PWD"
@@ -44,6 +45,12 @@ step "modelda prove (one tensor) and verify-proof"
     --out tensor.proof --data-out tensor.leaves
 ROOT="$("$M" --json commit model | python3 -c 'import json,sys; print([f["root"] for f in json.load(sys.stdin)["files"] if f["path"]=="model-00001-of-00002.safetensors"][0])')"
 "$M" verify-proof --proof tensor.proof --root "$ROOT" --data tensor.leaves --out tensor.bin
+
+step "modelda blob: post the signed claims to the embedded local chain, prove and verify it"
+LOC="$("$M" --json blob submit model/model.claims.sig --da local --data-dir chain | python3 -c 'import json,sys; r=json.load(sys.stdin)[0]["locator"]; print("local:%d:%s:%s" % (r["height"], r["namespace"][-20:], r["commitment"]))')"
+echo "$LOC"
+"$M" blob prove "$LOC" --da local --data-dir chain --out claims.proof.json
+"$M" blob verify "$LOC" --data model/model.claims.sig --proof claims.proof.json --da local --data-dir chain
 
 step "tampering is caught and located"
 printf '\x01' | dd of=model/model-00002-of-00002.safetensors bs=1 seek=5000000 conv=notrunc status=none
