@@ -302,27 +302,16 @@ impl DaLayer for CelestiaLayer {
 
     async fn submit(&self, namespace: Namespace, blobs: Vec<Vec<u8>>) -> Result<Vec<Receipt>> {
         let limit = self.opts.limits.limits().max_blob_bytes;
-        let mut cblobs = Vec::with_capacity(blobs.len());
-        for b in &blobs {
-            if b.is_empty() {
-                return Err(Error::EmptyBlob);
-            }
-            if b.len() > limit {
-                return Err(Error::BlobTooLarge {
-                    layer: "celestia",
-                    size: b.len(),
-                    limit,
-                });
-            }
-            cblobs.push(
-                Blob::new(to_celestia(namespace), b.clone(), None).map_err(|e| {
-                    Error::Namespace {
-                        namespace: namespace.to_string(),
-                        reason: e.to_string(),
-                    }
-                })?,
-            );
-        }
+        crate::layer::check_blobs("celestia", blobs.iter().map(Vec::len), limit)?;
+        let cblobs = blobs
+            .iter()
+            .map(|b| {
+                Blob::new(to_celestia(namespace), b.clone(), None).map_err(|e| Error::Namespace {
+                    namespace: namespace.to_string(),
+                    reason: e.to_string(),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         let sizes: Vec<usize> = blobs.iter().map(Vec::len).collect();
         let gas_price = self.opts.gas_price;
         let key_name = self.opts.key_name.clone();

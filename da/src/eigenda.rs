@@ -225,18 +225,7 @@ impl DaLayer for EigenDaLayer {
     }
 
     async fn submit(&self, _namespace: Namespace, blobs: Vec<Vec<u8>>) -> Result<Vec<Receipt>> {
-        for b in &blobs {
-            if b.is_empty() {
-                return Err(Error::EmptyBlob);
-            }
-            if b.len() > MAX_PAYLOAD_BYTES {
-                return Err(Error::BlobTooLarge {
-                    layer: "eigenda",
-                    size: b.len(),
-                    limit: MAX_PAYLOAD_BYTES,
-                });
-            }
-        }
+        crate::layer::check_blobs("eigenda", blobs.iter().map(Vec::len), MAX_PAYLOAD_BYTES)?;
         let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(self.opts.concurrency.max(1)));
         let mut tasks = Vec::with_capacity(blobs.len());
         for b in blobs {

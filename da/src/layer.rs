@@ -4,7 +4,28 @@ use async_trait::async_trait;
 use celestia_types::nmt::NamespaceProof;
 use serde::{Deserialize, Serialize};
 
-use crate::{Cert, LayerKind, Locator, Namespace, Result};
+use crate::{Cert, Error, LayerKind, Locator, Namespace, Result};
+
+/// Refuses empty blobs and blobs over `max` bytes, before anything is sent.
+pub(crate) fn check_blobs(
+    layer: &'static str,
+    sizes: impl IntoIterator<Item = usize>,
+    max: usize,
+) -> Result<()> {
+    for size in sizes {
+        if size == 0 {
+            return Err(Error::EmptyBlob);
+        }
+        if size > max {
+            return Err(Error::BlobTooLarge {
+                layer,
+                size,
+                limit: max,
+            });
+        }
+    }
+    Ok(())
+}
 
 /// A layer's size limits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

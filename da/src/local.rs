@@ -8,7 +8,7 @@
 //! | family | key | value |
 //! |---|---|---|
 //! | `meta-v1` | `head`, `signer-seed` | u64 head height; 32-byte validator seed |
-//! | `blocks-v1` | height u64 | time (i64 s, u32 ns), blob count u32 |
+//! | `blocks-v1` | height u64 | time (i64 s, u32 ns), blob count u32, then per blob namespace 29 and length u64 |
 //! | `blobs-v1` | height u64, index u32 | namespace 29, commitment 32, data |
 //! | `commitments-v1` | namespace 29, commitment 32, height u64 | index u32 |
 //! | `headers-v1` | height u64 | signed `ExtendedHeader` (JSON), cached |
@@ -132,6 +132,19 @@ pub fn share_commitment(namespace: Namespace, data: &[u8]) -> Result<ShareCommit
     Ok(ShareCommitment::from_bytes(*c.hash()))
 }
 
+/// A stored blob as celestia-types' `Blob`, with the share commitment that
+/// was computed when it was appended (not recomputed).
+pub fn stored_blob(b: &StoredBlob, index: Option<u64>) -> Blob {
+    Blob {
+        namespace: to_celestia(b.namespace),
+        data: b.data.clone(),
+        share_version: 0,
+        commitment: Commitment::new(*b.commitment.as_bytes()),
+        index,
+        signer: None,
+    }
+}
+
 /// Our namespace as celestia-types'.
 pub fn to_celestia(ns: Namespace) -> CNamespace {
     CNamespace::from_raw(ns.as_bytes()).expect("a validated v0 namespace")
@@ -235,20 +248,8 @@ impl LocalChain {
     /// Checks blobs against the limits before they are accepted.
     pub fn check(&self, blobs: &[(Namespace, &[u8])]) -> Result<()> {
         let l = self.inner.limits.limits();
-        let mut shares = 0;
-        for (_, data) in blobs {
-            if data.is_empty() {
-                return Err(Error::EmptyBlob);
-            }
-            if data.len() > l.max_blob_bytes {
-                return Err(Error::BlobTooLarge {
-                    layer: "local",
-                    size: data.len(),
-                    limit: l.max_blob_bytes,
-                });
-            }
-            shares += square::shares_for(data.len());
-        }
+        crate::layer::check_blobs("local", blobs.iter().map(|b| b.1.len()), l.max_blob_bytes)?;
+        let shares: usize = blobs.iter().map(|(_, d)| square::shares_for(d.len())).sum();
         let max = self.inner.limits.max_square_width.pow(2);
         if shares > max {
             return Err(Error::BlobTooLarge {
@@ -281,12 +282,16 @@ impl LocalChain {
             .unwrap_or(0);
         let time = next_time(prev_time, now);
         let mut batch = WriteBatch::default();
-        let mut block = Vec::with_capacity(16);
+        let mut block = Vec::with_capacity(16 + 37 * blobs.len());
         block.extend_from_slice(&time.unix_timestamp().to_be_bytes());
         block.extend_from_slice(
             &((time.unix_timestamp_nanos() % 1_000_000_000) as u32).to_be_bytes(),
         );
         block.extend_from_slice(&(blobs.len() as u32).to_be_bytes());
+        for (ns, data) in blobs {
+            block.extend_from_slice(ns.as_bytes());
+            block.extend_from_slice(&(data.len() as u64).to_be_bytes());
+        }
         batch.put_cf(self.cf(cf::BLOCKS), h8(height), &block);
         for (i, ((ns, data), c)) in blobs.iter().zip(&commitments).enumerate() {
             let mut key = h8(height).to_vec();
@@ -307,8 +312,9 @@ impl LocalChain {
         Ok((height, commitments))
     }
 
-    /// Time of block `height`.
-    pub fn block_time(&self, height: u64) -> Result<Time> {
+    /// The block record of `height`: time, blob count, then each blob's
+    /// namespace and length (so layouts need no blob bytes).
+    fn block_record(&self, height: u64) -> Result<Vec<u8>> {
         let v = self
             .inner
             .db
@@ -318,9 +324,18 @@ impl LocalChain {
                 height,
                 head: self.head()?,
             })?;
-        if v.len() != 16 {
+        let count = v
+            .get(12..16)
+            .map(|c| u32::from_be_bytes(c.try_into().expect("4 bytes")) as usize);
+        if count.is_none_or(|n| v.len() != 16 + 37 * n) {
             return Err(self.store_err(format!("corrupt block record at height {height}")));
         }
+        Ok(v)
+    }
+
+    /// Time of block `height`.
+    pub fn block_time(&self, height: u64) -> Result<Time> {
+        let v = self.block_record(height)?;
         let secs = i64::from_be_bytes(v[0..8].try_into().expect("8 bytes"));
         let nanos = u32::from_be_bytes(v[8..12].try_into().expect("4 bytes"));
         Time::from_unix_timestamp(secs, nanos).map_err(|e| self.store_err(e))
@@ -367,11 +382,15 @@ impl LocalChain {
 
     /// Namespace and size of every blob of block `height`, by index.
     pub fn blob_sizes(&self, height: u64) -> Result<Vec<(CNamespace, usize)>> {
-        Ok(self
-            .blobs(height, None)?
-            .into_iter()
-            .map(|b| (to_celestia(b.namespace), b.data.len()))
-            .collect())
+        self.check_height(height)?;
+        let v = self.block_record(height)?;
+        v[16..]
+            .chunks_exact(37)
+            .map(|c| {
+                let ns = Namespace::from_bytes(c[..29].try_into().expect("29 bytes"))?;
+                Ok((to_celestia(ns), be_u64(&c[29..]) as usize))
+            })
+            .collect()
     }
 
     /// The blob with `commitment` in `namespace` at `height`.
@@ -437,17 +456,7 @@ impl LocalChain {
     /// The data square of block `height`, built now.
     pub fn square(&self, height: u64) -> Result<(Square, Vec<StoredBlob>)> {
         let stored = self.blobs(height, None)?;
-        let blobs: Vec<Blob> = stored
-            .iter()
-            .map(|b| {
-                Blob::new(to_celestia(b.namespace), b.data.clone(), None).map_err(|e| {
-                    Error::Square {
-                        height,
-                        detail: e.to_string(),
-                    }
-                })
-            })
-            .collect::<Result<_>>()?;
+        let blobs: Vec<Blob> = stored.iter().map(|b| stored_blob(b, None)).collect();
         let sq = square::build(height, &blobs, self.inner.limits.max_square_width)?;
         Ok((sq, stored))
     }

@@ -48,10 +48,11 @@ impl Rpc {
             .into_iter()
             .find(|p| p.blob == stored.index as usize)
             .ok_or_else(|| rpc_err("blob missing from its block"))?;
-        let mut blob =
-            Blob::new(crate::local::to_celestia(ns), stored.data, None).map_err(rpc_err)?;
-        blob.index = Some(crate::square::eds_index(k, p));
-        Ok(blob)
+        debug_assert_eq!(stored.namespace, ns);
+        Ok(crate::local::stored_blob(
+            &stored,
+            Some(crate::square::eds_index(k, p)),
+        ))
     }
 
     async fn stored(
