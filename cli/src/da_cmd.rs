@@ -74,7 +74,8 @@ fn parse_kind(s: &str) -> Result<LayerKind, String> {
 }
 
 impl DaArgs {
-    fn limits(&self) -> ChainLimits {
+    /// Chain limits for the local and Celestia layers.
+    pub fn chain_limits(&self) -> ChainLimits {
         if self.app_v6 {
             ChainLimits::APP_V6
         } else {
@@ -86,9 +87,10 @@ impl DaArgs {
     pub async fn open(&self) -> Result<Box<dyn DaLayer>> {
         Ok(match self.da {
             LayerKind::Local => {
-                let chain = LocalChain::open(&self.data_dir, self.limits()).with_context(|| {
-                    format!("opening the local chain in {}", self.data_dir.display())
-                })?;
+                let chain =
+                    LocalChain::open(&self.data_dir, self.chain_limits()).with_context(|| {
+                        format!("opening the local chain in {}", self.data_dir.display())
+                    })?;
                 Box::new(LocalLayer::new(chain))
             }
             LayerKind::Celestia => {
@@ -109,7 +111,7 @@ impl DaArgs {
                         gas_price: self.gas_price,
                         key_name: self.celestia_key_name.clone(),
                         signer: self.celestia_signer.clone(),
-                        limits: self.limits(),
+                        limits: self.chain_limits(),
                         ..Default::default()
                     })
                     .await?,
@@ -221,7 +223,7 @@ pub enum BlobCommand {
     },
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

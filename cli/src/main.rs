@@ -5,6 +5,7 @@
 
 mod da_cmd;
 mod progress;
+mod publish_cmd;
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -104,6 +105,10 @@ enum Command {
         #[arg(long)]
         data_out: Option<PathBuf>,
     },
+    /// Commit, sign, erasure-code and post a model directory to a DA layer.
+    Publish(publish_cmd::PublishArgs),
+    /// Fetch a published model, file or tensor by its commitment, verifying every leaf.
+    Fetch(publish_cmd::FetchArgs),
     /// Run a local devnet speaking the Celestia node JSON-RPC and EigenDA proxy REST APIs.
     Devnet(da_cmd::DevnetArgs),
     /// Submit, fetch, prove and verify single blobs on a DA layer.
@@ -138,7 +143,7 @@ enum Command {
     },
 }
 
-#[derive(Args, Clone)]
+#[derive(Args, Clone, Debug)]
 struct CommitArgs {
     /// Leaf size: a power of two from 16KiB to 8MiB.
     #[arg(long, default_value = "1MiB")]
@@ -329,6 +334,12 @@ fn run(cli: &Cli) -> Result<ExitCode> {
             data_out.as_deref(),
             show_progress,
         ),
+        Command::Publish(args) => {
+            publish_cmd::publish(cli.json, show_progress, args).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Fetch(args) => {
+            publish_cmd::fetch(cli.json, show_progress, args).map(|()| ExitCode::SUCCESS)
+        }
         Command::Devnet(args) => da_cmd::devnet(cli.json, args).map(|()| ExitCode::SUCCESS),
         Command::Blob(cmd) => da_cmd::blob(cli.json, cmd).map(|()| ExitCode::SUCCESS),
         Command::VerifyProof {

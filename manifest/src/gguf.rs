@@ -396,7 +396,7 @@ mod tests {
         f.extend_from_slice(&32u64.to_le_bytes());
         f.extend_from_slice(&8u32.to_le_bytes());
         f.extend_from_slice(&32u64.to_le_bytes());
-        while f.len() % 32 != 0 {
+        while !f.len().is_multiple_of(32) {
             f.push(0);
         }
         f.extend(std::iter::repeat_n(1u8, 32 + 34));

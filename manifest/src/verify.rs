@@ -151,36 +151,30 @@ fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| Error::io(path, e))
 }
 
-/// Verifies a signed model directory. Signature and format errors are `Err`;
-/// content differences are listed in the report.
-pub fn verify_dir(dir: &Path, opts: &VerifyOptions, progress: &dyn Progress) -> Result<Report> {
-    let claims_path = opts
-        .claims
-        .clone()
-        .unwrap_or_else(|| dir.join(CLAIMS_SIGNATURE_NAME));
-    let oms_path = opts
-        .oms
-        .clone()
-        .unwrap_or_else(|| dir.join(OMS_SIGNATURE_NAME));
-    let claims_bundle = Bundle::from_json(&claims_path, &read(&claims_path)?)?;
+/// Opens a claims bundle (`bytes`, read from `path`): checks its signature
+/// with `pinned`, or with the key the claims carry when none is pinned, and
+/// checks that the model id is the hash of the manifest inside. Returns the
+/// claims and the key that signed them.
+pub fn open_claims(
+    path: &Path,
+    bytes: &[u8],
+    pinned: Option<&PublicKey>,
+) -> Result<(ClaimsPredicate, PublicKey)> {
+    let bundle = Bundle::from_json(path, bytes)?;
     let bad_claims = |reason: String| Error::Bundle {
-        path: claims_path.clone(),
+        path: path.to_path_buf(),
         reason,
     };
-    // The key: pinned by the caller, or the one the claims carry.
-    let (key, pinned) = match &opts.key {
-        Some(p) => (PublicKey::load(p)?, true),
+    let key = match pinned {
+        Some(k) => k.clone(),
         None => {
-            let payload = claims_bundle.payload(&claims_path)?;
+            let payload = bundle.payload(path)?;
             let st: Statement<ClaimsPredicate> = serde_json::from_slice(&payload)
                 .map_err(|e| bad_claims(format!("statement: {e}")))?;
-            (
-                PublicKey::from_pem(&claims_path, &st.predicate.public_key)?,
-                false,
-            )
+            PublicKey::from_pem(path, &st.predicate.public_key)?
         }
     };
-    let payload = claims_bundle.verify(&claims_path, &key)?;
+    let payload = bundle.verify(path, &key)?;
     let st: Statement<ClaimsPredicate> =
         serde_json::from_slice(&payload).map_err(|e| bad_claims(format!("statement: {e}")))?;
     if st.type_ != STATEMENT_TYPE || st.predicate_type != CLAIMS_PREDICATE_TYPE {
@@ -200,6 +194,28 @@ pub fn verify_dir(dir: &Path, opts: &VerifyOptions, progress: &dyn Progress) -> 
             claims.model_id
         )));
     }
+    Ok((claims, key))
+}
+
+/// Verifies a signed model directory. Signature and format errors are `Err`;
+/// content differences are listed in the report.
+pub fn verify_dir(dir: &Path, opts: &VerifyOptions, progress: &dyn Progress) -> Result<Report> {
+    let claims_path = opts
+        .claims
+        .clone()
+        .unwrap_or_else(|| dir.join(CLAIMS_SIGNATURE_NAME));
+    let oms_path = opts
+        .oms
+        .clone()
+        .unwrap_or_else(|| dir.join(OMS_SIGNATURE_NAME));
+    let pinned_key = opts.key.as_deref().map(PublicKey::load).transpose()?;
+    let (claims, key) = open_claims(&claims_path, &read(&claims_path)?, pinned_key.as_ref())?;
+    let pinned = pinned_key.is_some();
+    let id = claims.model_id;
+    let bad_claims = |reason: String| Error::Bundle {
+        path: claims_path.clone(),
+        reason,
+    };
 
     // Re-hash the directory.
     let found = scan_dir(dir)?;

@@ -245,7 +245,7 @@ impl CommitmentBuilder {
                 actual: data.len() as u64,
             });
         };
-        if end != self.file_len && data.len() as u64 % self.leaf_size.bytes() != 0 {
+        if end != self.file_len && !(data.len() as u64).is_multiple_of(self.leaf_size.bytes()) {
             return Err(Error::DataLength {
                 offset,
                 expected: (data.len() as u64 / self.leaf_size.bytes()) * self.leaf_size.bytes(),

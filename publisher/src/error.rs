@@ -1,7 +1,9 @@
 //! Errors of the publisher crate.
 
-/// Everything that can go wrong encoding, decoding or recovering shards.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+use std::path::PathBuf;
+
+/// Everything that can go wrong publishing or fetching a model.
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// An envelope that cannot be decoded.
@@ -20,8 +22,8 @@ pub enum Error {
         /// Version this build reads.
         supported: u8,
     },
-    /// A payload whose BLAKE3 does not match its envelope.
-    #[error("envelope payload of stripe {stripe} shard {shard} does not match its hash: the layer returned altered bytes")]
+    /// A payload that does not match its envelope's digest.
+    #[error("envelope payload of stripe {stripe} shard {shard} does not match its digest: the layer returned altered bytes")]
     PayloadHash {
         /// Stripe.
         stripe: u64,
@@ -50,6 +52,115 @@ pub enum Error {
         /// Parity shards.
         parity: usize,
     },
+    /// A shard whose envelope cannot fit in one blob of the layer.
+    #[error("{path}: a shard envelope of {envelope} bytes does not fit in a blob of at most {limit} bytes; publish with a smaller --leaf-size")]
+    ShardTooLarge {
+        /// File.
+        path: String,
+        /// Envelope size.
+        envelope: usize,
+        /// Blob limit.
+        limit: usize,
+    },
+    /// A file system error.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// Another process holds the journal.
+    #[error("{}: another modelda process is publishing this model with the same options; wait for it, or stop it", path.display())]
+    JournalLocked {
+        /// The journal.
+        path: PathBuf,
+    },
+    /// A journal line in the middle of the file fails its checksum.
+    #[error("{}: line {line} is corrupt (checksum or JSON); the journal cannot be trusted: move it away and publish again (blobs already on the layer are found again there)", path.display())]
+    JournalCorrupt {
+        /// The journal.
+        path: PathBuf,
+        /// Line number (1-based).
+        line: usize,
+    },
+    /// A resumed publish with a different key than the one it started with.
+    #[error("{}: this publish was started with key {started}, not with the given key {given}; pass the same --key, or move the journal away to start over", journal.display())]
+    KeyMismatch {
+        /// The journal.
+        journal: PathBuf,
+        /// Hint of the key it started with.
+        started: String,
+        /// Hint of the key given now.
+        given: String,
+    },
+    /// A model file whose bytes differ from what was committed.
+    #[error("{path}: leaf {leaf} (bytes {offset}..) changed since the model was committed; nothing was recorded for this model: publish again to commit the new bytes")]
+    FileChanged {
+        /// File.
+        path: String,
+        /// Leaf index.
+        leaf: u64,
+        /// Byte offset of the leaf.
+        offset: u64,
+    },
+    /// A model file that vanished during a publish.
+    #[error("{path} vanished during the publish; nothing was recorded for this model: restore it and run the same command again (confirmed blobs are kept)")]
+    FileGone {
+        /// File.
+        path: String,
+    },
+    /// A publication record that is malformed, badly signed or inconsistent.
+    #[error("publication record {locator}: {reason}")]
+    BadRecord {
+        /// Where it was read.
+        locator: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A shard that could not be fetched, verified or rebuilt.
+    #[error("{path}: stripe {stripe}: {reason}")]
+    Shard {
+        /// File.
+        path: String,
+        /// Stripe.
+        stripe: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A name that is not in the record.
+    #[error("{what} is not part of model {model}")]
+    NotInModel {
+        /// What was asked for.
+        what: String,
+        /// The model.
+        model: String,
+    },
+    /// The publish stopped before its record was posted; it can be resumed.
+    #[error("publish stopped after {done} of {total} blobs were confirmed ({reason}); run the same command again to resume")]
+    Interrupted {
+        /// Blobs confirmed so far.
+        done: u64,
+        /// Blobs planned.
+        total: u64,
+        /// Why.
+        reason: String,
+    },
+    /// The DA layer failed.
+    #[error(transparent)]
+    Da(#[from] modelda_da::Error),
+    /// Committing, signing or reading a manifest failed.
+    #[error(transparent)]
+    Manifest(#[from] modelda_manifest::Error),
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
 }
 
 /// Result type of this crate.

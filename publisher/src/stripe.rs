@@ -60,7 +60,8 @@ impl StripeCoder {
     }
 
     /// Parity shards for up to `data` leaves (fewer in a file's last stripe:
-    /// the missing ones count as empty).
+    /// the missing ones count as empty). Shards are as long as the longest
+    /// leaf; only leaves shorter than that are copied (to pad them).
     pub fn encode(&self, leaves: &[&[u8]]) -> Result<Vec<Vec<u8>>> {
         let Some(rs) = &self.rs else {
             return Ok(Vec::new());
@@ -73,19 +74,32 @@ impl StripeCoder {
             });
         }
         let len = leaves.iter().map(|l| l.len()).max().unwrap_or(0);
-        let mut shards: Vec<Vec<u8>> = Vec::with_capacity(self.data + self.parity);
-        for i in 0..self.data {
-            let mut s = leaves.get(i).map(|l| l.to_vec()).unwrap_or_default();
-            s.resize(len, 0);
-            shards.push(s);
-        }
-        shards.extend((0..self.parity).map(|_| vec![0u8; len]));
-        rs.encode(&mut shards).map_err(|_| Error::Geometry {
-            data: self.data,
-            parity: self.parity,
-            reason: "encoding failed",
-        })?;
-        Ok(shards.split_off(self.data))
+        let zeros = vec![0u8; len];
+        let padded: Vec<Vec<u8>> = leaves
+            .iter()
+            .filter(|l| l.len() < len)
+            .map(|l| {
+                let mut v = l.to_vec();
+                v.resize(len, 0);
+                v
+            })
+            .collect();
+        let mut padded = padded.iter();
+        let data: Vec<&[u8]> = (0..self.data)
+            .map(|i| match leaves.get(i) {
+                Some(l) if l.len() == len => *l,
+                Some(_) => padded.next().expect("one padded copy per short leaf"),
+                None => &zeros[..],
+            })
+            .collect();
+        let mut parity: Vec<Vec<u8>> = (0..self.parity).map(|_| vec![0u8; len]).collect();
+        rs.encode_sep(&data, &mut parity)
+            .map_err(|_| Error::Geometry {
+                data: self.data,
+                parity: self.parity,
+                reason: "encoding failed",
+            })?;
+        Ok(parity)
     }
 
     /// Rebuilds missing data shards in place. `shards` holds `k + m` slots

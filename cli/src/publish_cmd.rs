@@ -1,0 +1,417 @@
+//! `modelda publish` and `modelda fetch`.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use modelda_da::eigenda::MAX_PAYLOAD_BYTES;
+use modelda_da::{DaLayer, LayerKind, Locator};
+use modelda_manifest::sign::{PrivateKey, PublicKey};
+use modelda_manifest::{commit_dir, ModelId};
+use modelda_publisher::fetch::{self, Selection};
+use modelda_publisher::plan::{Geometry, Plan};
+use modelda_publisher::publish::{self, PublishOptions, SignedModel};
+use modelda_publisher::record;
+use serde_json::json;
+
+use crate::da_cmd::{runtime, DaArgs};
+use crate::progress::Bar;
+use crate::CommitArgs;
+
+/// `modelda publish` options.
+#[derive(Args, Clone, Debug)]
+pub struct PublishArgs {
+    /// The model directory.
+    dir: PathBuf,
+    /// Private key (PEM) that signs the model and the publication record.
+    /// Not needed with --dry-run.
+    #[arg(long, short, required_unless_present = "dry_run")]
+    key: Option<PathBuf>,
+    #[command(flatten)]
+    commit: CommitArgs,
+    #[command(flatten)]
+    da: DaArgs,
+    /// Data leaves per Reed-Solomon stripe (k).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    data_shards: u16,
+    /// Parity shards per stripe (m): any m of k+m shards may be lost. 0 turns
+    /// erasure coding off.
+    #[arg(long, default_value_t = 4)]
+    parity: u16,
+    /// Record of a parent publication (its locator) whose identical leaves
+    /// are referenced instead of posted again. Repeatable.
+    #[arg(long = "reuse", value_name = "RECORD")]
+    reuse: Vec<Locator>,
+    /// Where the crash-safe journals live.
+    #[arg(long, default_value = ".modelda/journal")]
+    journal_dir: PathBuf,
+    /// Concurrent submissions.
+    #[arg(long, default_value_t = 4)]
+    jobs: usize,
+    /// Most blob bytes built but not yet confirmed, in MiB.
+    #[arg(long, default_value_t = 64)]
+    max_in_flight_mib: usize,
+    /// Cap blobs below the layer's own limit, in bytes (more, smaller blobs).
+    #[arg(long)]
+    max_blob_bytes: Option<usize>,
+    /// Hash and sign again even when DIR holds a valid signature by --key.
+    #[arg(long)]
+    resign: bool,
+    /// Post nothing: print the plan (blobs, shares, bytes, fee and time estimates).
+    #[arg(long)]
+    dry_run: bool,
+}
+
+/// `modelda fetch` options.
+#[derive(Args, Clone, Debug)]
+pub struct FetchArgs {
+    /// The model id.
+    model_id: ModelId,
+    /// Locator of the model's publication record (printed by publish).
+    #[arg(long)]
+    record: Locator,
+    /// Fetch only this file (path as in the manifest).
+    #[arg(long)]
+    file: Option<String>,
+    /// Fetch only this tensor's bytes (from --file when several files have it).
+    #[arg(long)]
+    tensor: Option<String>,
+    /// With --tensor: write a single-tensor safetensors file.
+    #[arg(long, requires = "tensor")]
+    as_safetensors: bool,
+    /// Output directory. Default: modelda-<first 12 digits of the id>.
+    #[arg(long, short)]
+    out: Option<PathBuf>,
+    /// Publisher public key (PEM) to require. Without it the key in the
+    /// record is used and reported as not pinned.
+    #[arg(long)]
+    key: Option<PathBuf>,
+    #[command(flatten)]
+    da: DaArgs,
+}
+
+struct PublishBar(Bar);
+
+impl publish::PublishProgress for PublishBar {
+    fn start(&self, total: u64) {
+        modelda_manifest::Progress::start(&self.0, total)
+    }
+    fn advance(&self, bytes: u64) {
+        modelda_manifest::Progress::advance(&self.0, bytes)
+    }
+}
+
+impl fetch::FetchProgress for PublishBar {
+    fn start(&self, total: u64) {
+        modelda_manifest::Progress::start(&self.0, total)
+    }
+    fn advance(&self, bytes: u64) {
+        modelda_manifest::Progress::advance(&self.0, bytes)
+    }
+}
+
+/// Stops on the first Ctrl-C or SIGTERM (blobs in flight are still
+/// journaled); exits at once on the second.
+fn stop_on_signal(stop: Arc<AtomicBool>, json: bool) {
+    tokio::spawn(async move {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        for _ in 0..2 {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = async { match &mut term { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+            }
+            if stop.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+            if !json {
+                eprintln!("stopping: waiting for blobs in flight to be confirmed and journaled (Ctrl-C again to quit now)");
+            }
+        }
+    });
+}
+
+pub fn publish(json: bool, show_progress: bool, args: &PublishArgs) -> Result<()> {
+    let geometry =
+        Geometry::new(args.data_shards, args.parity).context("--data-shards/--parity")?;
+    if args.dry_run {
+        return dry_run(json, show_progress, args, geometry);
+    }
+    let key_path = args.key.as_ref().expect("clap requires --key");
+    let key = PrivateKey::load(key_path)
+        .with_context(|| format!("loading the signing key {}", key_path.display()))?;
+    let opts = args.commit.options();
+    let bar = Bar::new(show_progress, "hashing");
+    let explicit_lineage = !args.commit.parents.is_empty() || args.commit.training.is_some();
+    let model = SignedModel::prepare(
+        &args.dir,
+        &key,
+        &opts,
+        args.resign || explicit_lineage,
+        |m| m.files.iter().all(|f| f.leaf_size == args.commit.leaf_size),
+        &bar,
+    )
+    .with_context(|| format!("committing and signing {}", args.dir.display()))?;
+    bar.finish();
+    if !json {
+        if model.signed_now {
+            eprintln!(
+                "signed {} (model.sig, model.claims.sig)",
+                args.dir.display()
+            );
+        } else {
+            eprintln!(
+                "using the existing signature in {} (leaves are re-checked while posting)",
+                args.dir.display()
+            );
+        }
+    }
+    let rt = runtime()?;
+    let outcome = rt.block_on(async {
+        let layer: Arc<dyn DaLayer> = Arc::from(args.da.open().await?);
+        let stop = Arc::new(AtomicBool::new(false));
+        stop_on_signal(stop.clone(), json);
+        let popts = PublishOptions {
+            geometry,
+            namespace: args.da.namespace,
+            journal_dir: args.journal_dir.clone(),
+            max_in_flight: args.max_in_flight_mib.max(1) << 20,
+            jobs: args.jobs,
+            parents: args.reuse.clone(),
+            max_blob_bytes: args.max_blob_bytes,
+        };
+        let bar = PublishBar(Bar::new(show_progress, "posting"));
+        let r = publish::publish(layer, &model, &key, &popts, &bar, stop).await;
+        bar.0.finish();
+        anyhow::Ok(r?)
+    })?;
+    if json {
+        println!("{}", serde_json::to_string(&outcome)?);
+    } else {
+        println!("model    {}", outcome.model_id);
+        println!("record   {}", outcome.record);
+        println!(
+            "posted   {} blobs, {} bytes for {} model bytes (overhead {:.3}x)",
+            outcome.blobs, outcome.bytes_posted, outcome.model_bytes, outcome.overhead
+        );
+        if outcome.reused_leaves > 0 {
+            println!(
+                "reused   {} leaves ({} bytes) from parent publications",
+                outcome.reused_leaves, outcome.reused_bytes
+            );
+        }
+        if outcome.resumed > 0 || outcome.recovered > 0 {
+            println!(
+                "resumed  {} blobs from the journal, {} found on the layer, {} posted now",
+                outcome.resumed, outcome.recovered, outcome.posted_now
+            );
+        }
+        println!("fee      {} {}", outcome.fee, fee_unit(args.da.da));
+    }
+    Ok(())
+}
+
+fn fee_unit(kind: LayerKind) -> &'static str {
+    match kind {
+        LayerKind::Celestia => "utia",
+        LayerKind::Local => "(local chain: free)",
+        LayerKind::Eigenda => "(EigenDA: paid off-chain by reservation or on-demand deposit)",
+    }
+}
+
+fn dry_run(json: bool, show_progress: bool, args: &PublishArgs, geometry: Geometry) -> Result<()> {
+    let limits = match args.da.da {
+        LayerKind::Eigenda => modelda_da::Limits {
+            max_blob_bytes: MAX_PAYLOAD_BYTES,
+            max_batch_bytes: MAX_PAYLOAD_BYTES,
+        },
+        _ => args.da.chain_limits().limits(),
+    };
+    let max_blob = args
+        .max_blob_bytes
+        .map_or(limits.max_blob_bytes, |m| m.min(limits.max_blob_bytes));
+    let bar = Bar::new(show_progress, "hashing");
+    let model = commit_dir(&args.dir, &args.commit.options(), &bar)
+        .with_context(|| format!("committing {}", args.dir.display()))?;
+    bar.finish();
+    let plan = Plan::new(&model.manifest, geometry, max_blob, &Vec::new(), 0)
+        .context("planning the publication")?;
+    // The record: about 100 bytes per shard plus the manifest, in pages.
+    let sizes: Vec<usize> = plan.blobs.iter().map(|b| b.size).collect();
+    let bytes = plan.bytes();
+    let shares: u64 = sizes
+        .iter()
+        .map(|&s| modelda_da::square::shares_for(s) as u64)
+        .sum();
+    let model_bytes = model.manifest.total_size();
+    // Transactions as the publisher batches them: blobs up to the batch limit.
+    let mut txs: Vec<Vec<usize>> = Vec::new();
+    let mut cur: Vec<usize> = Vec::new();
+    for &s in &sizes {
+        if !cur.is_empty() && cur.iter().sum::<usize>() + s > limits.max_batch_bytes {
+            txs.push(std::mem::take(&mut cur));
+        }
+        cur.push(s);
+    }
+    if !cur.is_empty() {
+        txs.push(cur);
+    }
+    let (fee, fee_basis, seconds, time_basis) = match args.da.da {
+        LayerKind::Celestia | LayerKind::Local => {
+            let gas: u64 = txs
+                .iter()
+                .map(|t| modelda_da::celestia::estimate_gas(t))
+                .sum();
+            let fee = (gas as f64 * args.da.gas_price).ceil() as u64;
+            let width = args.da.chain_limits().max_square_width as u64;
+            let blocks = shares.div_ceil(width * width);
+            (
+                json!({ "utia": fee, "gas": gas, "gas_price": args.da.gas_price, "transactions": txs.len() }),
+                format!(
+                    "{fee} utia ({gas} gas at {} utia/gas, {} transactions)",
+                    args.da.gas_price,
+                    txs.len()
+                ),
+                blocks * 6,
+                format!("{blocks} full blocks of {width}x{width} shares at 6 s (Celestia mainnet)"),
+            )
+        }
+        LayerKind::Eigenda => {
+            // EigenDA bills symbols of 32 bytes (31 payload bytes each),
+            // padded to a power of two, at least 4096 per blob.
+            let billed: u64 = sizes
+                .iter()
+                .map(|&s| ((s as u64).div_ceil(31)).next_power_of_two().max(4096) * 32)
+                .sum();
+            (
+                json!({ "billed_bytes": billed }),
+                format!("{billed} billed bytes (symbols padded to powers of two, at least 128 KiB per blob)"),
+                sizes.len() as u64 * 10 / args.jobs.max(1) as u64,
+                format!("about 10 s of dispersal per blob, {} at a time", args.jobs.max(1)),
+            )
+        }
+    };
+    if json {
+        println!(
+            "{}",
+            json!({
+                "dry_run": true,
+                "model_id": model.id.to_hex(),
+                "layer": args.da.da.as_str(),
+                "data_shards": geometry.data,
+                "parity_shards": geometry.parity,
+                "max_blob_bytes": max_blob,
+                "blobs": plan.blobs.len(),
+                "shards": plan.slots.len(),
+                "celestia_shares": shares,
+                "bytes": bytes,
+                "model_bytes": model_bytes,
+                "overhead": if model_bytes == 0 { 0.0 } else { bytes as f64 / model_bytes as f64 },
+                "fee": fee,
+                "estimated_seconds": seconds,
+                "time_basis": time_basis,
+            })
+        );
+    } else {
+        println!("model    {}", model.id);
+        println!(
+            "plan     {} shards ({}+{} stripes) in {} blobs of at most {} bytes, plus the record",
+            plan.slots.len(),
+            geometry.data,
+            geometry.parity,
+            plan.blobs.len(),
+            max_blob
+        );
+        println!(
+            "bytes    {bytes} for {model_bytes} model bytes (overhead {:.3}x), {shares} Celestia shares",
+            if model_bytes == 0 { 0.0 } else { bytes as f64 / model_bytes as f64 }
+        );
+        println!("fee      {fee_basis}");
+        println!("time     about {seconds} s: {time_basis}");
+        println!("(dry run: nothing was posted or written)");
+    }
+    Ok(())
+}
+
+pub fn fetch(json: bool, show_progress: bool, args: &FetchArgs) -> Result<()> {
+    if args.tensor.is_none() && args.as_safetensors {
+        bail!("--as-safetensors needs --tensor");
+    }
+    let pinned = args
+        .key
+        .as_ref()
+        .map(|p| {
+            PublicKey::load(p).with_context(|| format!("loading the public key {}", p.display()))
+        })
+        .transpose()?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("modelda-{}", &args.model_id.to_hex()[..12])));
+    let selection = match (&args.tensor, &args.file) {
+        (Some(t), f) => Selection::Tensor {
+            name: t.clone(),
+            file: f.clone(),
+            as_safetensors: args.as_safetensors,
+        },
+        (None, Some(f)) => Selection::File(f.clone()),
+        (None, None) => Selection::All,
+    };
+    let rt = runtime()?;
+    let (rec, fetched) = rt.block_on(async {
+        let layer: Arc<dyn DaLayer> = Arc::from(args.da.open().await?);
+        let rec = record::open(
+            layer.as_ref(),
+            &args.record,
+            Some(args.model_id),
+            pinned.as_ref(),
+        )
+        .await
+        .with_context(|| format!("reading the publication record {}", args.record))?;
+        let rec = Arc::new(rec);
+        let bar = PublishBar(Bar::new(show_progress, "fetching"));
+        let r = fetch::fetch(layer, rec.clone(), &selection, &out, &bar).await;
+        bar.0.finish();
+        anyhow::Ok((
+            rec,
+            r.with_context(|| format!("fetching model {}", args.model_id))?,
+        ))
+    })?;
+    if json {
+        println!(
+            "{}",
+            json!({
+                "model_id": rec.model_id().to_hex(),
+                "key_hint": rec.key.hint(),
+                "key_pinned": pinned.is_some(),
+                "written": fetched.written,
+                "bytes": fetched.bytes,
+                "stats": fetched.stats,
+            })
+        );
+    } else {
+        for p in &fetched.written {
+            println!("wrote    {}", p.display());
+        }
+        let s = &fetched.stats;
+        println!(
+            "verified {} bytes in {} leaves against model {} (signed by key {}{})",
+            fetched.bytes,
+            s.leaves,
+            rec.model_id(),
+            rec.key.hint(),
+            if pinned.is_some() {
+                ", pinned"
+            } else {
+                ", NOT pinned: pass --key to require it"
+            }
+        );
+        println!(
+            "read     {} blobs ({} bytes); {} bad or missing shards, {} stripes rebuilt from parity",
+            s.blobs_read, s.bytes_read, s.bad_shards, s.rebuilt_stripes
+        );
+    }
+    Ok(())
+}
