@@ -202,7 +202,9 @@ pub fn publish(json: bool, show_progress: bool, args: &PublishArgs) -> Result<()
                 outcome.reused_leaves, outcome.reused_bytes
             );
         }
-        if outcome.resumed > 0 || outcome.recovered > 0 {
+        if outcome.posted_now == 0 && outcome.recovered == 0 {
+            println!("(already published: nothing was posted)");
+        } else if outcome.resumed > 0 || outcome.recovered > 0 {
             println!(
                 "resumed  {} blobs from the journal, {} found on the layer, {} posted now",
                 outcome.resumed, outcome.recovered, outcome.posted_now
@@ -227,7 +229,14 @@ fn dry_run(json: bool, show_progress: bool, args: &PublishArgs, geometry: Geomet
             max_blob_bytes: MAX_PAYLOAD_BYTES,
             max_batch_bytes: MAX_PAYLOAD_BYTES,
         },
-        _ => args.da.chain_limits().limits(),
+        LayerKind::Celestia => {
+            let l = args.da.chain_limits().limits();
+            modelda_da::Limits {
+                max_blob_bytes: l.max_blob_bytes,
+                max_batch_bytes: l.max_blob_bytes,
+            }
+        }
+        LayerKind::Local => args.da.chain_limits().limits(),
     };
     let max_blob = args
         .max_blob_bytes

@@ -157,10 +157,13 @@ impl CelestiaLayer {
                         locator: obj.message().to_string(),
                     })
                 } else if msg.contains("too large") || msg.contains("exceeds") {
-                    Failure::Final(Error::BlobTooLarge {
-                        layer: "celestia",
-                        size: 0,
-                        limit: self.opts.limits.limits().max_blob_bytes,
+                    Failure::Final(Error::Remote {
+                        endpoint: self.opts.url.clone(),
+                        detail: format!(
+                            "{} (this client assumes {} bytes per transaction; with app v6 limits pass --app-v6)",
+                            obj.message(),
+                            self.opts.limits.limits().max_blob_bytes
+                        ),
                     })
                 } else if msg.contains("reserved") || msg.contains("namespace") {
                     Failure::Final(Error::Namespace {
@@ -290,7 +293,13 @@ impl DaLayer for CelestiaLayer {
     }
 
     async fn limits(&self) -> Result<Limits> {
-        Ok(self.opts.limits.limits())
+        // One `blob.Submit` is one PayForBlobs transaction: its blobs
+        // together must fit the transaction limit.
+        let l = self.opts.limits.limits();
+        Ok(Limits {
+            max_blob_bytes: l.max_blob_bytes,
+            max_batch_bytes: l.max_blob_bytes,
+        })
     }
 
     async fn head(&self) -> Result<u64> {

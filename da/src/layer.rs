@@ -32,7 +32,8 @@ pub(crate) fn check_blobs(
 pub struct Limits {
     /// Largest blob, in bytes.
     pub max_blob_bytes: usize,
-    /// Largest total of blob bytes in one `submit` call.
+    /// Largest total of blob bytes in one `submit` call (on Celestia, one
+    /// PayForBlobs transaction; on the local chain, one block).
     pub max_batch_bytes: usize,
 }
 

@@ -94,6 +94,16 @@ pub enum Error {
         /// Hint of the key given now.
         given: String,
     },
+    /// A model directory signed by another key than the one given.
+    #[error("{}: the model is signed by key {signed}, not by the given key {given}; publish with that key, or pass --resign to sign it with this one", path.display())]
+    SignedByOtherKey {
+        /// The claims bundle.
+        path: PathBuf,
+        /// Hint of the key that signed it.
+        signed: String,
+        /// Hint of the key given.
+        given: String,
+    },
     /// A model file whose bytes differ from what was committed.
     #[error("{path}: leaf {leaf} (bytes {offset}..) changed since the model was committed; nothing was recorded for this model: publish again to commit the new bytes")]
     FileChanged {

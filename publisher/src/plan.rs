@@ -11,8 +11,8 @@
 //! and, when parity is on, when it already holds `m` shards of the next
 //! envelope's stripe: losing any one blob then loses at most `m` shards of
 //! any stripe, which parity covers. A blob also closes where leaves give
-//! way to parity shards or back, unless the shard is under an eighth of a
-//! blob (the small files of a model pack together): a fetch that finds
+//! way to parity shards or back, unless both the blob so far and the shard
+//! are under an eighth of a blob (the small files of a model pack together): a fetch that finds
 //! every leaf intact then reads no parity bytes.
 
 use std::ops::Range;
@@ -251,7 +251,7 @@ impl Plan {
                     }
                     let is_parity = shard >= n_data;
                     let kind_change = open_parity.is_some_and(|p| p != is_parity)
-                        && enc.saturating_mul(8) > max_blob_bytes;
+                        && enc.max(open_size).saturating_mul(8) > max_blob_bytes;
                     let same_stripe =
                         matches!(open_stripe, Some((f, st, _)) if f == file && st == s);
                     let full_stripe = geometry.parity > 0

@@ -91,14 +91,21 @@ impl SignedModel {
             return Ok(None);
         };
         let public = key.public();
-        let (claims, _) =
-            match modelda_manifest::verify::open_claims(&claims_path, &bytes, Some(&public)) {
+        let (claims, signer) =
+            match modelda_manifest::verify::open_claims(&claims_path, &bytes, None) {
                 Ok(c) => c,
                 Err(e) => {
                     tracing::info!(error = %e, "existing claims not usable; signing again");
                     return Ok(None);
                 }
             };
+        if signer != public {
+            return Err(Error::SignedByOtherKey {
+                path: claims_path,
+                signed: signer.hint(),
+                given: public.hint(),
+            });
+        }
         let found = scan_dir(dir)?;
         let same = found.len() == claims.manifest.files.len()
             && found.iter().all(|f| {
