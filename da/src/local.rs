@@ -1,19 +1,28 @@
-//! The embedded local chain: blocks of blobs stored in RocksDB under a data
-//! directory, with Celestia namespaces and share commitments. Data squares,
-//! DAHs, signed headers and NMT proofs are built when asked for, so
-//! appending a block costs one atomic write.
+//! The embedded local chain: blocks of blobs under a data directory, with
+//! Celestia namespaces and share commitments. Data squares, DAHs, signed
+//! headers and NMT proofs are built when asked for, so appending a block
+//! costs one append to a segment file and one atomic RocksDB write.
+//!
+//! Blob bytes live in append-only segment files (`segments/NNNNNNNN.seg`, a
+//! new one past 1 GiB); RocksDB holds where they are. A block is appended by
+//! writing its blobs to the segment, then one write batch with the block,
+//! the blob records and the segment's new end. A crash between the two
+//! leaves bytes past the recorded end, which the next open cuts off.
 //!
 //! Column families (keys fixed-width big-endian):
 //!
 //! | family | key | value |
 //! |---|---|---|
-//! | `meta-v1` | `head`, `signer-seed` | u64 head height; 32-byte validator seed |
+//! | `meta-v1` | `head`, `signer-seed`, `segment` | u64 head height; 32-byte validator seed; segment id u32 and end u64 |
 //! | `blocks-v1` | height u64 | time (i64 s, u32 ns), blob count u32, then per blob namespace 29 and length u64 |
-//! | `blobs-v1` | height u64, index u32 | namespace 29, commitment 32, data |
+//! | `blobs-v2` | height u64, index u32 | namespace 29, commitment 32, segment u32, offset u64, length u64 |
 //! | `commitments-v1` | namespace 29, commitment 32, height u64 | index u32 |
 //! | `headers-v1` | height u64 | signed `ExtendedHeader` (JSON), cached |
 //! | `eigenda-v1` | blake3(cert) 32 | cert length u32, cert, payload |
 
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -34,8 +43,10 @@ pub mod cf {
     pub const META: &str = "meta-v1";
     /// Block times and blob counts.
     pub const BLOCKS: &str = "blocks-v1";
-    /// Blob bytes by height and index.
-    pub const BLOBS: &str = "blobs-v1";
+    /// Blob records by height and index (the bytes are in segment files).
+    pub const BLOBS: &str = "blobs-v2";
+    /// The family of chains written before segment files (refused on open).
+    pub const LEGACY_BLOBS: &str = "blobs-v1";
     /// Blob index by namespace, commitment and height.
     pub const COMMITMENTS: &str = "commitments-v1";
     /// Cached signed headers.
@@ -110,8 +121,28 @@ struct Inner {
     path: PathBuf,
     limits: ChainLimits,
     signer: Signer,
-    append: Mutex<()>,
+    /// The segment being appended to; its lock serializes appends.
+    append: Mutex<Segment>,
+    /// Open segment files for reading.
+    readers: Mutex<HashMap<u32, Arc<File>>>,
     headers: Mutex<()>,
+}
+
+/// Largest segment file before a new one is started.
+pub const SEGMENT_BYTES: u64 = 1 << 30;
+
+/// Length of a blob record in `blobs-v2`.
+const BLOB_RECORD_LEN: usize = 29 + 32 + 4 + 8 + 8;
+
+/// The segment file being appended to.
+struct Segment {
+    id: u32,
+    end: u64,
+    file: File,
+}
+
+fn segment_path(dir: &Path, id: u32) -> PathBuf {
+    dir.join("segments").join(format!("{id:08}.seg"))
 }
 
 fn h8(h: u64) -> [u8; 8] {
@@ -124,12 +155,13 @@ fn be_u64(b: &[u8]) -> u64 {
 
 /// The Celestia share commitment of a version-0 blob.
 pub fn share_commitment(namespace: Namespace, data: &[u8]) -> Result<ShareCommitment> {
-    let ns = to_celestia(namespace);
-    let c = Commitment::from_blob(ns, data, 0, None).map_err(|e| Error::Square {
-        height: 0,
-        detail: format!("computing the share commitment: {e}"),
-    })?;
-    Ok(ShareCommitment::from_bytes(*c.hash()))
+    if data.is_empty() {
+        return Err(Error::EmptyBlob);
+    }
+    Ok(ShareCommitment::from_bytes(square::share_commitment(
+        namespace.as_bytes(),
+        data,
+    )))
 }
 
 /// A stored blob as celestia-types' `Blob`, with the share commitment that
@@ -164,6 +196,11 @@ impl LocalChain {
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
+        if DB::list_cf(&opts, dir).is_ok_and(|l| l.iter().any(|n| n == cf::LEGACY_BLOBS)) {
+            return Err(store(
+                "this chain was written by an older modelda (blob bytes inside RocksDB); start a new data directory".into(),
+            ));
+        }
         let cfs = cf::ALL
             .iter()
             .map(|n| ColumnFamilyDescriptor::new(*n, Options::default()));
@@ -187,13 +224,62 @@ impl LocalChain {
                 s
             }
         };
+        // The segment being appended to, cut back to its recorded end.
+        let (id, end) = match db
+            .get_cf(meta, b"segment")
+            .map_err(|e| store(e.to_string()))?
+        {
+            Some(v) if v.len() == 12 => (
+                u32::from_be_bytes(v[..4].try_into().expect("4 bytes")),
+                be_u64(&v[4..]),
+            ),
+            Some(_) => return Err(store("corrupt segment record".into())),
+            None => (1, 0),
+        };
+        let seg_dir = dir.join("segments");
+        std::fs::create_dir_all(&seg_dir).map_err(|e| Error::Io {
+            path: seg_dir.clone(),
+            source: e,
+        })?;
+        let path = segment_path(dir, id);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| Error::Io {
+                path: path.clone(),
+                source: e,
+            })?;
+        let len = file
+            .metadata()
+            .map_err(|e| Error::Io {
+                path: path.clone(),
+                source: e,
+            })?
+            .len();
+        if len < end {
+            return Err(store(format!(
+                "segment {} holds {len} bytes but the chain records {end}: blob bytes are missing",
+                path.display()
+            )));
+        }
+        if len > end {
+            tracing::warn!(segment = %path.display(), len, end, "cutting off bytes of an append that never completed");
+            file.set_len(end).map_err(|e| Error::Io {
+                path: path.clone(),
+                source: e,
+            })?;
+        }
         Ok(LocalChain {
             inner: Arc::new(Inner {
                 db,
                 path: dir.to_path_buf(),
                 limits,
                 signer: Signer::from_seed(seed),
-                append: Mutex::new(()),
+                append: Mutex::new(Segment { id, end, file }),
+                readers: Mutex::new(HashMap::new()),
                 headers: Mutex::new(()),
             }),
         })
@@ -204,6 +290,33 @@ impl LocalChain {
             path: self.inner.path.clone(),
             detail: e.to_string(),
         }
+    }
+
+    /// The bytes a blob record points at.
+    fn read_blob(&self, record: &[u8]) -> Result<Vec<u8>> {
+        let id = u32::from_be_bytes(record[61..65].try_into().expect("4 bytes"));
+        let offset = be_u64(&record[65..73]);
+        let len = usize::try_from(be_u64(&record[73..81]))
+            .map_err(|_| self.store_err("corrupt blob length"))?;
+        let file = {
+            let mut readers = self.inner.readers.lock().unwrap_or_else(|p| p.into_inner());
+            match readers.get(&id) {
+                Some(f) => f.clone(),
+                None => {
+                    let path = segment_path(&self.inner.path, id);
+                    let f = Arc::new(File::open(&path).map_err(|e| Error::Io { path, source: e })?);
+                    readers.insert(id, f.clone());
+                    f
+                }
+            }
+        };
+        let mut data = vec![0u8; len];
+        file.read_exact_at(&mut data, offset)
+            .map_err(|e| Error::Io {
+                path: segment_path(&self.inner.path, id),
+                source: e,
+            })?;
+        Ok(data)
     }
 
     fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
@@ -269,8 +382,32 @@ impl LocalChain {
             .iter()
             .map(|(ns, d)| share_commitment(*ns, d))
             .collect::<Result<_>>()?;
-        let _guard = self.inner.append.lock().unwrap_or_else(|p| p.into_inner());
+        let mut seg = self.inner.append.lock().unwrap_or_else(|p| p.into_inner());
         let height = self.head()? + 1;
+        // Blob bytes first, past the segment's recorded end.
+        let mut places = Vec::with_capacity(blobs.len());
+        for (_, data) in blobs {
+            if seg.end > 0 && seg.end + data.len() as u64 > SEGMENT_BYTES {
+                let id = seg.id + 1;
+                let path = segment_path(&self.inner.path, id);
+                let file = OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .open(&path)
+                    .map_err(|e| Error::Io { path, source: e })?;
+                *seg = Segment { id, end: 0, file };
+            }
+            seg.file
+                .write_all_at(data, seg.end)
+                .map_err(|e| Error::Io {
+                    path: segment_path(&self.inner.path, seg.id),
+                    source: e,
+                })?;
+            places.push((seg.id, seg.end));
+            seg.end += data.len() as u64;
+        }
         let prev_time = if height > 1 {
             Some(self.block_time(height - 1)?)
         } else {
@@ -293,13 +430,17 @@ impl LocalChain {
             block.extend_from_slice(&(data.len() as u64).to_be_bytes());
         }
         batch.put_cf(self.cf(cf::BLOCKS), h8(height), &block);
-        for (i, ((ns, data), c)) in blobs.iter().zip(&commitments).enumerate() {
+        for (i, (((ns, data), c), (seg_id, offset))) in
+            blobs.iter().zip(&commitments).zip(&places).enumerate()
+        {
             let mut key = h8(height).to_vec();
             key.extend_from_slice(&(i as u32).to_be_bytes());
-            let mut val = Vec::with_capacity(61 + data.len());
+            let mut val = Vec::with_capacity(BLOB_RECORD_LEN);
             val.extend_from_slice(ns.as_bytes());
             val.extend_from_slice(c.as_bytes());
-            val.extend_from_slice(data);
+            val.extend_from_slice(&seg_id.to_be_bytes());
+            val.extend_from_slice(&offset.to_be_bytes());
+            val.extend_from_slice(&(data.len() as u64).to_be_bytes());
             batch.put_cf(self.cf(cf::BLOBS), &key, &val);
             let mut ck = ns.as_bytes().to_vec();
             ck.extend_from_slice(c.as_bytes());
@@ -307,6 +448,9 @@ impl LocalChain {
             batch.put_cf(self.cf(cf::COMMITMENTS), &ck, (i as u32).to_be_bytes());
         }
         batch.put_cf(self.cf(cf::META), b"head", h8(height));
+        let mut segment = seg.id.to_be_bytes().to_vec();
+        segment.extend_from_slice(&seg.end.to_be_bytes());
+        batch.put_cf(self.cf(cf::META), b"segment", segment);
         self.inner.db.write(batch).map_err(|e| self.store_err(e))?;
         tracing::debug!(height, blobs = blobs.len(), "appended block");
         Ok((height, commitments))
@@ -363,7 +507,7 @@ impl LocalChain {
             if k.len() != 12 || k[..8] != prefix {
                 break;
             }
-            if v.len() < 61 {
+            if v.len() != BLOB_RECORD_LEN {
                 return Err(self.store_err(format!("corrupt blob record at height {height}")));
             }
             let ns = Namespace::from_bytes(v[..29].try_into().expect("29 bytes"))?;
@@ -374,7 +518,7 @@ impl LocalChain {
                 index: u32::from_be_bytes(k[8..12].try_into().expect("4 bytes")),
                 namespace: ns,
                 commitment: ShareCommitment::from_bytes(v[29..61].try_into().expect("32 bytes")),
-                data: v[61..].to_vec(),
+                data: self.read_blob(&v)?,
             });
         }
         Ok(out)
@@ -422,6 +566,9 @@ impl LocalChain {
             .ok_or_else(|| {
                 self.store_err(format!("index points at a missing blob at height {height}"))
             })?;
+        if v.len() != BLOB_RECORD_LEN {
+            return Err(self.store_err(format!("corrupt blob record at height {height}")));
+        }
         Ok(Some(StoredBlob {
             index: u32::from_be_bytes(
                 idx[..4]
@@ -430,7 +577,7 @@ impl LocalChain {
             ),
             namespace,
             commitment,
-            data: v[61..].to_vec(),
+            data: self.read_blob(&v)?,
         }))
     }
 
@@ -757,4 +904,69 @@ pub(crate) fn verify_square(
         ));
     }
     square::verify_blob(&header.dah, &blob, *first_row, proofs).map_err(bad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blobs_survive_reopen_and_a_torn_segment_tail_is_cut() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ns = Namespace::DEFAULT;
+        let (a, b) = (vec![1u8; 1000], vec![2u8; 3000]);
+        let (h, c) = {
+            let chain = LocalChain::open(tmp.path(), ChainLimits::APP_V5).unwrap();
+            chain.append(&[(ns, &a), (ns, &b)]).unwrap()
+        };
+        // An append that wrote its bytes but never committed its batch.
+        let seg = segment_path(tmp.path(), 1);
+        let f = OpenOptions::new().write(true).open(&seg).unwrap();
+        f.write_all_at(&[9u8; 500], 4000).unwrap();
+        drop(f);
+        let chain = LocalChain::open(tmp.path(), ChainLimits::APP_V5).unwrap();
+        assert_eq!(std::fs::metadata(&seg).unwrap().len(), 4000);
+        assert_eq!(chain.get(h, ns, c[1]).unwrap().unwrap().data, b);
+        let (h2, c2) = chain.append(&[(ns, &a)]).unwrap();
+        assert_eq!(chain.get(h2, ns, c2[0]).unwrap().unwrap().data, a);
+        let all = chain.blobs(h, Some(ns)).unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].data, a);
+        // The record layout: namespace, commitment, segment, offset, length.
+        let mut key = h8(h).to_vec();
+        key.extend_from_slice(&1u32.to_be_bytes());
+        let rec = chain
+            .inner
+            .db
+            .get_cf(chain.cf(cf::BLOBS), &key)
+            .unwrap()
+            .unwrap();
+        assert_eq!(rec.len(), BLOB_RECORD_LEN);
+        assert_eq!(&rec[61..65], &1u32.to_be_bytes());
+        assert_eq!(&rec[65..73], &1000u64.to_be_bytes());
+        assert_eq!(&rec[73..81], &3000u64.to_be_bytes());
+    }
+
+    #[test]
+    fn a_chain_with_missing_segment_bytes_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        {
+            let chain = LocalChain::open(tmp.path(), ChainLimits::APP_V5).unwrap();
+            chain
+                .append(&[(Namespace::DEFAULT, &[5u8; 100][..])])
+                .unwrap();
+        }
+        let seg = segment_path(tmp.path(), 1);
+        OpenOptions::new()
+            .write(true)
+            .open(&seg)
+            .unwrap()
+            .set_len(10)
+            .unwrap();
+        let err = LocalChain::open(tmp.path(), ChainLimits::APP_V5)
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(err.contains("missing"), "{err}");
+    }
 }

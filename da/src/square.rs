@@ -15,6 +15,9 @@ use celestia_types::{Blob, DataAvailabilityHeader, ExtendedDataSquare, InfoByte}
 
 use crate::{Error, Result};
 
+mod commitment;
+pub use commitment::share_commitment;
+
 /// Payload bytes in a blob's first share (share version 0).
 pub const FIRST_SHARE_PAYLOAD: usize = 478;
 /// Payload bytes in each following share.

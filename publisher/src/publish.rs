@@ -922,18 +922,100 @@ struct Open {
 }
 
 impl Producer<'_> {
+    /// The stripes that hold a shard of a blob still to post, in order.
+    fn needed(&self) -> Vec<(usize, u64)> {
+        let plan = self.plan;
+        let own = plan.blobs.len() as u32;
+        let mut slot = 0usize;
+        let mut out = Vec::new();
+        for (fi, entry) in self.model.manifest.files.iter().enumerate() {
+            let fs = FileStripes::of(entry, plan.geometry);
+            for s in 0..fs.count() {
+                let start = plan.stripe_starts[fi][s as usize];
+                let mut need = false;
+                for r in &plan.refs[fi][start..start + fs.shards_of(s)] {
+                    if r.blob < own {
+                        need |= !self.done.contains(&(plan.blob_of_slot(slot) as u64));
+                        slot += 1;
+                    }
+                }
+                if need {
+                    out.push((fi, s));
+                }
+            }
+        }
+        out
+    }
+
+    /// Reads the `needed` stripes in order on this thread, one or two ahead
+    /// of the producer, reusing the buffers it sends back.
+    fn read_ahead(
+        &self,
+        needed: &[(usize, u64)],
+        tx: std::sync::mpsc::SyncSender<Result<Vec<u8>>>,
+        spare: std::sync::mpsc::Receiver<Vec<u8>>,
+    ) {
+        let mut file: Option<(usize, File)> = None;
+        for &(fi, s) in needed {
+            if self.stop.load(Ordering::Relaxed) {
+                return;
+            }
+            let entry = &self.model.manifest.files[fi];
+            let fs = FileStripes::of(entry, self.plan.geometry);
+            let path = self.model.dir.join(&entry.path);
+            let read = (|| {
+                if file.as_ref().is_none_or(|(i, _)| *i != fi) {
+                    file = Some((fi, open_checked(&path, entry.size, &entry.path)?));
+                }
+                let f = &file.as_ref().expect("opened").1;
+                let bytes = fs.bytes_of(s);
+                let mut buf = spare.try_recv().unwrap_or_default();
+                buf.resize((bytes.end - bytes.start) as usize, 0);
+                f.read_exact_at(&mut buf, bytes.start).map_err(|e| {
+                    if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                        Error::FileChanged {
+                            path: entry.path.clone(),
+                            leaf: fs.leaves_of(s).start,
+                            offset: bytes.start,
+                        }
+                    } else {
+                        Error::io(&path, e)
+                    }
+                })?;
+                Ok(buf)
+            })();
+            let failed = read.is_err();
+            if tx.send(read).is_err() || failed {
+                return;
+            }
+        }
+    }
+
     fn run(&self) -> Result<()> {
+        let needed = self.needed();
+        let (tx, rx) = std::sync::mpsc::sync_channel(2);
+        let (spare_tx, spare_rx) = std::sync::mpsc::channel();
+        std::thread::scope(|scope| {
+            scope.spawn(|| self.read_ahead(&needed, tx, spare_rx));
+            let r = self.produce(&rx, &spare_tx);
+            drop(rx);
+            r
+        })
+    }
+
+    fn produce(
+        &self,
+        stripes: &std::sync::mpsc::Receiver<Result<Vec<u8>>>,
+        spare: &std::sync::mpsc::Sender<Vec<u8>>,
+    ) -> Result<()> {
         let plan = self.plan;
         let g = plan.geometry;
         let coder = StripeCoder::new(usize::from(g.data), usize::from(g.parity))?;
         let own = plan.blobs.len() as u32;
         let mut slot = 0usize;
         let mut open: Option<Open> = None;
-        let mut buf: Vec<u8> = Vec::new();
         for (fi, entry) in self.model.manifest.files.iter().enumerate() {
             let fs = FileStripes::of(entry, g);
-            let path = self.model.dir.join(&entry.path);
-            let mut file: Option<File> = None;
             for s in 0..fs.count() {
                 if self.stop.load(Ordering::Relaxed) {
                     return Ok(());
@@ -953,24 +1035,11 @@ impl Producer<'_> {
                 {
                     continue;
                 }
-                // Read and check the stripe.
-                let f = match &file {
-                    Some(f) => f,
-                    None => file.insert(open_checked(&path, entry.size, &entry.path)?),
+                // The stripe, read ahead.
+                let Ok(buf) = stripes.recv() else {
+                    return Ok(()); // the reader stopped
                 };
-                let bytes = fs.bytes_of(s);
-                buf.resize((bytes.end - bytes.start) as usize, 0);
-                f.read_exact_at(&mut buf, bytes.start).map_err(|e| {
-                    if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                        Error::FileChanged {
-                            path: entry.path.clone(),
-                            leaf: fs.leaves_of(s).start,
-                            offset: bytes.start,
-                        }
-                    } else {
-                        Error::io(&path, e)
-                    }
-                })?;
+                let buf = buf?;
                 let leaves = fs.leaves_of(s);
                 let ls = entry.leaf_size.bytes() as usize;
                 let digests: Vec<[u8; 32]> = match &self.model.leaves[fi] {
@@ -1068,6 +1137,8 @@ impl Producer<'_> {
                         self.finish(o)?;
                     }
                 }
+                drop(leaf_slices);
+                let _ = spare.send(buf);
             }
         }
         Ok(())
@@ -1075,7 +1146,12 @@ impl Producer<'_> {
 
     fn finish(&self, o: Open) -> Result<()> {
         debug_assert_eq!(o.bytes.len(), self.plan.blobs[o.id].size);
-        let msg = match self.on_layer.get(blake3::hash(&o.bytes).as_bytes()) {
+        let found = if self.on_layer.is_empty() {
+            None
+        } else {
+            self.on_layer.get(blake3::hash(&o.bytes).as_bytes())
+        };
+        let msg = match found {
             Some(r) => Produced::Found(o.id as u64, r.clone(), o.parity),
             None => Produced::Blob(Built {
                 id: o.id as u64,

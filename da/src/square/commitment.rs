@@ -1,0 +1,173 @@
+//! The share commitment of a version-0 blob, computed without building a
+//! tree in memory.
+//!
+//! It is the same value as celestia-types' `Commitment::from_blob` (the
+//! tests check this), following ADR-013 and celestia-app's
+//! `inclusion.CreateCommitment`:
+//!
+//! 1. the blob is split into sparse shares (the first carries the sequence
+//!    length), zero-padded;
+//! 2. the shares are cut into subtrees of a power-of-two width (the blob's
+//!    subtree width, from the subtree root threshold of 64), left to right,
+//!    as a Merkle mountain range;
+//! 3. each subtree's namespaced Merkle root is computed; all leaves share one
+//!    namespace, so every node is `ns || ns || sha256(..)`;
+//! 4. the commitment is the RFC 6962 Merkle root of those subtree roots.
+
+use sha2::{Digest, Sha256};
+
+use super::{CONTINUATION_SHARE_PAYLOAD, FIRST_SHARE_PAYLOAD};
+
+const SHARE: usize = 512;
+const NS: usize = 29;
+/// `SubtreeRootThreshold` of celestia-app.
+const SUBTREE_ROOT_THRESHOLD: usize = 64;
+
+type Node = [u8; 2 * NS + 32];
+
+fn node(ns: &[u8; NS], digest: [u8; 32]) -> Node {
+    let mut n = [0u8; 2 * NS + 32];
+    n[..NS].copy_from_slice(ns);
+    n[NS..2 * NS].copy_from_slice(ns);
+    n[2 * NS..].copy_from_slice(&digest);
+    n
+}
+
+fn parent(ns: &[u8; NS], left: &Node, right: &Node) -> Node {
+    let mut h = Sha256::new();
+    h.update([1u8]);
+    h.update(left);
+    h.update(right);
+    node(ns, h.finalize().into())
+}
+
+/// Width of the subtrees a blob of `shares` shares is committed in.
+fn subtree_width(shares: usize) -> usize {
+    let s = shares.div_ceil(SUBTREE_ROOT_THRESHOLD).next_power_of_two();
+    let min_square = ((shares as f64).sqrt().ceil() as usize).next_power_of_two();
+    s.min(min_square)
+}
+
+/// Share `i` of a blob of `data` in namespace `ns`.
+fn share(ns: &[u8; NS], data: &[u8], i: usize, out: &mut [u8; SHARE]) {
+    out.fill(0);
+    out[..NS].copy_from_slice(ns);
+    let (start, payload) = if i == 0 {
+        out[NS] = 1; // share version 0, sequence start
+        out[NS + 1..NS + 5].copy_from_slice(&(data.len() as u32).to_be_bytes());
+        (0, &mut out[NS + 5..])
+    } else {
+        out[NS] = 0;
+        (
+            FIRST_SHARE_PAYLOAD + (i - 1) * CONTINUATION_SHARE_PAYLOAD,
+            &mut out[NS + 1..],
+        )
+    };
+    let end = (start + payload.len()).min(data.len());
+    if start < end {
+        payload[..end - start].copy_from_slice(&data[start..end]);
+    }
+}
+
+/// The share commitment of `data` as a version-0 blob in namespace `ns`
+/// (its 29 bytes). `data` must not be empty.
+pub fn share_commitment(ns: &[u8; NS], data: &[u8]) -> [u8; 32] {
+    let total = super::shares_for(data.len());
+    let width = subtree_width(total);
+    let mut roots: Vec<Node> = Vec::with_capacity(total.div_ceil(width) + 8);
+    let mut buf = [0u8; SHARE];
+    let mut stack: Vec<(usize, Node)> = Vec::with_capacity(16);
+    let mut i = 0;
+    while i < total {
+        let remaining = total - i;
+        let size = if remaining >= width {
+            width
+        } else {
+            1 << (usize::BITS - 1 - remaining.leading_zeros())
+        };
+        // A balanced NMT over `size` leaves, folded on a stack.
+        for j in i..i + size {
+            share(ns, data, j, &mut buf);
+            let mut h = Sha256::new();
+            h.update([0u8]);
+            h.update(ns);
+            h.update(buf);
+            let mut cur = (1usize, node(ns, h.finalize().into()));
+            while let Some(top) = stack.last() {
+                if top.0 != cur.0 {
+                    break;
+                }
+                let (n, left) = stack.pop().expect("top exists");
+                cur = (n * 2, parent(ns, &left, &cur.1));
+            }
+            stack.push(cur);
+        }
+        debug_assert_eq!(stack.len(), 1);
+        roots.push(stack.pop().expect("one root").1);
+        i += size;
+    }
+    rfc6962_root(&roots)
+}
+
+/// RFC 6962 Merkle root (as tendermint's `HashFromByteSlices`).
+fn rfc6962_root(items: &[Node]) -> [u8; 32] {
+    match items.len() {
+        0 => Sha256::digest([]).into(),
+        1 => {
+            let mut h = Sha256::new();
+            h.update([0u8]);
+            h.update(items[0]);
+            h.finalize().into()
+        }
+        n => {
+            let k = 1 << (usize::BITS - 1 - (n - 1).leading_zeros());
+            let (l, r) = (rfc6962_root(&items[..k]), rfc6962_root(&items[k..]));
+            let mut h = Sha256::new();
+            h.update([1u8]);
+            h.update(l);
+            h.update(r);
+            h.finalize().into()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use celestia_types::nmt::Namespace as CNamespace;
+    use celestia_types::Commitment;
+    use proptest::prelude::*;
+
+    fn reference(id: &[u8], data: &[u8]) -> ([u8; NS], [u8; 32]) {
+        let ns = CNamespace::new_v0(id).unwrap();
+        let c = Commitment::from_blob(ns, data, 0, None).unwrap();
+        (ns.as_bytes().try_into().unwrap(), *c.hash())
+    }
+
+    #[test]
+    fn matches_celestia_types_at_share_and_subtree_boundaries() {
+        let f = FIRST_SHARE_PAYLOAD;
+        let c = CONTINUATION_SHARE_PAYLOAD;
+        let mut sizes = vec![1, f - 1, f, f + 1, f + c, f + c + 1];
+        for shares in [63usize, 64, 65, 127, 128, 129, 1000, 4097] {
+            let len = f + (shares - 1) * c;
+            sizes.extend([len - 1, len, len + 1]);
+        }
+        sizes.push(2 << 20);
+        for len in sizes {
+            let data: Vec<u8> = (0..len).map(|i| (i * 7 + len) as u8).collect();
+            let (ns, want) = reference(b"modelda", &data);
+            assert_eq!(share_commitment(&ns, &data), want, "len {len}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        #[test]
+        fn matches_celestia_types(len in 1usize..200_000, seed: u8, id in proptest::collection::vec(1u8..255, 1..10)) {
+            let data: Vec<u8> = (0..len).map(|i| (i as u8).wrapping_mul(31) ^ seed).collect();
+            let (ns, want) = reference(&id, &data);
+            prop_assert_eq!(share_commitment(&ns, &data), want);
+        }
+    }
+}
