@@ -6,8 +6,10 @@
 # Builds modelda, writes a sample model (safetensors shards with an index, a
 # GGUF export, config, tokenizer, model card, training manifest), then
 # commits it, signs it, verifies it, checks a root with b3sum, proves and
-# verifies one tensor, and posts a blob to the embedded local chain with an
-# inclusion proof. WORK_DIR defaults to ./.modelda-demo.
+# verifies one tensor, publishes the model to the embedded local chain
+# (erasure-coded, with a signed record), fetches it back verified, fetches a
+# single tensor, and proves a blob's inclusion. WORK_DIR defaults to
+# ./.modelda-demo.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 REPO="$PWD"
@@ -45,6 +47,25 @@ step "modelda prove (one tensor) and verify-proof"
     --out tensor.proof --data-out tensor.leaves
 ROOT="$("$M" --json commit model | python3 -c 'import json,sys; print([f["root"] for f in json.load(sys.stdin)["files"] if f["path"]=="model-00001-of-00002.safetensors"][0])')"
 "$M" verify-proof --proof tensor.proof --root "$ROOT" --data tensor.leaves --out tensor.bin
+
+step "modelda publish model --dry-run --da celestia (the plan: blobs, shares, fee, time)"
+"$M" publish model --dry-run --da celestia
+
+step "modelda publish model --key publisher.pem (embedded local chain in .modelda/local)"
+"$M" --json publish model --key publisher.pem | tee publish.json
+ID="$(python3 -c 'import json; print(json.load(open("publish.json"))["model_id"])')"
+REC="$(python3 -c 'import json; print(json.load(open("publish.json"))["record"])')"
+
+step "publishing again posts nothing and prints the same record"
+"$M" publish model --key publisher.pem
+
+step "modelda fetch: the whole model, every leaf verified"
+"$M" fetch "$ID" --record "$REC" --key publisher.pem.pub --out fetched
+b3sum fetched/model-00001-of-00002.safetensors
+"$M" verify fetched --key publisher.pem.pub
+
+step "modelda fetch: one tensor as a safetensors file"
+"$M" fetch "$ID" --record "$REC" --tensor model.shard0.layers.3.mlp.up_proj.weight --as-safetensors --out tensor
 
 step "modelda blob: post the signed claims to the embedded local chain, prove and verify it"
 LOC="$("$M" --json blob submit model/model.claims.sig --da local --data-dir chain | python3 -c 'import json,sys; r=json.load(sys.stdin)[0]["locator"]; print("local:%d:%s:%s" % (r["height"], r["namespace"][-20:], r["commitment"]))')"

@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use celestia_rpc::{BlobClient, Client, HeaderClient, StateClient, TxConfig};
 use celestia_types::{Blob, Commitment, ExtendedHeader};
 
+use crate::chain::{to_celestia, verify_square, ChainLimits};
 use crate::layer::{DaLayer, InclusionProof, Limits, Receipt};
-use crate::local::{to_celestia, verify_square, ChainLimits};
 use crate::retry::{with_retry, Attempt, RetryPolicy};
 use crate::square;
 use crate::{Error, LayerKind, Locator, Namespace, Result, ShareCommitment};

@@ -1,28 +1,38 @@
 //! Data-availability layers for modelda.
 //!
 //! One async trait, [`DaLayer`], with three backends:
-//! - [`local`]: the embedded default, a chain stored in RocksDB under a data
-//!   directory, with Celestia namespaces, share commitments, data squares and
-//!   NMT proofs built when asked for;
+//! - `local`: the embedded default, a chain stored under a data directory
+//!   (segment files and RocksDB), with Celestia namespaces, share
+//!   commitments, data squares and NMT proofs built when asked for;
 //! - `celestia`: a `celestia-rpc` client of a Celestia node (or the devnet);
 //! - `eigenda`: a client of the EigenDA proxy's REST API (or the devnet).
 //!
 //! The devnet serves a local chain over both APIs for tests and trials.
+//!
+//! The embedded chain and the devnet need RocksDB; they sit behind the
+//! `local` feature (on by default). Without it the crate is a client of
+//! remote layers, and everything that only reads records, locators and
+//! proofs builds without a C++ toolchain (the fuzz targets use this).
 
 pub mod celestia;
+pub mod chain;
+#[cfg(feature = "local")]
 pub mod devnet;
 pub mod eigenda;
 pub mod error;
 pub mod header;
 pub mod jwt;
 pub mod layer;
+#[cfg(feature = "local")]
 pub mod local;
 pub mod locator;
 pub mod retry;
 pub mod square;
 
+pub use chain::{verify_inclusion, ChainLimits};
 pub use error::{Error, Result};
 pub use layer::{DaLayer, InclusionProof, Limits, Receipt};
-pub use local::{verify_inclusion, ChainLimits, LocalChain, LocalLayer};
+#[cfg(feature = "local")]
+pub use local::{LocalChain, LocalLayer};
 pub use locator::{Cert, LayerKind, Locator, Namespace, ShareCommitment};
 pub use retry::RetryPolicy;

@@ -105,7 +105,7 @@ pub enum Error {
         given: String,
     },
     /// A model file whose bytes differ from what was committed.
-    #[error("{path}: leaf {leaf} (bytes {offset}..) changed since the model was committed; nothing was recorded for this model: publish again to commit the new bytes")]
+    #[error("{path}: leaf {leaf} (bytes {offset}..) changed since the model was committed; nothing was recorded for this model: publish again with --resign to commit the new bytes")]
     FileChanged {
         /// File.
         path: String,
@@ -113,6 +113,24 @@ pub enum Error {
         leaf: u64,
         /// Byte offset of the leaf.
         offset: u64,
+    },
+    /// A model file whose size changed since it was committed.
+    #[error("{path} is now {now} bytes but was {was} when the model was committed; nothing was recorded for this model: publish again to commit the new bytes (pass --resign)")]
+    FileResized {
+        /// File.
+        path: String,
+        /// Committed size.
+        was: u64,
+        /// Size now.
+        now: u64,
+    },
+    /// An option out of range.
+    #[error("{option}: {reason}")]
+    InvalidOption {
+        /// The option.
+        option: &'static str,
+        /// What is wrong.
+        reason: String,
     },
     /// A model file that vanished during a publish.
     #[error("{path} vanished during the publish; nothing was recorded for this model: restore it and run the same command again (confirmed blobs are kept)")]

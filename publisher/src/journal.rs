@@ -195,7 +195,9 @@ impl Journal {
     }
 }
 
-fn parse_line(line: &[u8]) -> Option<Entry> {
+/// Parses one journal line (with its newline); `None` when it is torn or
+/// corrupt. Never panics.
+pub fn parse_line(line: &[u8]) -> Option<Entry> {
     let line = line.strip_suffix(b"\n")?;
     let (sum, json) = (line.get(..16)?, line.get(17..)?);
     if line.get(16) != Some(&b' ') || sum != checksum(json).as_bytes() {

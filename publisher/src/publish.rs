@@ -158,6 +158,9 @@ impl SignedModel {
     }
 }
 
+/// Smallest blob size cap a publish accepts.
+pub const MIN_BLOB_BYTES: usize = 4096;
+
 /// Publish settings.
 #[derive(Clone, Debug)]
 pub struct PublishOptions {
@@ -395,6 +398,14 @@ pub async fn publish(
     let max_blob = opts
         .max_blob_bytes
         .map_or(limits.max_blob_bytes, |m| m.min(limits.max_blob_bytes));
+    if max_blob < MIN_BLOB_BYTES {
+        return Err(Error::InvalidOption {
+            option: "--max-blob-bytes",
+            reason: format!(
+                "{max_blob} is below the smallest useful blob of {MIN_BLOB_BYTES} bytes"
+            ),
+        });
+    }
     let mut parents = Vec::new();
     for loc in &opts.parents {
         parents.push(record::open(layer.as_ref(), loc, None, None).await?);
@@ -858,7 +869,10 @@ async fn post_blobs(
     let _ = producer.await;
     if let Some(e) = failure {
         return Err(match e {
-            e @ (Error::FileChanged { .. } | Error::FileGone { .. } | Error::Io { .. }) => e,
+            e @ (Error::FileChanged { .. }
+            | Error::FileResized { .. }
+            | Error::FileGone { .. }
+            | Error::Io { .. }) => e,
             e => interrupted(journal, total, &e.to_string()),
         });
     }
@@ -1183,10 +1197,10 @@ fn open_checked(path: &Path, size: u64, rel: &str) -> Result<File> {
     })?;
     let len = f.metadata().map_err(|e| Error::io(path, e))?.len();
     if len != size {
-        return Err(Error::FileChanged {
+        return Err(Error::FileResized {
             path: rel.to_string(),
-            leaf: 0,
-            offset: len.min(size),
+            was: size,
+            now: len,
         });
     }
     Ok(f)

@@ -266,6 +266,35 @@ impl OpenedRecord {
     }
 }
 
+/// What a root page holds.
+#[derive(Debug)]
+pub enum RootPage<'a> {
+    /// The whole signed record.
+    Inline(&'a [u8]),
+    /// The index of its pages.
+    Paged(PageIndex),
+}
+
+/// Parses a root page's payload. Never panics; refuses indexes of records
+/// larger than [`MAX_RECORD_BYTES`].
+pub fn parse_root(payload: &[u8]) -> std::result::Result<RootPage<'_>, String> {
+    match payload.split_first() {
+        Some((b'I', rest)) => Ok(RootPage::Inline(rest)),
+        Some((b'P', rest)) => {
+            let index: PageIndex =
+                serde_json::from_slice(rest).map_err(|e| format!("page index: {e}"))?;
+            if index.len > MAX_RECORD_BYTES as u64 {
+                return Err(format!(
+                    "record of {} bytes is larger than this build reads ({MAX_RECORD_BYTES})",
+                    index.len
+                ));
+            }
+            Ok(RootPage::Paged(index))
+        }
+        _ => Err("unknown root page format".into()),
+    }
+}
+
 /// Fetches the record at `locator` from `layer` and checks it: envelope
 /// digests, page hashes, the signature (with `pinned`, or with the key in
 /// the claims), that the claims are signed by the same key, that the model
@@ -298,17 +327,9 @@ pub async fn open(
         }
     }
     let model = root.header.model;
-    let bundle = match root.payload.split_first() {
-        Some((b'I', rest)) => rest.to_vec(),
-        Some((b'P', rest)) => {
-            let index: PageIndex =
-                serde_json::from_slice(rest).map_err(|e| bad(format!("page index: {e}")))?;
-            if index.len as usize > MAX_RECORD_BYTES {
-                return Err(bad(format!(
-                    "record of {} bytes is larger than this build reads ({MAX_RECORD_BYTES})",
-                    index.len
-                )));
-            }
+    let bundle = match parse_root(&root.payload).map_err(bad)? {
+        RootPage::Inline(bundle) => bundle.to_vec(),
+        RootPage::Paged(index) => {
             let mut out = Vec::with_capacity(index.len as usize);
             for (i, (loc, hash)) in index.pages.iter().enumerate() {
                 let loc: Locator = loc
@@ -337,7 +358,6 @@ pub async fn open(
             }
             out
         }
-        _ => return Err(bad("unknown root page format".into())),
     };
     let opened = parse(locator, &bundle, pinned)?;
     if opened.model_id() != model {
