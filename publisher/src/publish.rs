@@ -697,7 +697,16 @@ async fn post_one(
                 head,
             }])?;
             counts.1 += 1;
-            layer.submit(ns, vec![blob]).await?.remove(0)
+            layer
+                .submit(ns, vec![blob])
+                .await?
+                .into_iter()
+                .next()
+                .ok_or_else(|| Error::Interrupted {
+                    done: journal.state().done.len() as u64,
+                    total: id + 1,
+                    reason: "the layer confirmed no blob for a record page".into(),
+                })?
         }
     };
     let loc = receipt.locator.clone();
@@ -842,6 +851,17 @@ async fn post_blobs(
                 None => rx_open = false,
             },
             r = inflight.join_next(), if !inflight.is_empty() => match r {
+                Some(Ok((meta, Ok(receipts)))) if receipts.len() != meta.len() => {
+                    failure = failure.or(Some(Error::Interrupted {
+                        done: 0,
+                        total,
+                        reason: format!(
+                            "the layer confirmed {} of {} blobs of one submission",
+                            receipts.len(),
+                            meta.len()
+                        ),
+                    }));
+                }
                 Some(Ok((meta, Ok(receipts)))) => {
                     let mut entries = Vec::with_capacity(meta.len());
                     let mut bytes = 0u64;
