@@ -118,12 +118,24 @@ pub(crate) fn verify_square(
     header
         .validate()
         .map_err(|e| bad(format!("header does not validate: {e}")))?;
-    let blob =
-        Blob::new(to_celestia(namespace), data.to_vec(), None).map_err(|e| bad(e.to_string()))?;
-    if blob.commitment.hash() != commitment.as_bytes() {
+    if data.is_empty() {
+        return Err(bad("an empty blob is never included".into()));
+    }
+    // The streaming commitment (equal to celestia-types', see its tests),
+    // without building an in-memory tree.
+    let computed = square::share_commitment(namespace.as_bytes(), data);
+    if computed != *commitment.as_bytes() {
         return Err(bad(
             "the data does not hash to the locator's share commitment".into(),
         ));
     }
+    let blob = Blob {
+        namespace: to_celestia(namespace),
+        data: data.to_vec(),
+        share_version: 0,
+        commitment: celestia_types::Commitment::new(computed),
+        index: None,
+        signer: None,
+    };
     square::verify_blob(&header.dah, &blob, *first_row, proofs).map_err(bad)
 }
