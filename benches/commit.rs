@@ -13,6 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use modelda_benches::{bench_dir, drop_caches, median, peak_rss_kib};
 use modelda_manifest::{commit_file, FoundFile, NoProgress};
 use modelda_merkle::LeafSize;
 
@@ -61,14 +62,6 @@ fn args() -> Args {
     a
 }
 
-fn target_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("exe");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>")
-        .join("bench-data")
-}
-
 fn found(path: &Path) -> FoundFile {
     FoundFile {
         rel: path.file_name().unwrap().to_string_lossy().into_owned(),
@@ -76,25 +69,6 @@ fn found(path: &Path) -> FoundFile {
         size: std::fs::metadata(path).unwrap().len(),
         via_symlink: false,
     }
-}
-
-fn peak_rss_kib() -> u64 {
-    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    s.lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn drop_caches() -> bool {
-    std::process::Command::new("sync").status().is_ok()
-        && std::fs::write("/proc/sys/vm/drop_caches", "1").is_ok()
 }
 
 /// Times of one interleaved round: baseline, leaves only, leaves + tensors.
@@ -199,7 +173,7 @@ fn main() {
         );
         return;
     }
-    let dir = target_dir();
+    let dir = bench_dir();
     std::fs::create_dir_all(&dir).unwrap();
     let bytes = a.size_mib << 20;
     let file = dir.join(format!("bench-{}mib.safetensors", a.size_mib));

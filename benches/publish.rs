@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use modelda_benches::{bench_dir, drop_caches, median, peak_rss_kib};
 use modelda_da::{
     ChainLimits, DaLayer, InclusionProof, LayerKind, Limits, LocalChain, LocalLayer, Locator,
     Namespace, Receipt,
@@ -63,33 +64,6 @@ fn args() -> Args {
         }
     }
     a
-}
-
-fn bench_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("exe");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>")
-        .join("bench-data")
-}
-
-fn peak_rss_kib() -> u64 {
-    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    s.lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-fn drop_caches() -> bool {
-    std::process::Command::new("sync").status().is_ok()
-        && std::fs::write("/proc/sys/vm/drop_caches", "1").is_ok()
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
 }
 
 fn commit_opts() -> CommitOptions {

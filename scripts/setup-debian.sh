@@ -2,6 +2,7 @@
 # Install the system tools modelda's build and tests use on Debian/Ubuntu:
 #   clang, libclang-dev   (C toolchain / bindgen)
 #   b3sum                 (cross-checking BLAKE3 hashes)
+#   python3               (the demo's JSON reading; the test venv)
 #
 # Idempotent, and fast when everything is present: apt-get is skipped
 # entirely if clang, libclang and b3sum are already installed. b3sum comes
@@ -55,11 +56,13 @@ have_libclang() {
 apt_pkgs=()
 command -v clang >/dev/null 2>&1 || apt_pkgs+=(clang)
 have_libclang || apt_pkgs+=(libclang-dev)
+# The demo and the test setup read JSON and build a venv with python3.
+command -v python3 >/dev/null 2>&1 || apt_pkgs+=(python3)
 need_b3sum=0
 command -v b3sum >/dev/null 2>&1 || need_b3sum=1
 
 if [[ ${#apt_pkgs[@]} -eq 0 && "$need_b3sum" -eq 0 ]]; then
-    echo "setup-debian: clang, libclang and b3sum already present; nothing to do"
+    echo "setup-debian: clang, libclang, python3 and b3sum already present; nothing to do"
     exit 0
 fi
 

@@ -39,6 +39,18 @@ fn setup(weights: u64) -> (tempfile::TempDir, PathBuf) {
     (tmp, root)
 }
 
+/// Runs `modelda ARGS` in `root`, requires failure, and requires stderr to
+/// contain `needle`; returns stderr.
+fn fails_with(root: &Path, args: &[&str], needle: &str) -> String {
+    let r = modelda(root, args);
+    let err = String::from_utf8_lossy(&r.stderr).into_owned();
+    assert!(
+        !r.status.success() && err.contains(needle),
+        "modelda {args:?} should fail with {needle:?}: {err}"
+    );
+    err
+}
+
 fn json(out: &str) -> Value {
     serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
 }
@@ -771,7 +783,7 @@ fn bad_input_gets_a_clear_error_and_loses_nothing() {
         .unwrap()
         .set_modified(mtime - Duration::from_secs(3600))
         .unwrap();
-    let r = modelda(
+    let err = fails_with(
         &root,
         &[
             "publish",
@@ -783,11 +795,7 @@ fn bad_input_gets_a_clear_error_and_loses_nothing() {
             "--data-shards",
             "4",
         ],
-    );
-    let err = String::from_utf8_lossy(&r.stderr);
-    assert!(
-        !r.status.success() && err.contains("changed since the model was committed"),
-        "{err}"
+        "changed since the model was committed",
     );
     assert!(err.contains("model-00001-of-00002.safetensors"), "{err}");
     // --resign commits the new bytes.
@@ -807,7 +815,7 @@ fn bad_input_gets_a_clear_error_and_loses_nothing() {
     // Another key: refused before anything is signed or posted.
     modelda_ok(&root, &["keygen", "--out", "other.pem"]);
     let sig_before = std::fs::read(root.join("model/model.sig")).unwrap();
-    let r = modelda(
+    fails_with(
         &root,
         &[
             "publish",
@@ -817,11 +825,7 @@ fn bad_input_gets_a_clear_error_and_loses_nothing() {
             "--leaf-size",
             "64KiB",
         ],
-    );
-    let err = String::from_utf8_lossy(&r.stderr);
-    assert!(
-        !r.status.success() && err.contains("signed by key"),
-        "{err}"
+        "signed by key",
     );
     assert_eq!(
         std::fs::read(root.join("model/model.sig")).unwrap(),
@@ -847,7 +851,7 @@ fn bad_input_gets_a_clear_error_and_loses_nothing() {
         .output()
         .unwrap();
     assert!(!crashed.status.success());
-    let r = modelda(
+    fails_with(
         &root,
         &[
             "publish",
@@ -860,11 +864,7 @@ fn bad_input_gets_a_clear_error_and_loses_nothing() {
             "5",
             "--resign",
         ],
-    );
-    let err = String::from_utf8_lossy(&r.stderr);
-    assert!(
-        !r.status.success() && err.contains("was started with key"),
-        "{err}"
+        "was started with key",
     );
 
     // Records: a data blob is not a record; a pinned key must match.
@@ -872,13 +872,12 @@ fn bad_input_gets_a_clear_error_and_loses_nothing() {
     let first = chain.blobs(1, None).unwrap().remove(0);
     drop(chain);
     let data_loc = format!("local:1:{}:{}", Namespace::DEFAULT, first.commitment);
-    let r = modelda(&root, &["fetch", &id, "--record", &data_loc]);
-    let err = String::from_utf8_lossy(&r.stderr);
-    assert!(
-        !r.status.success() && err.contains("not the root page"),
-        "{err}"
+    fails_with(
+        &root,
+        &["fetch", &id, "--record", &data_loc],
+        "not the root page",
     );
-    let r = modelda(
+    fails_with(
         &root,
         &[
             "fetch",
@@ -890,14 +889,14 @@ fn bad_input_gets_a_clear_error_and_loses_nothing() {
             "--out",
             "x",
         ],
+        "not by the given key",
     );
-    let err = String::from_utf8_lossy(&r.stderr);
-    assert!(!r.status.success() && err.contains("key"), "{err}");
     assert!(!root.join("x").exists());
     let other_id = "00".repeat(32);
-    let r = modelda(&root, &["fetch", &other_id, "--record", &rec, "--out", "y"]);
-    assert!(
-        !r.status.success() && String::from_utf8_lossy(&r.stderr).contains("not"),
-        "wrong id accepted"
+    fails_with(
+        &root,
+        &["fetch", &other_id, "--record", &rec, "--out", "y"],
+        &format!("the record is for model {id}, not {other_id}"),
     );
+    assert!(!root.join("y").exists());
 }
