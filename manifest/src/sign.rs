@@ -432,6 +432,37 @@ pub struct ClaimsPredicate {
     pub public_key: String,
 }
 
+impl ClaimsPredicate {
+    /// The signed commitment of `entry`: its leaf chaining values, checked
+    /// against its size and root, for a file of two or more leaves; `None`
+    /// for smaller files (their root is their only leaf's hash).
+    pub fn commitment(
+        &self,
+        entry: &crate::FileEntry,
+    ) -> std::result::Result<Option<modelda_merkle::Commitment>, String> {
+        if entry.leaf_size.leaf_count(entry.size) < 2 {
+            return Ok(None);
+        }
+        let b64 = self
+            .leaves
+            .get(&entry.path)
+            .ok_or_else(|| format!("{}: the claims list no leaves", entry.path))?;
+        let raw = B64
+            .decode(b64)
+            .map_err(|e| format!("{}: leaves are not base64 ({e})", entry.path))?;
+        if raw.len() % 32 != 0 {
+            return Err(format!("{}: leaves are not 32-byte values", entry.path));
+        }
+        let leaves = raw
+            .chunks_exact(32)
+            .map(|c| modelda_merkle::LeafCv::from_bytes(c.try_into().expect("32 bytes")))
+            .collect();
+        modelda_merkle::Commitment::from_parts(entry.size, entry.leaf_size, entry.root, leaves)
+            .map(Some)
+            .map_err(|e| format!("{}: leaves do not match the root: {e}", entry.path))
+    }
+}
+
 /// Where [`sign_model`] wrote.
 #[derive(Clone, Debug)]
 pub struct Signed {

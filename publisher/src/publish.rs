@@ -127,23 +127,10 @@ impl SignedModel {
         }
         let mut leaves = Vec::with_capacity(claims.manifest.files.len());
         for e in &claims.manifest.files {
-            leaves.push(match claims.leaves.get(&e.path) {
-                Some(b64) => {
-                    use base64::Engine as _;
-                    let raw = base64::engine::general_purpose::STANDARD
-                        .decode(b64)
-                        .ok()
-                        .filter(|r| r.len() as u64 == 32 * e.leaf_size.leaf_count(e.size));
-                    let Some(raw) = raw else { return Ok(None) };
-                    Some(
-                        raw.chunks_exact(32)
-                            .map(|c| LeafCv::from_bytes(c.try_into().expect("32 bytes")))
-                            .collect(),
-                    )
-                }
-                None if e.leaf_size.leaf_count(e.size) >= 2 => return Ok(None),
-                None => None,
-            });
+            match claims.commitment(e) {
+                Ok(c) => leaves.push(c.map(|c| c.leaves().to_vec())),
+                Err(_) => return Ok(None),
+            }
         }
         let oms = std::fs::read_to_string(dir.join(OMS_SIGNATURE_NAME)).ok();
         Ok(Some(SignedModel {

@@ -24,7 +24,7 @@ use modelda_manifest::sign::{
     Bundle, ClaimsPredicate, PrivateKey, PublicKey, Statement, Subject, STATEMENT_TYPE,
 };
 use modelda_manifest::{FileEntry, ModelId};
-use modelda_merkle::{Commitment, LeafCv, LeafSize};
+use modelda_merkle::{Commitment, LeafSize};
 use serde::{Deserialize, Serialize};
 
 use crate::envelope::{Envelope, Header, Kind, HEADER_LEN};
@@ -463,23 +463,7 @@ pub fn parse(locator: &Locator, bundle: &[u8], pinned: Option<&PublicKey>) -> Re
                 parity.len()
             )));
         }
-        let commitment = if stripes.leaves() >= 2 {
-            let raw = claims
-                .leaves
-                .get(&entry.path)
-                .ok_or_else(|| bad_file("the claims list no leaves".into()))?;
-            let raw = decode_b64("leaves", raw, 32).map_err(&bad_file)?;
-            let leaves = raw
-                .chunks_exact(32)
-                .map(|c| LeafCv::from_bytes(c.try_into().expect("32 bytes")))
-                .collect();
-            Some(
-                Commitment::from_parts(entry.size, entry.leaf_size, entry.root, leaves)
-                    .map_err(|e| bad_file(format!("leaves do not match the root: {e}")))?,
-            )
-        } else {
-            None
-        };
+        let commitment = claims.commitment(entry).map_err(&bad)?;
         files.push(RecordFile {
             entry: entry.clone(),
             stripes,
