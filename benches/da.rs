@@ -10,9 +10,9 @@
 use std::time::{Duration, Instant};
 
 use modelda_da::celestia::{CelestiaLayer, CelestiaOptions};
-use modelda_da::devnet::{Devnet, DevnetConfig};
-use modelda_da::jwt::Permission;
 use modelda_da::{ChainLimits, DaLayer, LocalChain, LocalLayer, Namespace};
+use modelda_devnet::jwt::Permission;
+use modelda_devnet::{Devnet, DevnetConfig};
 
 fn arg(name: &str, default: u64) -> u64 {
     let args: Vec<String> = std::env::args().collect();

@@ -12,7 +12,6 @@
 //! affects both alike; the ratios are what to compare across machines.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -92,7 +91,7 @@ async fn publish_once(model: &SignedModel, key: &PrivateKey, work: &Path) -> (Du
         key,
         &opts,
         &publish::Quiet,
-        Arc::new(AtomicBool::new(false)),
+        tokio_util::sync::CancellationToken::new(),
     )
     .await
     .expect("publish");
@@ -113,6 +112,12 @@ impl DaLayer for Lossy {
     async fn head(&self) -> modelda_da::Result<u64> {
         self.0.head().await
     }
+    fn settlement(&self) -> modelda_da::Settlement {
+        self.0.settlement()
+    }
+    fn as_follow(&self) -> Option<&dyn modelda_da::Follow> {
+        Some(self)
+    }
     async fn submit(&self, ns: Namespace, b: Vec<Vec<u8>>) -> modelda_da::Result<Vec<Receipt>> {
         self.0.submit(ns, b).await
     }
@@ -124,14 +129,21 @@ impl DaLayer for Lossy {
         }
         self.0.get(l).await
     }
-    async fn list(&self, ns: Namespace, h: u64) -> modelda_da::Result<Vec<(Locator, Vec<u8>)>> {
-        self.0.list(ns, h).await
-    }
     async fn prove(&self, l: &Locator) -> modelda_da::Result<InclusionProof> {
         self.0.prove(l).await
     }
     async fn verify(&self, l: &Locator, d: &[u8], p: &InclusionProof) -> modelda_da::Result<()> {
         self.0.verify(l, d, p).await
+    }
+}
+
+#[async_trait]
+impl modelda_da::Follow for Lossy {
+    async fn wait_for_height(&self, h: u64) -> modelda_da::Result<()> {
+        modelda_da::Follow::wait_for_height(&self.0, h).await
+    }
+    async fn list(&self, ns: Namespace, h: u64) -> modelda_da::Result<Vec<(Locator, Vec<u8>)>> {
+        modelda_da::Follow::list(&self.0, ns, h).await
     }
 }
 

@@ -8,12 +8,12 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use modelda_da::celestia::{CelestiaLayer, CelestiaOptions};
-use modelda_da::devnet::{Devnet, DevnetConfig, Faults, JWT_SECRET_FILE};
 use modelda_da::eigenda::{EigenDaLayer, EigenDaOptions};
-use modelda_da::jwt::{JwtKey, Permission};
 use modelda_da::{
     ChainLimits, DaLayer, InclusionProof, LayerKind, LocalChain, LocalLayer, Locator, Namespace,
 };
+use modelda_devnet::jwt::{JwtKey, Permission};
+use modelda_devnet::{Devnet, DevnetConfig, Faults, JWT_SECRET_FILE};
 use serde_json::json;
 
 /// Which DA layer to use, and how to reach it.
@@ -32,7 +32,8 @@ pub struct DaArgs {
         default_value = "http://127.0.0.1:26658"
     )]
     pub celestia_url: String,
-    /// Celestia node auth token (JWT). Prefer --celestia-token-file.
+    /// Celestia node auth token (JWT). Prefer --celestia-token-file. Also
+    /// read from CELESTIA_NODE_AUTH_TOKEN, as celestia-node's own CLI does.
     #[arg(long, env = "MODELDA_CELESTIA_TOKEN", hide_env_values = true)]
     pub celestia_token: Option<String>,
     /// File holding the Celestia node auth token.
@@ -54,12 +55,39 @@ pub struct DaArgs {
         default_value = "http://127.0.0.1:3100"
     )]
     pub eigenda_url: String,
-    /// Namespace: 20 hex digits of a version-0 id.
+    /// Namespace of data blobs: 20 hex digits of a version-0 id.
     #[arg(long, default_value_t = Namespace::DEFAULT)]
     pub namespace: Namespace,
+    /// Namespace of publication records. The default is the one every
+    /// modelda publication on a chain shares, which indexers follow.
+    #[arg(long, default_value_t = Namespace::RECORDS)]
+    pub record_namespace: Namespace,
     /// Use Celestia app v6 limits (8 MiB transactions, 512x512 squares).
     #[arg(long)]
     pub app_v6: bool,
+    /// Blocks a Celestia transaction may wait in the mempool before it is
+    /// evicted (celestia-app's ttl-num-blocks). A submission whose answer
+    /// was lost is looked for only after this many blocks, so that nothing
+    /// is posted twice.
+    #[arg(long, default_value_t = modelda_da::celestia::DEFAULT_MEMPOOL_TTL_BLOCKS)]
+    pub mempool_ttl_blocks: u64,
+}
+
+/// The Celestia token from the flag, `MODELDA_CELESTIA_TOKEN`, the token
+/// file, or celestia-node's own `CELESTIA_NODE_AUTH_TOKEN`, in that order.
+fn celestia_token(flag: Option<&str>, file: Option<&Path>) -> Result<Option<String>> {
+    if let Some(t) = flag {
+        return Ok(Some(t.trim().to_string()));
+    }
+    if let Some(f) = file {
+        let t = std::fs::read_to_string(f)
+            .with_context(|| format!("reading the token file {}", f.display()))?;
+        return Ok(Some(t.trim().to_string()));
+    }
+    Ok(std::env::var("CELESTIA_NODE_AUTH_TOKEN")
+        .ok()
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty()))
 }
 
 fn parse_kind(s: &str) -> Result<LayerKind, String> {
@@ -83,27 +111,35 @@ impl DaArgs {
         }
     }
 
-    /// Opens the chosen layer.
+    /// Opens the chosen layer to write to it.
     pub async fn open(&self) -> Result<Box<dyn DaLayer>> {
+        self.open_with(true).await
+    }
+
+    /// Opens the chosen layer to read from it: the local chain is opened as
+    /// a reader, which never locks out a process (a publish) writing it.
+    pub async fn open_read(&self) -> Result<Box<dyn DaLayer>> {
+        self.open_with(false).await
+    }
+
+    async fn open_with(&self, write: bool) -> Result<Box<dyn DaLayer>> {
         Ok(match self.da {
             LayerKind::Local => {
-                let chain =
-                    LocalChain::open(&self.data_dir, self.chain_limits()).with_context(|| {
-                        format!("opening the local chain in {}", self.data_dir.display())
-                    })?;
+                let open = if write {
+                    LocalChain::open
+                } else {
+                    LocalChain::open_reader
+                };
+                let chain = open(&self.data_dir, self.chain_limits()).with_context(|| {
+                    format!("opening the local chain in {}", self.data_dir.display())
+                })?;
                 Box::new(LocalLayer::new(chain))
             }
             LayerKind::Celestia => {
-                let token = match (&self.celestia_token, &self.celestia_token_file) {
-                    (Some(t), _) => Some(t.trim().to_string()),
-                    (None, Some(f)) => Some(
-                        std::fs::read_to_string(f)
-                            .with_context(|| format!("reading the token file {}", f.display()))?
-                            .trim()
-                            .to_string(),
-                    ),
-                    (None, None) => None,
-                };
+                let token = celestia_token(
+                    self.celestia_token.as_deref(),
+                    self.celestia_token_file.as_deref(),
+                )?;
                 Box::new(
                     CelestiaLayer::connect(CelestiaOptions {
                         url: self.celestia_url.clone(),
@@ -112,6 +148,7 @@ impl DaArgs {
                         key_name: self.celestia_key_name.clone(),
                         signer: self.celestia_signer.clone(),
                         limits: self.chain_limits(),
+                        mempool_ttl_blocks: self.mempool_ttl_blocks,
                         ..Default::default()
                     })
                     .await?,
@@ -160,6 +197,21 @@ pub struct DevnetArgs {
     /// Fault: fraction of connections dropped.
     #[arg(long, default_value_t = 0.0)]
     drop_rate: f64,
+    /// Fault: fraction of Celestia submissions taken into the mempool and
+    /// then dropped from it (never included), the client hearing nothing.
+    #[arg(long, default_value_t = 0.0)]
+    evict_rate: f64,
+    /// Fault: fraction of Celestia submissions included whose answer is
+    /// lost (the connection drops after inclusion).
+    #[arg(long, default_value_t = 0.0)]
+    lose_answer_rate: f64,
+    /// Fault: a submission waits a random 0 to this many blocks in the
+    /// mempool before a block may include it.
+    #[arg(long, default_value_t = 0)]
+    inclusion_delay_blocks: u64,
+    /// Blocks a submission may wait in the mempool before it is evicted.
+    #[arg(long, default_value_t = modelda_da::celestia::DEFAULT_MEMPOOL_TTL_BLOCKS)]
+    mempool_ttl_blocks: u64,
 }
 
 #[derive(Subcommand, Clone, Debug)]
@@ -221,6 +273,15 @@ pub enum BlobCommand {
         #[command(flatten)]
         da: DaArgs,
     },
+    /// List the blobs of --namespace at a height (local chain and Celestia;
+    /// EigenDA cannot be listed).
+    List {
+        /// The height.
+        #[arg(long)]
+        height: u64,
+        #[command(flatten)]
+        da: DaArgs,
+    },
 }
 
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -269,6 +330,8 @@ pub fn devnet(json: bool, args: &DevnetArgs) -> Result<()> {
         ("--error-rate", args.error_rate),
         ("--failover-rate", args.failover_rate),
         ("--drop-rate", args.drop_rate),
+        ("--evict-rate", args.evict_rate),
+        ("--lose-answer-rate", args.lose_answer_rate),
     ] {
         if !(0.0..=1.0).contains(&rate) {
             bail!("{name} must be between 0 and 1, got {rate}");
@@ -289,8 +352,12 @@ pub fn devnet(json: bool, args: &DevnetArgs) -> Result<()> {
             error_rate: args.error_rate,
             failover_rate: args.failover_rate,
             drop_rate: args.drop_rate,
+            evict_rate: args.evict_rate,
+            lose_answer_rate: args.lose_answer_rate,
+            inclusion_delay_blocks: args.inclusion_delay_blocks,
         },
         auth: !args.no_auth,
+        mempool_ttl_blocks: args.mempool_ttl_blocks,
         ..Default::default()
     };
     runtime()?.block_on(async {
@@ -359,7 +426,7 @@ pub fn blob(json: bool, cmd: &BlobCommand) -> Result<()> {
                 }
             }
             BlobCommand::Get { locator, out, da } => {
-                let layer = da.open().await?;
+                let layer = da.open_read().await?;
                 let data = layer
                     .get(locator)
                     .await
@@ -375,7 +442,7 @@ pub fn blob(json: bool, cmd: &BlobCommand) -> Result<()> {
                 }
             }
             BlobCommand::Prove { locator, out, da } => {
-                let layer = da.open().await?;
+                let layer = da.open_read().await?;
                 let proof = layer
                     .prove(locator)
                     .await
@@ -402,7 +469,7 @@ pub fn blob(json: bool, cmd: &BlobCommand) -> Result<()> {
                     std::fs::read(proof).with_context(|| format!("reading {}", proof.display()))?;
                 let proof: InclusionProof = serde_json::from_slice(&text)
                     .with_context(|| format!("{} is not an inclusion proof", proof.display()))?;
-                let layer = da.open().await?;
+                let layer = da.open_read().await?;
                 layer
                     .verify(locator, &bytes, &proof)
                     .await
@@ -416,8 +483,37 @@ pub fn blob(json: bool, cmd: &BlobCommand) -> Result<()> {
                     );
                 }
             }
+            BlobCommand::List { height, da } => {
+                if da.da == LayerKind::Eigenda {
+                    bail!("EigenDA has no namespaces or heights to list: a blob there is found by its cert (eigenda:0xCERT)");
+                }
+                let layer = da.open_read().await?;
+                let follow = layer
+                    .as_follow()
+                    .context("this layer has no heights to list")?;
+                let blobs = follow
+                    .list(da.namespace, *height)
+                    .await
+                    .with_context(|| format!("listing {} at height {height}", da.namespace))?;
+                if json {
+                    let items: Vec<_> = blobs
+                        .iter()
+                        .map(|(l, d)| json!({"locator": l.to_string(), "size": d.len(), "blake3": blake3::hash(d).to_hex().to_string()}))
+                        .collect();
+                    println!(
+                        "{}",
+                        json!({"namespace": da.namespace, "height": height, "blobs": items})
+                    );
+                } else if blobs.is_empty() {
+                    println!("no blobs of {} at height {height}", da.namespace);
+                } else {
+                    for (l, d) in &blobs {
+                        println!("{l}  {} bytes", d.len());
+                    }
+                }
+            }
             BlobCommand::Head { da } => {
-                let layer = da.open().await?;
+                let layer = da.open_read().await?;
                 let head = layer.head().await?;
                 let limits = layer.limits().await?;
                 if json {

@@ -1,7 +1,6 @@
 //! `modelda publish` and `modelda fetch`.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
@@ -15,6 +14,7 @@ use modelda_publisher::plan::{Geometry, Plan};
 use modelda_publisher::publish::{self, PublishOptions, SignedModel};
 use modelda_publisher::record;
 use serde_json::json;
+use tokio_util::sync::CancellationToken;
 
 use crate::da_cmd::{runtime, DaArgs};
 use crate::progress::Bar;
@@ -92,7 +92,9 @@ pub struct FetchArgs {
     da: DaArgs,
 }
 
-struct PublishBar(Bar);
+/// A progress bar; the flag says whether notes go to stderr (not with
+/// `--json` or `-q`).
+struct PublishBar(Bar, bool);
 
 impl publish::PublishProgress for PublishBar {
     fn start(&self, total: u64) {
@@ -100,6 +102,13 @@ impl publish::PublishProgress for PublishBar {
     }
     fn advance(&self, bytes: u64) {
         modelda_manifest::Progress::advance(&self.0, bytes)
+    }
+    fn settling(&self, height: u64) {
+        if self.1 {
+            eprintln!(
+                "waiting for height {height}: a submission without an answer may still be included until then (mempool TTL, --mempool-ttl-blocks); its blobs are looked for before anything is posted again"
+            );
+        }
     }
 }
 
@@ -114,7 +123,7 @@ impl fetch::FetchProgress for PublishBar {
 
 /// Stops on the first Ctrl-C or SIGTERM (blobs in flight are still
 /// journaled); exits at once on the second.
-fn stop_on_signal(stop: Arc<AtomicBool>, json: bool) {
+fn stop_on_signal(stop: CancellationToken, json: bool) {
     tokio::spawn(async move {
         let mut term =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
@@ -123,9 +132,10 @@ fn stop_on_signal(stop: Arc<AtomicBool>, json: bool) {
                 _ = tokio::signal::ctrl_c() => {}
                 _ = async { match &mut term { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
             }
-            if stop.swap(true, Ordering::SeqCst) {
+            if stop.is_cancelled() {
                 std::process::exit(130);
             }
+            stop.cancel();
             if !json {
                 eprintln!("stopping: waiting for blobs in flight to be confirmed and journaled (Ctrl-C again to quit now)");
             }
@@ -171,18 +181,19 @@ pub fn publish(json: bool, show_progress: bool, args: &PublishArgs) -> Result<()
     let rt = runtime()?;
     let outcome = rt.block_on(async {
         let layer: Arc<dyn DaLayer> = Arc::from(args.da.open().await?);
-        let stop = Arc::new(AtomicBool::new(false));
+        let stop = CancellationToken::new();
         stop_on_signal(stop.clone(), json);
         let popts = PublishOptions {
             geometry,
             namespace: args.da.namespace,
+            record_namespace: args.da.record_namespace,
             journal_dir: args.journal_dir.clone(),
             max_in_flight: args.max_in_flight_mib.max(1) << 20,
             jobs: args.jobs,
             parents: args.reuse.clone(),
             max_blob_bytes: args.max_blob_bytes,
         };
-        let bar = PublishBar(Bar::new(show_progress, "posting"));
+        let bar = PublishBar(Bar::new(show_progress, "posting"), show_progress);
         let r = publish::publish(layer, &model, &key, &popts, &bar, stop).await;
         bar.0.finish();
         anyhow::Ok(r?)
@@ -200,6 +211,12 @@ pub fn publish(json: bool, show_progress: bool, args: &PublishArgs) -> Result<()
             println!(
                 "reused   {} leaves ({} bytes) from parent publications",
                 outcome.reused_leaves, outcome.reused_bytes
+            );
+        }
+        if outcome.adopted_blobs > 0 {
+            println!(
+                "reused   {} blobs ({} bytes) another key's publication of this model had posted: not posted again",
+                outcome.adopted_blobs, outcome.adopted_bytes
             );
         }
         if outcome.posted_now == 0 && outcome.recovered == 0 {
@@ -370,7 +387,7 @@ pub fn fetch(json: bool, show_progress: bool, args: &FetchArgs) -> Result<()> {
     };
     let rt = runtime()?;
     let (rec, fetched) = rt.block_on(async {
-        let layer: Arc<dyn DaLayer> = Arc::from(args.da.open().await?);
+        let layer: Arc<dyn DaLayer> = Arc::from(args.da.open_read().await?);
         let rec = record::open(
             layer.as_ref(),
             &args.record,
@@ -380,7 +397,7 @@ pub fn fetch(json: bool, show_progress: bool, args: &FetchArgs) -> Result<()> {
         .await
         .with_context(|| format!("reading the publication record {}", args.record))?;
         let rec = Arc::new(rec);
-        let bar = PublishBar(Bar::new(show_progress, "fetching"));
+        let bar = PublishBar(Bar::new(show_progress, "fetching"), show_progress);
         let r = fetch::fetch(layer, rec.clone(), &selection, &out, &bar).await;
         bar.0.finish();
         anyhow::Ok((

@@ -10,13 +10,20 @@ use celestia_rpc::{BlobClient, Client, HeaderClient, StateClient, TxConfig};
 use celestia_types::{Blob, Commitment, ExtendedHeader};
 
 use crate::chain::{to_celestia, verify_square, ChainLimits};
-use crate::layer::{DaLayer, InclusionProof, Limits, Receipt};
+use crate::layer::{DaLayer, Follow, InclusionProof, Limits, Receipt, Settlement};
 use crate::retry::{with_retry, Attempt, RetryPolicy};
 use crate::square;
 use crate::{Error, LayerKind, Locator, Namespace, Result, ShareCommitment};
 
 /// Smallest gas price Celestia validators accept, in utia per gas.
 pub const MIN_GAS_PRICE: f64 = 0.004;
+
+/// Blocks a transaction may wait in a Celestia validator's mempool before
+/// it is evicted: celestia-app (v6 and later) raises `ttl-num-blocks` to at
+/// least 36 and turns the time-based TTL off. A submission whose answer was
+/// lost is settled once the head passes the height it was sent at plus
+/// this plus one.
+pub const DEFAULT_MEMPOOL_TTL_BLOCKS: u64 = 36;
 
 /// Gas a PayForBlobs transaction of blobs of these sizes uses:
 /// `shares * 512 * 8 + 10 * 70 * blobs + 75_000`.
@@ -53,6 +60,9 @@ pub struct CelestiaOptions {
     pub timeout: Duration,
     /// The chain's size limits. Default: app v5 (2 MiB transactions).
     pub limits: ChainLimits,
+    /// The validators' mempool TTL in blocks. Default:
+    /// [`DEFAULT_MEMPOOL_TTL_BLOCKS`] (36).
+    pub mempool_ttl_blocks: u64,
 }
 
 impl std::fmt::Debug for CelestiaOptions {
@@ -62,6 +72,7 @@ impl std::fmt::Debug for CelestiaOptions {
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .field("gas_price", &self.gas_price)
             .field("key_name", &self.key_name)
+            .field("mempool_ttl_blocks", &self.mempool_ttl_blocks)
             .finish()
     }
 }
@@ -77,6 +88,7 @@ impl Default for CelestiaOptions {
             retry: RetryPolicy::default(),
             timeout: Duration::from_secs(120),
             limits: ChainLimits::APP_V5,
+            mempool_ttl_blocks: DEFAULT_MEMPOOL_TTL_BLOCKS,
         }
     }
 }
@@ -184,14 +196,48 @@ impl CelestiaLayer {
         }
     }
 
+    /// Classifies a failed `blob.Submit`. Unlike a read, a submission may
+    /// not be retried after a failure that can come after the request
+    /// reached the node (a dropped connection, a timeout): the blobs may be
+    /// in the mempool, and sending them again would post them twice. Only
+    /// failures that prove the node did not take the transaction are
+    /// retried: the connection was never made, the node answered with an
+    /// HTTP error status, or it refused the transaction (sequence mismatch).
+    fn classify_submit(&self, e: jsonrpsee::core::ClientError) -> Failure {
+        use jsonrpsee::core::ClientError as C;
+        let lower = e.to_string().to_lowercase();
+        let never_sent = lower.contains("request rejected") || lower.contains("(connect)");
+        match e {
+            C::Transport(_) | C::RestartNeeded(_) | C::RequestTimeout if !never_sent => {
+                Failure::Final(Error::OutcomeUnknown {
+                    endpoint: self.opts.url.clone(),
+                    detail: e.to_string(),
+                })
+            }
+            e => self.classify(e, "write"),
+        }
+    }
+
     async fn call<T, Fut>(&self, needed: &'static str, f: impl Fn() -> Fut) -> Result<T>
+    where
+        Fut: std::future::Future<Output = Result<T, jsonrpsee::core::ClientError>>,
+    {
+        self.call_with(|e| self.classify(e, needed), f).await
+    }
+
+    async fn call_with<T, Fut>(
+        &self,
+        classify: impl Fn(jsonrpsee::core::ClientError) -> Failure,
+        f: impl Fn() -> Fut,
+    ) -> Result<T>
     where
         Fut: std::future::Future<Output = Result<T, jsonrpsee::core::ClientError>>,
     {
         with_retry(self.opts.retry, || {
             let fut = f();
+            let classify = &classify;
             async move {
-                fut.await.map_err(|e| match self.classify(e, needed) {
+                fut.await.map_err(|e| match classify(e) {
                     Failure::Retry(s) => Attempt::Retry(Failure::Retry(s)),
                     f @ Failure::Final(_) => Attempt::Fail(f),
                 })
@@ -309,6 +355,15 @@ impl DaLayer for CelestiaLayer {
             .height())
     }
 
+    fn settlement(&self) -> Settlement {
+        Settlement::WithinBlocks(self.opts.mempool_ttl_blocks)
+    }
+
+    fn as_follow(&self) -> Option<&dyn Follow> {
+        Some(self)
+    }
+
+    #[tracing::instrument(name = "da.submit", skip_all, fields(layer = "celestia", blobs = blobs.len()))]
     async fn submit(&self, namespace: Namespace, blobs: Vec<Vec<u8>>) -> Result<Vec<Receipt>> {
         let limit = self.opts.limits.limits().max_blob_bytes;
         crate::layer::check_blobs("celestia", blobs.iter().map(Vec::len), limit)?;
@@ -325,16 +380,19 @@ impl DaLayer for CelestiaLayer {
         let gas_price = self.opts.gas_price;
         let key_name = self.opts.key_name.clone();
         let height = self
-            .call("write", || {
-                let mut cfg = TxConfig::default().with_gas_price(gas_price);
-                if let Some(k) = &key_name {
-                    cfg = cfg.with_key_name(k.clone());
-                }
-                if let Some(s) = &self.signer {
-                    cfg = cfg.with_signer_address(*s);
-                }
-                self.client.blob_submit(&cblobs, cfg)
-            })
+            .call_with(
+                |e| self.classify_submit(e),
+                || {
+                    let mut cfg = TxConfig::default().with_gas_price(gas_price);
+                    if let Some(k) = &key_name {
+                        cfg = cfg.with_key_name(k.clone());
+                    }
+                    if let Some(s) = &self.signer {
+                        cfg = cfg.with_signer_address(*s);
+                    }
+                    self.client.blob_submit(&cblobs, cfg)
+                },
+            )
             .await?;
         tracing::info!(height, blobs = blobs.len(), "blobs included");
         Ok(cblobs
@@ -352,31 +410,12 @@ impl DaLayer for CelestiaLayer {
             .collect())
     }
 
+    #[tracing::instrument(name = "da.get", skip_all, fields(layer = "celestia", locator = %locator))]
     async fn get(&self, locator: &Locator) -> Result<Vec<u8>> {
         Ok(self.blob(locator).await?.data)
     }
 
-    async fn list(&self, namespace: Namespace, height: u64) -> Result<Vec<(Locator, Vec<u8>)>> {
-        let namespaces = [to_celestia(namespace)];
-        let blobs = self
-            .call("read", || self.client.blob_get_all(height, &namespaces))
-            .await?
-            .unwrap_or_default();
-        Ok(blobs
-            .into_iter()
-            .map(|b| {
-                (
-                    Locator::Celestia {
-                        height,
-                        namespace,
-                        commitment: ShareCommitment::from_bytes(*b.commitment.hash()),
-                    },
-                    b.data,
-                )
-            })
-            .collect())
-    }
-
+    #[tracing::instrument(name = "da.prove", skip_all, fields(layer = "celestia", locator = %locator))]
     async fn prove(&self, locator: &Locator) -> Result<InclusionProof> {
         let (h, ns, c) = Self::parts(locator)?;
         let blob = self.blob(locator).await?;
@@ -400,9 +439,47 @@ impl DaLayer for CelestiaLayer {
         })
     }
 
+    #[tracing::instrument(name = "da.verify", skip_all, fields(layer = "celestia", locator = %locator))]
     async fn verify(&self, locator: &Locator, data: &[u8], proof: &InclusionProof) -> Result<()> {
         let (h, ns, c) = Self::parts(locator)?;
         let header = self.header(h).await?;
         verify_square(locator, h, ns, c, data, proof, &header)
+    }
+}
+
+#[async_trait]
+impl Follow for CelestiaLayer {
+    async fn wait_for_height(&self, height: u64) -> Result<()> {
+        // `header.WaitForHeight` blocks on the node; a request timeout
+        // only means the height is not there yet.
+        loop {
+            match CelestiaLayer::wait_for_height(self, height).await {
+                Ok(_) => return Ok(()),
+                Err(Error::Transport { .. }) if self.head().await? < height => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    #[tracing::instrument(name = "da.list", skip_all, fields(layer = "celestia", namespace = %namespace, height))]
+    async fn list(&self, namespace: Namespace, height: u64) -> Result<Vec<(Locator, Vec<u8>)>> {
+        let namespaces = [to_celestia(namespace)];
+        let blobs = self
+            .call("read", || self.client.blob_get_all(height, &namespaces))
+            .await?
+            .unwrap_or_default();
+        Ok(blobs
+            .into_iter()
+            .map(|b| {
+                (
+                    Locator::Celestia {
+                        height,
+                        namespace,
+                        commitment: ShareCommitment::from_bytes(*b.commitment.hash()),
+                    },
+                    b.data,
+                )
+            })
+            .collect())
     }
 }

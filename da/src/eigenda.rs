@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::layer::{DaLayer, InclusionProof, Limits, Receipt};
+use crate::layer::{DaLayer, InclusionProof, Limits, Receipt, Settlement};
 use crate::retry::{with_retry, Attempt, RetryPolicy};
 use crate::{Cert, Error, LayerKind, Locator, Namespace, Result};
 
@@ -224,6 +224,11 @@ impl DaLayer for EigenDaLayer {
         Ok(0)
     }
 
+    fn settlement(&self) -> Settlement {
+        Settlement::Unlisted
+    }
+
+    #[tracing::instrument(name = "da.submit", skip_all, fields(layer = "eigenda", blobs = blobs.len()))]
     async fn submit(&self, _namespace: Namespace, blobs: Vec<Vec<u8>>) -> Result<Vec<Receipt>> {
         crate::layer::check_blobs("eigenda", blobs.iter().map(Vec::len), MAX_PAYLOAD_BYTES)?;
         let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(self.opts.concurrency.max(1)));
@@ -254,17 +259,12 @@ impl DaLayer for EigenDaLayer {
         Ok(out)
     }
 
+    #[tracing::instrument(name = "da.get", skip_all, fields(layer = "eigenda", locator = %locator))]
     async fn get(&self, locator: &Locator) -> Result<Vec<u8>> {
         self.fetch(cert_of(locator)?).await
     }
 
-    async fn list(&self, _namespace: Namespace, _height: u64) -> Result<Vec<(Locator, Vec<u8>)>> {
-        Err(Error::Remote {
-            endpoint: self.opts.url.clone(),
-            detail: "EigenDA has no namespaces or heights to list; register publications by their record's cert".into(),
-        })
-    }
-
+    #[tracing::instrument(name = "da.prove", skip_all, fields(layer = "eigenda", locator = %locator))]
     async fn prove(&self, locator: &Locator) -> Result<InclusionProof> {
         Ok(InclusionProof::Eigenda {
             v: InclusionProof::VERSION,
@@ -272,6 +272,7 @@ impl DaLayer for EigenDaLayer {
         })
     }
 
+    #[tracing::instrument(name = "da.verify", skip_all, fields(layer = "eigenda", locator = %locator))]
     async fn verify(&self, locator: &Locator, data: &[u8], proof: &InclusionProof) -> Result<()> {
         let bad = |reason: String| Error::BadProof {
             locator: locator.to_string(),

@@ -99,6 +99,18 @@ pub enum Error {
         /// Attempts made.
         attempts: u32,
     },
+    /// A submission was sent but no answer came back (the connection
+    /// dropped or timed out after the request left): the blobs may or may
+    /// not be included. Resubmitting now could post them twice; wait until
+    /// the layer can no longer include them (see [`crate::Settlement`]),
+    /// then list the heights.
+    #[error("{endpoint}: the submission's outcome is unknown ({detail}): its blobs may still be included")]
+    OutcomeUnknown {
+        /// The endpoint.
+        endpoint: String,
+        /// What failed.
+        detail: String,
+    },
     /// The layer answered with an error we do not map more precisely.
     #[error("{endpoint}: {detail}")]
     Remote {
@@ -140,6 +152,13 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl Error {
+    /// Whether this is a submission whose blobs may or may not be included.
+    pub fn is_outcome_unknown(&self) -> bool {
+        matches!(self, Error::OutcomeUnknown { .. })
+    }
 }
 
 /// Result type of this crate.

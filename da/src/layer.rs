@@ -82,6 +82,27 @@ impl InclusionProof {
     pub const VERSION: u8 = 1;
 }
 
+/// When a submission whose outcome is unknown (the client died, or the
+/// answer was lost) is settled: either included, or never to be included.
+///
+/// Only then may its blobs be looked for and, if absent, posted again
+/// without posting anything twice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "blocks", rename_all = "snake_case")]
+pub enum Settlement {
+    /// Settled when `submit` returns or the process dies: the embedded
+    /// chain writes a block in the submitting process.
+    Immediate,
+    /// A submission still in the mempool this many blocks after the head
+    /// at the time it was sent is evicted, so once the head passes that
+    /// height plus one the submission is settled. Celestia's mempool TTL:
+    /// [`crate::celestia::DEFAULT_MEMPOOL_TTL_BLOCKS`] by default.
+    WithinBlocks(u64),
+    /// The layer cannot be listed by height (EigenDA): an unknown
+    /// submission stays unknown, and posting again may duplicate it.
+    Unlisted,
+}
+
 /// One data-availability layer: the embedded local chain, Celestia or EigenDA.
 #[async_trait]
 pub trait DaLayer: Send + Sync {
@@ -94,6 +115,15 @@ pub trait DaLayer: Send + Sync {
     /// Height of the newest block (0 for layers without heights).
     async fn head(&self) -> Result<u64>;
 
+    /// How submissions with an unknown outcome settle.
+    fn settlement(&self) -> Settlement;
+
+    /// This layer's blocks, to follow in height order, when it has them
+    /// (the embedded chain and Celestia; not EigenDA).
+    fn as_follow(&self) -> Option<&dyn Follow> {
+        None
+    }
+
     /// Submits blobs to `namespace` and waits until they are included.
     /// Receipts come back in the order of `blobs`.
     async fn submit(&self, namespace: Namespace, blobs: Vec<Vec<u8>>) -> Result<Vec<Receipt>>;
@@ -101,13 +131,22 @@ pub trait DaLayer: Send + Sync {
     /// The blob at `locator`.
     async fn get(&self, locator: &Locator) -> Result<Vec<u8>>;
 
-    /// Every blob of `namespace` at `height`, in square order.
-    async fn list(&self, namespace: Namespace, height: u64) -> Result<Vec<(Locator, Vec<u8>)>>;
-
     /// A proof that the blob at `locator` is included.
     async fn prove(&self, locator: &Locator) -> Result<InclusionProof>;
 
     /// Verifies that `data` is the blob at `locator`, with `proof`, against a
     /// header this client fetches itself (never one supplied by the prover).
     async fn verify(&self, locator: &Locator, data: &[u8], proof: &InclusionProof) -> Result<()>;
+}
+
+/// A layer whose blocks can be followed in height order by namespace: the
+/// embedded chain and Celestia. EigenDA has neither heights nor namespaces
+/// and does not implement it; [`DaLayer::as_follow`] says which is which.
+#[async_trait]
+pub trait Follow: DaLayer {
+    /// Waits until the head is at least `height`.
+    async fn wait_for_height(&self, height: u64) -> Result<()>;
+
+    /// Every blob of `namespace` at `height`, in square order.
+    async fn list(&self, namespace: Namespace, height: u64) -> Result<Vec<(Locator, Vec<u8>)>>;
 }

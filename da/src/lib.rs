@@ -7,21 +7,19 @@
 //! - `celestia`: a `celestia-rpc` client of a Celestia node (or the devnet);
 //! - `eigenda`: a client of the EigenDA proxy's REST API (or the devnet).
 //!
-//! The devnet serves a local chain over both APIs for tests and trials.
+//! The devnet (crate `modelda-devnet`) serves a local chain over both APIs
+//! for tests and trials; this crate carries no server dependencies.
 //!
-//! The embedded chain and the devnet need RocksDB; they sit behind the
-//! `local` feature (on by default). Without it the crate is a client of
+//! The embedded chain needs RocksDB; it sits behind the `local` feature
+//! (on by default). Without it the crate is a client of
 //! remote layers, and everything that only reads records, locators and
 //! proofs builds without a C++ toolchain (the fuzz targets use this).
 
 pub mod celestia;
 pub mod chain;
-#[cfg(feature = "local")]
-pub mod devnet;
 pub mod eigenda;
 pub mod error;
 pub mod header;
-pub mod jwt;
 pub mod layer;
 #[cfg(feature = "local")]
 pub mod local;
@@ -31,7 +29,7 @@ pub mod square;
 
 pub use chain::{verify_inclusion, ChainLimits};
 pub use error::{Error, Result};
-pub use layer::{DaLayer, InclusionProof, Limits, Receipt};
+pub use layer::{DaLayer, Follow, InclusionProof, Limits, Receipt, Settlement};
 #[cfg(feature = "local")]
 pub use local::{LocalChain, LocalLayer};
 pub use locator::{Cert, LayerKind, Locator, Namespace, ShareCommitment};

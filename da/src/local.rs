@@ -18,7 +18,7 @@
 //! | `blobs-v2` | height u64, index u32 | namespace 29, commitment 32, segment u32, offset u64, length u64 |
 //! | `commitments-v1` | namespace 29, commitment 32, height u64 | index u32 |
 //! | `headers-v1` | height u64 | signed `ExtendedHeader` (JSON), cached |
-//! | `eigenda-v1` | blake3(cert) 32 | cert length u32, cert, payload |
+//! | `eigenda-v1` | (unused: the devnet's EigenDA memstore of earlier builds; opened so that their stores still open) | |
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -35,9 +35,9 @@ use tendermint::Time;
 use crate::chain::verify_square;
 pub use crate::chain::{share_commitment, to_celestia, verify_inclusion, ChainLimits};
 use crate::header::{next_time, Signer};
-use crate::layer::{DaLayer, InclusionProof, Limits, Receipt};
+use crate::layer::{DaLayer, Follow, InclusionProof, Limits, Receipt, Settlement};
 use crate::square::{self, Square};
-use crate::{Cert, Error, LayerKind, Locator, Namespace, Result, ShareCommitment};
+use crate::{Error, LayerKind, Locator, Namespace, Result, ShareCommitment};
 
 /// Column family names, versioned.
 pub mod cf {
@@ -53,7 +53,9 @@ pub mod cf {
     pub const COMMITMENTS: &str = "commitments-v1";
     /// Cached signed headers.
     pub const HEADERS: &str = "headers-v1";
-    /// EigenDA payloads by cert (devnet memstore).
+    /// Unused: the devnet's EigenDA payloads in builds before the devnet
+    /// crate kept them in files. Still opened, as RocksDB requires for
+    /// every family a store holds.
     pub const EIGENDA: &str = "eigenda-v1";
     /// All of them.
     pub const ALL: [&str; 6] = [META, BLOCKS, BLOBS, COMMITMENTS, HEADERS, EIGENDA];
@@ -73,6 +75,12 @@ pub struct StoredBlob {
 }
 
 /// The chain. Cheap to clone; readers run while a writer appends.
+///
+/// One process opens a chain as its writer ([`LocalChain::open`]); any
+/// number of other processes may follow it as readers
+/// ([`LocalChain::open_reader`]): RocksDB secondary instances that catch up
+/// with the writer when asked for a height they have not seen, reading the
+/// segment files directly.
 #[derive(Clone)]
 pub struct LocalChain {
     inner: Arc<Inner>,
@@ -83,12 +91,35 @@ struct Inner {
     path: PathBuf,
     limits: ChainLimits,
     signer: Signer,
-    /// The segment being appended to; its lock serializes appends.
-    append: Mutex<Segment>,
+    /// The segment being appended to (its lock serializes appends), or
+    /// `None` in a reader.
+    append: Option<Mutex<Segment>>,
     /// Open segment files for reading.
     readers: Mutex<HashMap<u32, Arc<File>>>,
     headers: Mutex<()>,
+    /// A reader's own state: its secondary directory, the newest head it
+    /// has caught up to, and the headers it signed (it cannot cache them in
+    /// the store).
+    reader: Option<ReaderState>,
 }
+
+struct ReaderState {
+    dir: PathBuf,
+    seen_head: std::sync::atomic::AtomicU64,
+    headers: Mutex<HashMap<u64, ExtendedHeader>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(r) = &self.reader {
+            let _ = std::fs::remove_dir_all(&r.dir);
+        }
+    }
+}
+
+/// Directory under the chain's data directory where readers keep their
+/// RocksDB secondary state, one subdirectory per reader process.
+pub const READERS_DIR: &str = "readers";
 
 /// Largest segment file before a new one is started.
 pub const SEGMENT_BYTES: u64 = 1 << 30;
@@ -109,6 +140,24 @@ fn segment_path(dir: &Path, id: u32) -> PathBuf {
 
 fn h8(h: u64) -> [u8; 8] {
     h.to_be_bytes()
+}
+
+/// Key of a blob record in `blobs-v2`: height, index.
+fn blob_key(height: u64, index: u32) -> [u8; 12] {
+    let mut k = [0u8; 12];
+    k[..8].copy_from_slice(&h8(height));
+    k[8..].copy_from_slice(&index.to_be_bytes());
+    k
+}
+
+/// Key of the commitment index in `commitments-v1`: namespace, commitment,
+/// height.
+fn commitment_key(ns: Namespace, c: ShareCommitment, height: u64) -> [u8; 69] {
+    let mut k = [0u8; 69];
+    k[..29].copy_from_slice(ns.as_bytes());
+    k[29..61].copy_from_slice(c.as_bytes());
+    k[61..].copy_from_slice(&h8(height));
+    k
 }
 
 fn be_u64(b: &[u8]) -> u64 {
@@ -224,11 +273,96 @@ impl LocalChain {
                 path: dir.to_path_buf(),
                 limits,
                 signer: Signer::from_seed(seed),
-                append: Mutex::new(Segment { id, end, file }),
+                append: Some(Mutex::new(Segment { id, end, file })),
                 readers: Mutex::new(HashMap::new()),
                 headers: Mutex::new(()),
+                reader: None,
             }),
         })
+    }
+
+    /// Opens the chain under `dir` as a reader that follows the process
+    /// writing it (or a chain nobody writes). A reader never writes to the
+    /// chain: appends are refused.
+    pub fn open_reader(dir: &Path, limits: ChainLimits) -> Result<Self> {
+        let store = |detail: String| Error::Store {
+            path: dir.to_path_buf(),
+            detail,
+        };
+        if !dir.join("CURRENT").exists() {
+            return Err(store(
+                "there is no chain here yet: publish or submit something first".into(),
+            ));
+        }
+        let readers = dir.join(READERS_DIR);
+        sweep_dead_readers(&readers);
+        let mut tag = [0u8; 4];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut tag);
+        let own = readers.join(format!("{}-{}", std::process::id(), hex::encode(tag)));
+        std::fs::create_dir_all(&own).map_err(|e| Error::Io {
+            path: own.clone(),
+            source: e,
+        })?;
+        let mut opts = Options::default();
+        // RocksDB requires secondaries to keep every file open.
+        opts.set_max_open_files(-1);
+        let listed = DB::list_cf(&opts, dir).map_err(|e| store(e.to_string()))?;
+        if listed.iter().any(|n| n == cf::LEGACY_BLOBS) {
+            return Err(store(
+                "this chain was written by an older modelda (blob bytes inside RocksDB); start a new data directory".into(),
+            ));
+        }
+        let cfs: Vec<&str> = cf::ALL
+            .iter()
+            .copied()
+            .filter(|n| listed.iter().any(|l| l == n))
+            .collect();
+        if cfs.len() != cf::ALL.len() {
+            let _ = std::fs::remove_dir_all(&own);
+            return Err(store("the chain is still being created: try again".into()));
+        }
+        let db = DB::open_cf_as_secondary(&opts, dir, &own, cfs).map_err(|e| {
+            let _ = std::fs::remove_dir_all(&own);
+            store(format!("opening as a reader: {e}"))
+        })?;
+        let seed = match db
+            .get_cf(db.cf_handle(cf::META).expect("opened"), b"signer-seed")
+            .map_err(|e| store(e.to_string()))?
+        {
+            Some(s) if s.len() == 32 => <[u8; 32]>::try_from(&s[..]).expect("32 bytes"),
+            _ => {
+                return Err(store(
+                    "the chain has no validator key yet: try again".into(),
+                ))
+            }
+        };
+        let chain = LocalChain {
+            inner: Arc::new(Inner {
+                db,
+                path: dir.to_path_buf(),
+                limits,
+                signer: Signer::from_seed(seed),
+                append: None,
+                readers: Mutex::new(HashMap::new()),
+                headers: Mutex::new(()),
+                reader: Some(ReaderState {
+                    dir: own,
+                    seen_head: std::sync::atomic::AtomicU64::new(0),
+                    headers: Mutex::new(HashMap::new()),
+                }),
+            }),
+        };
+        chain.head()?;
+        Ok(chain)
+    }
+
+    /// Whether this handle only reads (another process writes the chain).
+    pub fn is_reader(&self) -> bool {
+        self.inner.reader.is_some()
+    }
+
+    fn read_only(&self) -> Error {
+        self.store_err("this chain is open as a reader (another process writes it): it cannot be written from here")
     }
 
     fn store_err(&self, e: impl std::fmt::Display) -> Error {
@@ -293,8 +427,23 @@ impl LocalChain {
         self.inner.signer.public_key()
     }
 
-    /// Height of the newest block (0 before the first).
+    /// Height of the newest block (0 before the first). A reader catches
+    /// up with the writer first.
     pub fn head(&self) -> Result<u64> {
+        if let Some(r) = &self.inner.reader {
+            self.inner
+                .db
+                .try_catch_up_with_primary()
+                .map_err(|e| self.store_err(format!("catching up with the writer: {e}")))?;
+            let head = self.stored_head()?;
+            r.seen_head
+                .fetch_max(head, std::sync::atomic::Ordering::SeqCst);
+            return Ok(head);
+        }
+        self.stored_head()
+    }
+
+    fn stored_head(&self) -> Result<u64> {
         Ok(self
             .inner
             .db
@@ -328,7 +477,10 @@ impl LocalChain {
             .iter()
             .map(|(ns, d)| share_commitment(*ns, d))
             .collect::<Result<_>>()?;
-        let mut seg = self.inner.append.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(append) = &self.inner.append else {
+            return Err(self.read_only());
+        };
+        let mut seg = append.lock().unwrap_or_else(|p| p.into_inner());
         let height = self.head()? + 1;
         // Blob bytes first, past the segment's recorded end.
         let mut places = Vec::with_capacity(blobs.len());
@@ -379,19 +531,16 @@ impl LocalChain {
         for (i, (((ns, data), c), (seg_id, offset))) in
             blobs.iter().zip(&commitments).zip(&places).enumerate()
         {
-            let mut key = h8(height).to_vec();
-            key.extend_from_slice(&(i as u32).to_be_bytes());
+            let key = blob_key(height, i as u32);
             let mut val = Vec::with_capacity(BLOB_RECORD_LEN);
             val.extend_from_slice(ns.as_bytes());
             val.extend_from_slice(c.as_bytes());
             val.extend_from_slice(&seg_id.to_be_bytes());
             val.extend_from_slice(&offset.to_be_bytes());
             val.extend_from_slice(&(data.len() as u64).to_be_bytes());
-            batch.put_cf(self.cf(cf::BLOBS), &key, &val);
-            let mut ck = ns.as_bytes().to_vec();
-            ck.extend_from_slice(c.as_bytes());
-            ck.extend_from_slice(&h8(height));
-            batch.put_cf(self.cf(cf::COMMITMENTS), &ck, (i as u32).to_be_bytes());
+            batch.put_cf(self.cf(cf::BLOBS), key, &val);
+            let ck = commitment_key(*ns, *c, height);
+            batch.put_cf(self.cf(cf::COMMITMENTS), ck, (i as u32).to_be_bytes());
         }
         batch.put_cf(self.cf(cf::META), b"head", h8(height));
         let mut segment = seg.id.to_be_bytes().to_vec();
@@ -432,7 +581,16 @@ impl LocalChain {
     }
 
     fn check_height(&self, height: u64) -> Result<()> {
-        let head = self.head()?;
+        // A reader catches up only for heights it has not seen yet.
+        let seen = self
+            .inner
+            .reader
+            .as_ref()
+            .map(|r| r.seen_head.load(std::sync::atomic::Ordering::SeqCst));
+        let head = match seen {
+            Some(seen) if height != 0 && height <= seen => seen,
+            _ => self.head()?,
+        };
         if height == 0 || height > head {
             return Err(Error::FutureHeight { height, head });
         }
@@ -491,13 +649,11 @@ impl LocalChain {
         commitment: ShareCommitment,
     ) -> Result<Option<StoredBlob>> {
         self.check_height(height)?;
-        let mut ck = namespace.as_bytes().to_vec();
-        ck.extend_from_slice(commitment.as_bytes());
-        ck.extend_from_slice(&h8(height));
+        let ck = commitment_key(namespace, commitment, height);
         let Some(idx) = self
             .inner
             .db
-            .get_cf(self.cf(cf::COMMITMENTS), &ck)
+            .get_cf(self.cf(cf::COMMITMENTS), ck)
             .map_err(|e| self.store_err(e))?
         else {
             return Ok(None);
@@ -555,6 +711,12 @@ impl LocalChain {
     }
 
     fn cached_header(&self, height: u64) -> Result<Option<ExtendedHeader>> {
+        if let Some(r) = &self.inner.reader {
+            let mem = r.headers.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(h) = mem.get(&height) {
+                return Ok(Some(h.clone()));
+            }
+        }
         match self
             .inner
             .db
@@ -597,58 +759,44 @@ impl LocalChain {
                     height: h,
                     detail: format!("signing the header: {e}"),
                 })?;
-            let json = serde_json::to_vec(&eh).map_err(|e| self.store_err(e))?;
-            self.inner
-                .db
-                .put_cf(self.cf(cf::HEADERS), h8(h), json)
-                .map_err(|e| self.store_err(e))?;
+            match &self.inner.reader {
+                // Signing is deterministic: the writer caches the same header.
+                Some(r) => {
+                    r.headers
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(h, eh.clone());
+                }
+                None => {
+                    let json = serde_json::to_vec(&eh).map_err(|e| self.store_err(e))?;
+                    self.inner
+                        .db
+                        .put_cf(self.cf(cf::HEADERS), h8(h), json)
+                        .map_err(|e| self.store_err(e))?;
+                }
+            }
             prev = Some(eh.clone());
             last = Some(eh);
         }
         Ok(last.expect("at least one header was signed"))
     }
+}
 
-    /// Stores an EigenDA payload and returns its cert: version byte `0x03`
-    /// and an RLP list of the payload's BLAKE3 and a random nonce (opaque to
-    /// clients, unique per put like the proxy's memstore).
-    pub fn eigenda_put(&self, payload: &[u8]) -> Result<Cert> {
-        let mut nonce = [0u8; 8];
-        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
-        let mut cert = vec![0x03, 0xc0 + 42, 0xa0];
-        cert.extend_from_slice(blake3::hash(payload).as_bytes());
-        cert.push(0x88);
-        cert.extend_from_slice(&nonce);
-        let key = blake3::hash(&cert);
-        let mut val = (cert.len() as u32).to_be_bytes().to_vec();
-        val.extend_from_slice(&cert);
-        val.extend_from_slice(payload);
-        self.inner
-            .db
-            .put_cf(self.cf(cf::EIGENDA), key.as_bytes(), val)
-            .map_err(|e| self.store_err(e))?;
-        Cert::new(cert)
-    }
-
-    /// The EigenDA payload of `cert`, if stored.
-    pub fn eigenda_get(&self, cert: &Cert) -> Result<Option<Vec<u8>>> {
-        let key = blake3::hash(cert.as_bytes());
-        let Some(v) = self
-            .inner
-            .db
-            .get_cf(self.cf(cf::EIGENDA), key.as_bytes())
-            .map_err(|e| self.store_err(e))?
-        else {
-            return Ok(None);
-        };
-        let n = u32::from_be_bytes(
-            v[..4]
-                .try_into()
-                .map_err(|_| self.store_err("corrupt cert record"))?,
-        ) as usize;
-        if v.len() < 4 + n || &v[4..4 + n] != cert.as_bytes() {
-            return Ok(None);
+/// Removes reader directories of processes that no longer run.
+fn sweep_dead_readers(readers: &Path) {
+    let Ok(entries) = std::fs::read_dir(readers) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let pid = name
+            .to_str()
+            .and_then(|n| n.split('-').next()?.parse::<u32>().ok());
+        if let Some(pid) = pid {
+            if !Path::new(&format!("/proc/{pid}")).exists() {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
         }
-        Ok(Some(v[4 + n..].to_vec()))
     }
 }
 
@@ -707,6 +855,15 @@ impl DaLayer for LocalLayer {
         self.chain.head()
     }
 
+    fn settlement(&self) -> Settlement {
+        Settlement::Immediate
+    }
+
+    fn as_follow(&self) -> Option<&dyn Follow> {
+        Some(self)
+    }
+
+    #[tracing::instrument(name = "da.submit", skip_all, fields(layer = "local", blobs = blobs.len()))]
     async fn submit(&self, namespace: Namespace, blobs: Vec<Vec<u8>>) -> Result<Vec<Receipt>> {
         self.blocking(move |chain| {
             let refs: Vec<(Namespace, &[u8])> =
@@ -729,6 +886,7 @@ impl DaLayer for LocalLayer {
         .await
     }
 
+    #[tracing::instrument(name = "da.get", skip_all, fields(layer = "local", locator = %locator))]
     async fn get(&self, locator: &Locator) -> Result<Vec<u8>> {
         let (h, ns, c) = square_locator(locator, LayerKind::Local)?;
         let loc = locator.to_string();
@@ -739,26 +897,7 @@ impl DaLayer for LocalLayer {
         .await
     }
 
-    async fn list(&self, namespace: Namespace, height: u64) -> Result<Vec<(Locator, Vec<u8>)>> {
-        self.blocking(move |chain| {
-            Ok(chain
-                .blobs(height, Some(namespace))?
-                .into_iter()
-                .map(|b| {
-                    (
-                        Locator::Local {
-                            height,
-                            namespace,
-                            commitment: b.commitment,
-                        },
-                        b.data,
-                    )
-                })
-                .collect())
-        })
-        .await
-    }
-
+    #[tracing::instrument(name = "da.prove", skip_all, fields(layer = "local", locator = %locator))]
     async fn prove(&self, locator: &Locator) -> Result<InclusionProof> {
         let (h, ns, c) = square_locator(locator, LayerKind::Local)?;
         let loc = locator.to_string();
@@ -780,6 +919,7 @@ impl DaLayer for LocalLayer {
         .await
     }
 
+    #[tracing::instrument(name = "da.verify", skip_all, fields(layer = "local", locator = %locator))]
     async fn verify(&self, locator: &Locator, data: &[u8], proof: &InclusionProof) -> Result<()> {
         let (h, ns, c) = square_locator(locator, LayerKind::Local)?;
         let chain = self.chain.clone();
@@ -788,9 +928,80 @@ impl DaLayer for LocalLayer {
     }
 }
 
+#[async_trait]
+impl Follow for LocalLayer {
+    async fn wait_for_height(&self, height: u64) -> Result<()> {
+        // Only another process (the writer, when this is a reader) or this
+        // one's own appends move the head: poll it.
+        while self.head().await? < height {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        Ok(())
+    }
+
+    #[tracing::instrument(name = "da.list", skip_all, fields(layer = "local", namespace = %namespace, height))]
+    async fn list(&self, namespace: Namespace, height: u64) -> Result<Vec<(Locator, Vec<u8>)>> {
+        self.blocking(move |chain| {
+            Ok(chain
+                .blobs(height, Some(namespace))?
+                .into_iter()
+                .map(|b| {
+                    (
+                        Locator::Local {
+                            height,
+                            namespace,
+                            commitment: b.commitment,
+                        },
+                        b.data,
+                    )
+                })
+                .collect())
+        })
+        .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reader_follows_the_writer_and_never_writes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ns = Namespace::DEFAULT;
+        assert!(
+            LocalChain::open_reader(tmp.path(), ChainLimits::APP_V5).is_err(),
+            "no chain yet"
+        );
+        let writer = LocalChain::open(tmp.path(), ChainLimits::APP_V5).unwrap();
+        let (h1, c1) = writer.append(&[(ns, &[1u8; 700][..])]).unwrap();
+        let reader = LocalChain::open_reader(tmp.path(), ChainLimits::APP_V5).unwrap();
+        assert!(reader.is_reader());
+        assert_eq!(reader.head().unwrap(), h1);
+        assert_eq!(
+            reader.get(h1, ns, c1[0]).unwrap().unwrap().data,
+            vec![1u8; 700]
+        );
+        // Heights written later are found without an explicit head() call.
+        let (h2, c2) = writer.append(&[(ns, &[2u8; 5000][..])]).unwrap();
+        assert_eq!(
+            reader.get(h2, ns, c2[0]).unwrap().unwrap().data,
+            vec![2u8; 5000]
+        );
+        assert_eq!(reader.blobs(h2, Some(ns)).unwrap().len(), 1);
+        assert!(matches!(
+            reader.get(h2 + 1, ns, c2[0]),
+            Err(Error::FutureHeight { .. })
+        ));
+        // Headers a reader signs equal the writer's.
+        assert_eq!(reader.header(h2).unwrap(), writer.header(h2).unwrap());
+        // A reader refuses writes.
+        assert!(reader.append(&[(ns, &[3u8; 10][..])]).is_err());
+        let own = reader.inner.reader.as_ref().unwrap().dir.clone();
+        assert!(own.exists());
+        drop(reader);
+        assert!(!own.exists(), "a reader removes its directory");
+    }
 
     #[test]
     fn blobs_survive_reopen_and_a_torn_segment_tail_is_cut() {
@@ -827,6 +1038,34 @@ mod tests {
         assert_eq!(&rec[61..65], &1u32.to_be_bytes());
         assert_eq!(&rec[65..73], &1000u64.to_be_bytes());
         assert_eq!(&rec[73..81], &3000u64.to_be_bytes());
+    }
+
+    /// The key layouts are the store's format: pinned byte for byte.
+    #[test]
+    fn key_layouts_are_pinned() {
+        assert_eq!(hex::encode(h8(0x0102)), "0000000000000102");
+        assert_eq!(hex::encode(blob_key(0x0102, 7)), "000000000000010200000007");
+        let c = ShareCommitment::from_bytes([0xab; 32]);
+        assert_eq!(
+            hex::encode(commitment_key(Namespace::DEFAULT, c, 5)),
+            format!(
+                "{}{}{}",
+                "00".repeat(19) + "6d6f64656c6461000001",
+                "ab".repeat(32),
+                "0000000000000005"
+            )
+        );
+        assert_eq!(
+            cf::ALL,
+            [
+                "meta-v1",
+                "blocks-v1",
+                "blobs-v2",
+                "commitments-v1",
+                "headers-v1",
+                "eigenda-v1"
+            ]
+        );
     }
 
     #[test]

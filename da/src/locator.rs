@@ -17,18 +17,26 @@ pub const NAMESPACE_V0_ID_LEN: usize = 10;
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Namespace([u8; NAMESPACE_LEN]);
 
+const fn v0_const(id: [u8; NAMESPACE_V0_ID_LEN]) -> Namespace {
+    let mut b = [0u8; NAMESPACE_LEN];
+    let mut i = 0;
+    while i < NAMESPACE_V0_ID_LEN {
+        b[NAMESPACE_LEN - NAMESPACE_V0_ID_LEN + i] = id[i];
+        i += 1;
+    }
+    Namespace(b)
+}
+
 impl Namespace {
-    /// The namespace modelda uses by default: id `"modelda\0\0\x01"`.
-    pub const DEFAULT: Namespace = {
-        let mut b = [0u8; NAMESPACE_LEN];
-        let id = *b"modelda\0\0\x01";
-        let mut i = 0;
-        while i < NAMESPACE_V0_ID_LEN {
-            b[NAMESPACE_LEN - NAMESPACE_V0_ID_LEN + i] = id[i];
-            i += 1;
-        }
-        Namespace(b)
-    };
+    /// The data namespace modelda uses by default: id `"modelda\0\0\x01"`
+    /// (`6d6f64656c6461000001`).
+    pub const DEFAULT: Namespace = v0_const(*b"modelda\0\0\x01");
+
+    /// The record namespace: one well-known namespace for the publication
+    /// records (root pages and record pages) of every modelda publication
+    /// on a chain, so that an indexer follows one namespace and reads only
+    /// records. Id `"modelda\0\0\0"` (`6d6f64656c6461000000`).
+    pub const RECORDS: Namespace = v0_const(*b"modelda\0\0\0");
 
     /// A version-0 namespace from a user id of at most 10 bytes (left-padded
     /// with zeros). Ids up to `0x..FF` are reserved by Celestia.
@@ -351,6 +359,9 @@ mod tests {
         assert!(Namespace::new_v0(&[1, 0]).is_ok());
         assert!(Namespace::new_v0(&[1; 11]).is_err());
         let ns = Namespace::DEFAULT;
+        assert_eq!(ns.to_string(), "6d6f64656c6461000001");
+        assert_eq!(Namespace::RECORDS.to_string(), "6d6f64656c6461000000");
+        assert!(Namespace::new_v0(Namespace::RECORDS.id()).is_ok());
         assert_eq!(ns.to_string().parse::<Namespace>().unwrap(), ns);
         assert_eq!(hex::encode(ns.as_bytes()).parse::<Namespace>().unwrap(), ns);
         let mut b = *ns.as_bytes();

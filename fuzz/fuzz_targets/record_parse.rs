@@ -11,5 +11,5 @@ fuzz_target!(|data: &[u8]| {
         commitment: ShareCommitment::from_bytes([0; 32]),
     };
     let _ = record::parse(&at, data, None);
-    let _ = record::parse_root(data);
+    let _ = record::parse_root(&at, data);
 });

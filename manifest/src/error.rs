@@ -123,6 +123,151 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A manifest, claims statement or record of a format version this
+    /// build does not read.
+    #[error("{what} version {found} is not supported; this build reads version {supported}: upgrade modelda to read it")]
+    UnsupportedVersion {
+        /// What carries the version (`manifest`, ...).
+        what: &'static str,
+        /// Version found.
+        found: u64,
+        /// Version this build reads.
+        supported: u64,
+    },
+    /// A manifest file path that is not a sane relative path.
+    #[error("invalid manifest: file {path:?}: {reason}")]
+    ManifestPath {
+        /// The path as listed.
+        path: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// A manifest whose files are not in path order or listed twice.
+    #[error("invalid manifest: files {first:?} and {second:?} are not in path order (or are listed twice)")]
+    FileOrder {
+        /// The earlier entry.
+        first: String,
+        /// The entry that should come before it.
+        second: String,
+    },
+    /// A tensor whose byte range is reversed, overlaps the previous tensor or
+    /// lies outside its file.
+    #[error("invalid manifest: {path}: tensor {tensor:?} range {start}..{end} is out of order, overlaps the previous tensor or lies outside the file of {file_size} bytes")]
+    TensorRange {
+        /// The file.
+        path: String,
+        /// The tensor.
+        tensor: String,
+        /// Start of its range.
+        start: u64,
+        /// End of its range.
+        end: u64,
+        /// Size of the file.
+        file_size: u64,
+    },
+    /// A tensor listed twice in one file.
+    #[error("invalid manifest: {path}: tensor {tensor:?} is listed twice")]
+    DuplicateTensor {
+        /// The file.
+        path: String,
+        /// The tensor.
+        tensor: String,
+    },
+    /// A tensor whose dtype the file's format does not define, or a tensor
+    /// in a file that is not a weights file.
+    #[error("invalid manifest: {path}: tensor {tensor:?} has dtype {dtype:?}, which a {format} file cannot hold")]
+    TensorDtype {
+        /// The file.
+        path: String,
+        /// The tensor.
+        tensor: String,
+        /// The dtype as listed.
+        dtype: String,
+        /// The file's format, as the manifest names it.
+        format: &'static str,
+    },
+    /// A tensor whose shape does not match its byte length for its dtype.
+    #[error("invalid manifest: {path}: tensor {tensor:?} of shape {shape:?} and dtype {dtype} does not match its range of {bytes} bytes: {}", needed.map_or_else(|| "its size passes 2^64 or is not a whole number of bytes or blocks".to_string(), |n| format!("it needs {n} bytes")))]
+    TensorShape {
+        /// The file.
+        path: String,
+        /// The tensor.
+        tensor: String,
+        /// The dtype.
+        dtype: String,
+        /// The shape as listed.
+        shape: Vec<u64>,
+        /// Bytes the shape needs (`None`: more than 2^64, or not whole bytes or blocks).
+        needed: Option<u64>,
+        /// Bytes its range holds.
+        bytes: u64,
+    },
+    /// A count in a manifest that its encoding cannot hold.
+    #[error("invalid manifest: {what}: {found} entries, at most {limit} can be encoded")]
+    TooMany {
+        /// What is counted.
+        what: String,
+        /// How many there are.
+        found: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// Claims whose leaf chaining values disagree with a file's size.
+    #[error("invalid claims: {path}: {found} leaf chaining values are listed, but a file of {size} bytes with {leaf_size}-byte leaves has {expected}")]
+    LeafCount {
+        /// The file.
+        path: String,
+        /// Its size.
+        size: u64,
+        /// Its leaf size in bytes.
+        leaf_size: u64,
+        /// Leaves the size implies.
+        expected: u64,
+        /// Leaf chaining values present.
+        found: u64,
+    },
+    /// Claims whose leaf chaining values are not base64 of 32-byte values.
+    #[error("invalid claims: {path}: the leaf chaining values are not base64 of 32-byte values")]
+    LeafEncoding {
+        /// The file.
+        path: String,
+    },
+    /// Claims listing leaves for a path that is not a file of two or more leaves.
+    #[error("invalid claims: leaves are listed for {path:?}, which is not a file of two or more leaves in the manifest")]
+    UnexpectedLeaves {
+        /// The path.
+        path: String,
+    },
+    /// Claims whose leaf chaining values do not hash to the file's root.
+    #[error(
+        "invalid claims: {path}: the leaf chaining values do not hash to the file root {root}"
+    )]
+    LeafRoot {
+        /// The file.
+        path: String,
+        /// The signed root.
+        root: modelda_merkle::FileRoot,
+    },
+    /// A model id that is not the hash of its manifest.
+    #[error("invalid claims: model id {claimed} does not match its manifest (which hashes to {computed})")]
+    ModelIdMismatch {
+        /// The id the claims state.
+        claimed: crate::ModelId,
+        /// The hash of the manifest.
+        computed: crate::ModelId,
+    },
+    /// An OMS resource digest that is not hex.
+    #[error("OpenSSF model signature: resource {resource:?} has a digest that is not hex")]
+    OmsDigest {
+        /// The resource name.
+        resource: String,
+    },
+    /// An OMS hash name this build does not know.
+    #[error("unknown OpenSSF model signature hash {name:?}: use blake3 or sha256")]
+    UnknownOmsHash {
+        /// The name given.
+        name: String,
+    },
     /// A commitment error from the merkle layer.
     #[error(transparent)]
     Merkle(#[from] modelda_merkle::Error),

@@ -74,6 +74,35 @@ pub fn ggml_type(id: u32) -> Option<(&'static str, u64, u64)> {
     })
 }
 
+/// `(elements per block, bytes per block)` of the ggml type named `name`
+/// (as [`ggml_type`] names it).
+pub fn ggml_type_by_name(name: &str) -> Option<(u64, u64)> {
+    (0..=MAX_GGML_TYPE).find_map(|id| match ggml_type(id) {
+        Some((n, block, bytes)) if n == name => Some((block, bytes)),
+        _ => None,
+    })
+}
+
+/// Highest ggml type id [`ggml_type`] knows.
+const MAX_GGML_TYPE: u32 = 41;
+
+/// Bytes a tensor of `shape` (GGUF order, fastest dimension first) takes in
+/// blocks of `block` elements of `block_bytes` bytes, with checked
+/// arithmetic: `None` when the first dimension is not a whole number of
+/// blocks, there are more than 4 dimensions (`GGML_MAX_DIMS`), or the size passes
+/// 2^64. The one rule for headers read from files and for manifests read
+/// from strangers.
+pub fn tensor_bytes(block: u64, block_bytes: u64, shape: &[u64]) -> Option<u64> {
+    if shape.len() > MAX_DIMS as usize || block == 0 {
+        return None;
+    }
+    let numel = shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d))?;
+    if !shape.first().map_or(block == 1, |&d| d % block == 0) {
+        return None;
+    }
+    (numel / block).checked_mul(block_bytes)
+}
+
 struct Cursor<R> {
     inner: R,
     pos: u64,
@@ -292,14 +321,7 @@ pub fn parse<R: Read>(r: R, file_len: u64) -> Result<Header, HeaderError> {
             ));
         };
         let offset = c.u64("tensor offset")?;
-        let numel = shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d));
-        let size = match numel {
-            Some(n) if shape.first().map_or(block == 1, |&d| d % block == 0) => {
-                (n / block).checked_mul(block_bytes)
-            }
-            _ => None,
-        };
-        let Some(size) = size else {
+        let Some(size) = tensor_bytes(block, block_bytes, &shape) else {
             return Err(HeaderError::new(
                 at,
                 format!("tensor {tname:?}: shape {shape:?} is not a whole number of {dtype} blocks of {block}"),
@@ -430,5 +452,21 @@ mod tests {
         let mut f = sample();
         f[4] = 1;
         assert!(parse_bytes(&f).unwrap_err().reason.contains("version"));
+    }
+
+    #[test]
+    fn type_names_resolve_and_sizes_use_checked_arithmetic() {
+        assert!((MAX_GGML_TYPE + 1..=1024).all(|id| ggml_type(id).is_none()));
+        for id in 0..=MAX_GGML_TYPE {
+            if let Some((name, block, bytes)) = ggml_type(id) {
+                assert_eq!(ggml_type_by_name(name), Some((block, bytes)), "{name}");
+            }
+        }
+        assert_eq!(ggml_type_by_name("Q8_0"), Some((32, 34)));
+        assert_eq!(ggml_type_by_name("nope"), None);
+        assert_eq!(tensor_bytes(32, 34, &[64, 2]), Some(2 * 2 * 34));
+        assert_eq!(tensor_bytes(32, 34, &[33]), None);
+        assert_eq!(tensor_bytes(1, 4, &[1 << 32, 1 << 32, 1 << 32]), None);
+        assert_eq!(tensor_bytes(1, 4, &[1, 1, 1, 1, 1]), None);
     }
 }

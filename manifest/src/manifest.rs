@@ -47,6 +47,20 @@ impl FileFormat {
         }
     }
 
+    /// The name the manifest's JSON uses (`safetensors`, `gguf`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileFormat::Other => "other",
+            FileFormat::Safetensors => "safetensors",
+            FileFormat::SafetensorsIndex => "safetensors-index",
+            FileFormat::Gguf => "gguf",
+            FileFormat::Config => "config",
+            FileFormat::Tokenizer => "tokenizer",
+            FileFormat::ModelCard => "model-card",
+            FileFormat::TrainingManifest => "training-manifest",
+        }
+    }
+
     /// Classifies a file by its path relative to the model directory.
     pub fn classify(rel: &str) -> FileFormat {
         let name = rel.rsplit('/').next().unwrap_or(rel);
@@ -181,54 +195,58 @@ impl ModelManifest {
         Ok(m)
     }
 
-    /// Checks the invariants a decoded manifest must hold.
+    /// Checks the invariants a decoded manifest must hold: the same ones a
+    /// manifest made by [`crate::commit_dir`] holds, so a manifest read from
+    /// a stranger (a claims bundle, a publication record) is as strict as
+    /// one made here. Files are in path order, so paths are unique; paths
+    /// are relative, `/`-separated, without `.`, `..` or empty components;
+    /// tensors are only in safetensors and GGUF files, named once per file,
+    /// in order, inside the file, without overlap, of a dtype the format
+    /// defines, and their shape needs exactly their byte length (checked
+    /// arithmetic, the rule the header parsers use). Every count fits the
+    /// canonical encoding. Runs in time linear in the manifest and
+    /// allocates nothing from the numbers it reads.
     pub fn validate(&self) -> Result<()> {
-        let bad = |reason: String| Err(Error::Manifest { reason });
         if self.version != Self::VERSION {
-            return bad(format!(
-                "version {} is not supported; this build reads version 1",
-                self.version
-            ));
+            return Err(Error::UnsupportedVersion {
+                what: "manifest",
+                found: u64::from(self.version),
+                supported: u64::from(Self::VERSION),
+            });
         }
-        let mut seen = HashSet::new();
+        fits_u32(self.files.len(), || "files".into())?;
+        fits_u32(self.lineage.len(), || "lineage claims".into())?;
         for w in self.files.windows(2) {
             if path_order(&w[0].path, &w[1].path) != std::cmp::Ordering::Less {
-                return bad(format!(
-                    "files {:?} and {:?} are not in path order",
-                    w[0].path, w[1].path
-                ));
+                return Err(Error::FileOrder {
+                    first: w[0].path.clone(),
+                    second: w[1].path.clone(),
+                });
             }
         }
         for f in &self.files {
-            if let Err(why) = check_rel_path(&f.path) {
-                return bad(format!("file {:?}: {why}", f.path));
-            }
-            if !seen.insert(f.path.as_str()) {
-                return bad(format!("file {:?} is listed twice", f.path));
-            }
-            let mut prev_end = 0;
-            for t in &f.tensors {
-                if t.start > t.end || t.end > f.size || t.start < prev_end {
-                    return bad(format!(
-                        "file {:?}: tensor {:?} range {}..{} is out of order or outside the file",
-                        f.path, t.name, t.start, t.end
-                    ));
-                }
-                prev_end = t.end;
-            }
+            f.validate()?;
         }
         for w in self.lineage.windows(2) {
             if w[0] >= w[1] {
-                return bad("lineage claims must be sorted and unique".into());
+                return Err(Error::Manifest {
+                    reason: "lineage claims must be sorted and unique".into(),
+                });
             }
         }
         if let Some(t) = &self.training {
+            fits_u32(t.datasets.len(), || "training datasets".into())?;
+            fits_u32(t.hyperparameters.len(), || "hyperparameters".into())?;
             for v in t.hyperparameters.values() {
                 if !finite(v) {
-                    return bad("hyperparameters must be finite numbers".into());
+                    return Err(Error::Manifest {
+                        reason: "hyperparameters must be finite numbers".into(),
+                    });
                 }
             }
         }
+        fits_u32(self.card.base_model.len(), || "card base models".into())?;
+        fits_u32(self.card.datasets.len(), || "card datasets".into())?;
         Ok(())
     }
 
@@ -314,6 +332,79 @@ impl ModelManifest {
     pub fn file(&self, path: &str) -> Option<&FileEntry> {
         self.files.iter().find(|f| f.path == path)
     }
+}
+
+impl FileEntry {
+    /// Checks one entry: a sane path and a tensor index consistent with the
+    /// file (see [`ModelManifest::validate`]).
+    pub fn validate(&self) -> Result<()> {
+        if let Err(reason) = check_rel_path(&self.path) {
+            return Err(Error::ManifestPath {
+                path: self.path.clone(),
+                reason,
+            });
+        }
+        fits_u32(self.tensors.len(), || format!("tensors of {}", self.path))?;
+        let mut names = HashSet::with_capacity(self.tensors.len());
+        let mut prev_end = 0;
+        for t in &self.tensors {
+            if t.start > t.end || t.end > self.size || t.start < prev_end {
+                return Err(Error::TensorRange {
+                    path: self.path.clone(),
+                    tensor: t.name.clone(),
+                    start: t.start,
+                    end: t.end,
+                    file_size: self.size,
+                });
+            }
+            prev_end = t.end;
+            if !names.insert(t.name.as_str()) {
+                return Err(Error::DuplicateTensor {
+                    path: self.path.clone(),
+                    tensor: t.name.clone(),
+                });
+            }
+            fits_u32(t.shape.len(), || format!("dimensions of {}", t.name))?;
+            let needed = match self.format {
+                FileFormat::Safetensors => crate::safetensors::dtype_bits(&t.dtype)
+                    .map(|bits| crate::safetensors::tensor_bytes(bits, &t.shape)),
+                FileFormat::Gguf => crate::gguf::ggml_type_by_name(&t.dtype)
+                    .map(|(block, bytes)| crate::gguf::tensor_bytes(block, bytes, &t.shape)),
+                _ => None,
+            };
+            let Some(needed) = needed else {
+                return Err(Error::TensorDtype {
+                    path: self.path.clone(),
+                    tensor: t.name.clone(),
+                    dtype: t.dtype.clone(),
+                    format: self.format.as_str(),
+                });
+            };
+            if needed != Some(t.len()) {
+                return Err(Error::TensorShape {
+                    path: self.path.clone(),
+                    tensor: t.name.clone(),
+                    dtype: t.dtype.clone(),
+                    shape: t.shape.clone(),
+                    needed,
+                    bytes: t.len(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The canonical encoding writes counts as u32.
+fn fits_u32(n: usize, what: impl FnOnce() -> String) -> Result<()> {
+    if u32::try_from(n).is_err() {
+        return Err(Error::TooMany {
+            what: what(),
+            found: n as u64,
+            limit: u64::from(u32::MAX),
+        });
+    }
+    Ok(())
 }
 
 fn finite(v: &HyperValue) -> bool {

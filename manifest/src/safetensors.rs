@@ -42,6 +42,18 @@ pub fn dtype_bits(dtype: &str) -> Option<u64> {
     })
 }
 
+/// Bytes a tensor of `shape` takes at `bits` per element, with checked
+/// arithmetic: `None` when that is more than 2^64 bytes or not a whole
+/// number of bytes. The one rule for headers read from files and for
+/// manifests read from strangers.
+pub fn tensor_bytes(bits: u64, shape: &[u64]) -> Option<u64> {
+    let total = shape
+        .iter()
+        .try_fold(1u64, |a, &d| a.checked_mul(d))?
+        .checked_mul(bits)?;
+    total.is_multiple_of(8).then_some(total / 8)
+}
+
 /// Reads the header length from the first 8 bytes and checks it fits.
 pub fn header_len(first8: &[u8], file_len: u64) -> Result<u64, HeaderError> {
     let Some(bytes) = first8.get(..8) else {
@@ -149,9 +161,9 @@ pub fn parse_header(json: &[u8], file_len: u64) -> Result<Header, HeaderError> {
                 ),
             ));
         }
-        let numel = raw.shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d));
-        let want_bits = numel.and_then(|n| n.checked_mul(bits));
-        if want_bits != Some((end - begin) * 8) {
+        if tensor_bytes(bits, &raw.shape) != Some(end - begin) {
+            let numel = raw.shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d));
+            let want_bits = numel.and_then(|n| n.checked_mul(bits));
             return Err(HeaderError::new(
                 data_start + begin,
                 format!(

@@ -345,12 +345,12 @@ impl OmsHash {
 }
 
 impl std::str::FromStr for OmsHash {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
         match s {
             "blake3" => Ok(OmsHash::Blake3),
             "sha256" => Ok(OmsHash::Sha256),
-            _ => Err(format!("unknown hash {s:?}: use blake3 or sha256")),
+            _ => Err(Error::UnknownOmsHash { name: s.into() }),
         }
     }
 }
@@ -390,11 +390,12 @@ pub struct OmsResource {
 }
 
 /// The OMS subject digest: SHA-256 over the raw resource digests, in order.
-pub fn oms_root_digest(resources: &[OmsResource]) -> Result<String, String> {
+pub fn oms_root_digest(resources: &[OmsResource]) -> Result<String> {
     let mut h = Sha256::new();
     for r in resources {
-        let raw = hex::decode(&r.digest)
-            .map_err(|_| format!("resource {:?} has a non-hex digest", r.name))?;
+        let raw = hex::decode(&r.digest).map_err(|_| Error::OmsDigest {
+            resource: r.name.clone(),
+        })?;
         h.update(&raw);
     }
     Ok(hex::encode(h.finalize()))
@@ -433,33 +434,111 @@ pub struct ClaimsPredicate {
 }
 
 impl ClaimsPredicate {
+    /// Checks the claims as strictly as [`crate::commit_dir`] makes them,
+    /// without any signature: the manifest is valid
+    /// ([`ModelManifest::validate`]), the model id is its hash, and leaf
+    /// chaining values are listed for exactly the files of two or more
+    /// leaves, as many as each file's size implies. Counts are compared
+    /// against the bytes present before anything is decoded, so a file
+    /// claiming 2^62 bytes is refused without allocating for its leaves.
+    /// Whether the leaves hash to each root is checked by
+    /// [`Self::commitment`].
+    pub fn validate(&self) -> Result<()> {
+        self.manifest.validate()?;
+        let computed = self.manifest.id();
+        if computed != self.model_id {
+            return Err(Error::ModelIdMismatch {
+                claimed: self.model_id,
+                computed,
+            });
+        }
+        // Files are in path order (checked above), so each lookup is a
+        // binary search.
+        let entry = |path: &str| {
+            self.manifest
+                .files
+                .binary_search_by(|f| crate::path_order(&f.path, path))
+                .ok()
+                .map(|i| &self.manifest.files[i])
+        };
+        for path in self.leaves.keys() {
+            if entry(path).is_none_or(|e| e.leaf_size.leaf_count(e.size) < 2) {
+                return Err(Error::UnexpectedLeaves { path: path.clone() });
+            }
+        }
+        for e in &self.manifest.files {
+            let expected = e.leaf_size.leaf_count(e.size);
+            if expected < 2 {
+                continue;
+            }
+            let found = match self.leaves.get(&e.path) {
+                None => 0,
+                Some(b64) => leaf_count_of_base64(b64).ok_or_else(|| Error::LeafEncoding {
+                    path: e.path.clone(),
+                })?,
+            };
+            if found != expected {
+                return Err(leaf_count_error(e, found));
+            }
+        }
+        Ok(())
+    }
+
     /// The signed commitment of `entry`: its leaf chaining values, checked
     /// against its size and root, for a file of two or more leaves; `None`
-    /// for smaller files (their root is their only leaf's hash).
+    /// for smaller files (their root is their only leaf's hash). The count
+    /// is checked before the values are decoded.
     pub fn commitment(
         &self,
         entry: &crate::FileEntry,
-    ) -> std::result::Result<Option<modelda_merkle::Commitment>, String> {
-        if entry.leaf_size.leaf_count(entry.size) < 2 {
+    ) -> Result<Option<modelda_merkle::Commitment>> {
+        let expected = entry.leaf_size.leaf_count(entry.size);
+        if expected < 2 {
             return Ok(None);
         }
-        let b64 = self
-            .leaves
-            .get(&entry.path)
-            .ok_or_else(|| format!("{}: the claims list no leaves", entry.path))?;
-        let raw = B64
-            .decode(b64)
-            .map_err(|e| format!("{}: leaves are not base64 ({e})", entry.path))?;
-        if raw.len() % 32 != 0 {
-            return Err(format!("{}: leaves are not 32-byte values", entry.path));
+        let Some(b64) = self.leaves.get(&entry.path) else {
+            return Err(leaf_count_error(entry, 0));
+        };
+        let encoding = || Error::LeafEncoding {
+            path: entry.path.clone(),
+        };
+        let found = leaf_count_of_base64(b64).ok_or_else(encoding)?;
+        if found != expected {
+            return Err(leaf_count_error(entry, found));
         }
+        let raw = B64.decode(b64).map_err(|_| encoding())?;
         let leaves = raw
             .chunks_exact(32)
             .map(|c| modelda_merkle::LeafCv::from_bytes(c.try_into().expect("32 bytes")))
             .collect();
         modelda_merkle::Commitment::from_parts(entry.size, entry.leaf_size, entry.root, leaves)
             .map(Some)
-            .map_err(|e| format!("{}: leaves do not match the root: {e}", entry.path))
+            .map_err(|_| Error::LeafRoot {
+                path: entry.path.clone(),
+                root: entry.root,
+            })
+    }
+}
+
+/// How many 32-byte values standard padded base64 `b64` holds, from its
+/// length alone: `None` when the length is not that of whole 32-byte values.
+fn leaf_count_of_base64(b64: &str) -> Option<u64> {
+    let len = b64.len();
+    if !len.is_multiple_of(4) {
+        return None;
+    }
+    let pad = b64.bytes().rev().take(2).filter(|&b| b == b'=').count();
+    let bytes = (len / 4 * 3).checked_sub(pad)?;
+    bytes.is_multiple_of(32).then_some((bytes / 32) as u64)
+}
+
+fn leaf_count_error(entry: &crate::FileEntry, found: u64) -> Error {
+    Error::LeafCount {
+        path: entry.path.clone(),
+        size: entry.size,
+        leaf_size: entry.leaf_size.bytes(),
+        expected: entry.leaf_size.leaf_count(entry.size),
+        found,
     }
 }
 
@@ -641,6 +720,17 @@ pub fn sign_model(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn leaf_counts_come_from_the_base64_length() {
+        for n in 0..200usize {
+            let b64 = B64.encode(vec![7u8; n]);
+            let want = (n % 32 == 0).then_some((n / 32) as u64);
+            assert_eq!(leaf_count_of_base64(&b64), want, "{n} bytes");
+        }
+        assert_eq!(leaf_count_of_base64("abc"), None);
+        assert_eq!(leaf_count_of_base64("=="), None);
+    }
 
     #[test]
     fn pae_matches_the_dsse_spec() {

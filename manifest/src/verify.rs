@@ -153,8 +153,9 @@ fn read(path: &Path) -> Result<Vec<u8>> {
 
 /// Opens a claims bundle (`bytes`, read from `path`): checks its signature
 /// with `pinned`, or with the key the claims carry when none is pinned, and
-/// checks that the model id is the hash of the manifest inside. Returns the
-/// claims and the key that signed them.
+/// checks the claims with [`ClaimsPredicate::validate`] (a strict manifest,
+/// the model id its hash, leaf counts that match the file sizes). Returns
+/// the claims and the key that signed them.
 pub fn open_claims(
     path: &Path,
     bytes: &[u8],
@@ -184,14 +185,11 @@ pub fn open_claims(
         )));
     }
     let claims = st.predicate;
-    claims.manifest.validate()?;
-    let id = claims.manifest.id();
-    if id != claims.model_id
-        || st.subject.first().and_then(|s| s.digest.get("blake3")) != Some(&id.to_hex())
-    {
+    claims.validate()?;
+    let id = claims.model_id;
+    if st.subject.first().and_then(|s| s.digest.get("blake3")) != Some(&id.to_hex()) {
         return Err(bad_claims(format!(
-            "model id {} does not match its manifest (which hashes to {id})",
-            claims.model_id
+            "the statement's subject is not model {id}, the model its manifest hashes to"
         )));
     }
     Ok((claims, key))
@@ -333,8 +331,8 @@ pub fn verify_dir(dir: &Path, opts: &VerifyOptions, progress: &dyn Progress) -> 
         .serialization
         .hash_type
         .parse()
-        .map_err(bad_oms)?;
-    let root = oms_root_digest(&st.predicate.resources).map_err(bad_oms)?;
+        .map_err(|e: Error| bad_oms(e.to_string()))?;
+    let root = oms_root_digest(&st.predicate.resources).map_err(|e| bad_oms(e.to_string()))?;
     if st.subject.len() != 1 || st.subject[0].digest.get("sha256") != Some(&root) {
         return Err(bad_oms(
             "subject digest does not match the resources".into(),

@@ -2,6 +2,9 @@
 
 use std::path::PathBuf;
 
+use modelda_da::Locator;
+use modelda_manifest::ModelId;
+
 /// Everything that can go wrong publishing or fetching a model.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -53,7 +56,7 @@ pub enum Error {
         parity: usize,
     },
     /// A shard whose envelope cannot fit in one blob of the layer.
-    #[error("{path}: a shard envelope of {envelope} bytes does not fit in a blob of at most {limit} bytes; publish with a smaller --leaf-size")]
+    #[error("{path}: a shard envelope of {envelope} bytes does not fit in a blob of at most {limit} bytes; use a smaller leaf size")]
     ShardTooLarge {
         /// File.
         path: String,
@@ -85,7 +88,7 @@ pub enum Error {
         line: usize,
     },
     /// A resumed publish with a different key than the one it started with.
-    #[error("{}: this publish was started with key {started}, not with the given key {given}; pass the same --key, or move the journal away to start over", journal.display())]
+    #[error("{}: this publish was started with key {started}, not with the given key {given}; resume it with the key it was started with, or move the journal away to start over", journal.display())]
     KeyMismatch {
         /// The journal.
         journal: PathBuf,
@@ -95,7 +98,7 @@ pub enum Error {
         given: String,
     },
     /// A model directory signed by another key than the one given.
-    #[error("{}: the model is signed by key {signed}, not by the given key {given}; publish with that key, or pass --resign to sign it with this one", path.display())]
+    #[error("{}: the model is signed by key {signed}, not by the given key {given}; publish with that key, or sign it again with this one", path.display())]
     SignedByOtherKey {
         /// The claims bundle.
         path: PathBuf,
@@ -105,7 +108,7 @@ pub enum Error {
         given: String,
     },
     /// A model file whose bytes differ from what was committed.
-    #[error("{path}: leaf {leaf} (bytes {offset}..) changed since the model was committed; nothing was recorded for this model: publish again with --resign to commit the new bytes")]
+    #[error("{path}: leaf {leaf} (bytes {offset}..) changed since the model was committed; nothing was recorded for this model: publish again, signing the model again to commit the new bytes")]
     FileChanged {
         /// File.
         path: String,
@@ -115,7 +118,7 @@ pub enum Error {
         offset: u64,
     },
     /// A model file whose size changed since it was committed.
-    #[error("{path} is now {now} bytes but was {was} when the model was committed; nothing was recorded for this model: publish again to commit the new bytes (pass --resign)")]
+    #[error("{path} is now {now} bytes but was {was} when the model was committed; nothing was recorded for this model: publish again, signing the model again to commit the new bytes")]
     FileResized {
         /// File.
         path: String,
@@ -145,6 +148,93 @@ pub enum Error {
         locator: String,
         /// What is wrong.
         reason: String,
+    },
+    /// A publication record, root page or record page that cannot be
+    /// decoded.
+    #[error("publication record {locator}: {part} is malformed: {reason}")]
+    RecordMalformed {
+        /// Where the record was read.
+        locator: Box<Locator>,
+        /// Which part (`root page`, `page 3`, `page index`, `statement`,
+        /// `shard places of FILE`, ...).
+        part: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A record or the claims inside it whose signature does not verify.
+    #[error("publication record {locator}: {cause}")]
+    RecordSignature {
+        /// Where the record was read.
+        locator: Box<Locator>,
+        /// The failed check ([`modelda_manifest::Error::BadSignature`],
+        /// [`modelda_manifest::Error::Bundle`] or
+        /// [`modelda_manifest::Error::Key`]).
+        cause: Box<modelda_manifest::Error>,
+    },
+    /// A record of a version this build does not read.
+    #[error("publication record {locator}: {what} version {found} is not supported; this build reads version {supported}: upgrade modelda to read it")]
+    RecordVersion {
+        /// Where the record was read.
+        locator: Box<Locator>,
+        /// What carries the version.
+        what: &'static str,
+        /// Version found.
+        found: u64,
+        /// Version this build reads.
+        supported: u64,
+    },
+    /// A record, or a count in it, larger than this build reads.
+    #[error("publication record {locator}: {what}: {found}, more than the {limit} this build reads; the record is not one modelda writes")]
+    RecordTooLarge {
+        /// Where the record was read.
+        locator: Box<Locator>,
+        /// What is too large (`record bytes`, `pages`, ...).
+        what: &'static str,
+        /// The value found.
+        found: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// A record of another model than the one asked for or named.
+    #[error("publication record {locator}: the record is for model {found}, not {expected}")]
+    RecordModel {
+        /// Where the record was read.
+        locator: Box<Locator>,
+        /// The model asked for (or named by the root page or claims).
+        expected: ModelId,
+        /// The model the record is for.
+        found: ModelId,
+    },
+    /// A count in a record that disagrees with what its manifest implies.
+    #[error("publication record {locator}: {}{found} {what} listed, {expected} expected from the manifest; the record is inconsistent with its signed manifest", file.as_ref().map(|f| format!("{f}: ")).unwrap_or_default())]
+    RecordCount {
+        /// Where the record was read.
+        locator: Box<Locator>,
+        /// The file, when the count is per file.
+        file: Option<String>,
+        /// What is counted (`files`, `shard places`, `parity digests`).
+        what: &'static str,
+        /// What the manifest implies.
+        expected: u64,
+        /// What the record lists.
+        found: u64,
+    },
+    /// A record whose structure contradicts its manifest or itself.
+    #[error("publication record {locator}: {reason}")]
+    RecordInconsistent {
+        /// Where the record was read.
+        locator: Box<Locator>,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A record whose claims (manifest, model id, leaves) are invalid.
+    #[error("publication record {locator}: {cause}; modelda never signs such claims, so the record cannot be fetched")]
+    RecordClaims {
+        /// Where the record was read.
+        locator: Box<Locator>,
+        /// What is wrong with the claims (a typed
+        /// [`modelda_manifest::Error`]: `TensorShape`, `LeafCount`, ...).
+        cause: Box<modelda_manifest::Error>,
     },
     /// A shard that could not be fetched, verified or rebuilt.
     #[error("{path}: stripe {stripe}: {reason}")]

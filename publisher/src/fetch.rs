@@ -16,7 +16,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use modelda_da::DaLayer;
-use modelda_manifest::{TensorInfo, CLAIMS_SIGNATURE_NAME, OMS_SIGNATURE_NAME};
+use modelda_manifest::{
+    safetensors, FileFormat, TensorInfo, CLAIMS_SIGNATURE_NAME, OMS_SIGNATURE_NAME,
+};
 use serde::Serialize;
 use tokio::task::JoinSet;
 
@@ -26,6 +28,10 @@ use crate::{Error, Result, StripeCoder};
 
 /// Blob bytes kept for reuse across stripes. Default budget: 256 MiB.
 pub const DEFAULT_CACHE_BYTES: usize = 256 << 20;
+
+/// Most bytes reserved up front for a range read; larger ranges grow as
+/// verified leaves arrive. 64 MiB.
+const MAX_PREALLOC: u64 = 64 << 20;
 
 /// What a fetch did.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -275,7 +281,10 @@ impl Fetcher {
     /// Bytes `range` of file `fi`, verified.
     pub async fn bytes(&mut self, fi: usize, range: std::ops::Range<u64>) -> Result<Vec<u8>> {
         let f = self.record.files[fi].clone();
-        let mut out = Vec::with_capacity((range.end - range.start) as usize);
+        // The range comes from a signed manifest, but grow with the verified
+        // bytes rather than trust its length for one allocation.
+        let mut out =
+            Vec::with_capacity(range.end.saturating_sub(range.start).min(MAX_PREALLOC) as usize);
         if range.start == range.end {
             return Ok(out);
         }
@@ -474,21 +483,31 @@ pub async fn fetch(
                         .collect();
                     return Err(Error::NotInModel {
                         what: format!(
-                            "a single tensor {name:?} (it is in {}; pick one with --file)",
+                            "a single tensor {name:?} (it is in {}; name the file to read it from)",
                             files.join(", ")
                         ),
                         model,
                     });
                 }
             };
-            if *as_safetensors && !SAFETENSORS_DTYPES.contains(&t.dtype.as_str()) {
-                return Err(Error::NotInModel {
-                    what: format!(
-                        "tensor {name:?} as safetensors (its dtype {} has no safetensors equivalent; fetch its raw bytes instead)",
-                        t.dtype
-                    ),
-                    model,
-                });
+            let format = record.files[fi].entry.format;
+            if *as_safetensors {
+                // The manifest was validated (shape agrees with bytes for
+                // its format); check again with the safetensors rule, so a
+                // file the reference package refuses is never written.
+                let bits = safetensors::dtype_bits(&t.dtype)
+                    .filter(|_| SAFETENSORS_DTYPES.contains(&t.dtype.as_str()));
+                let fits =
+                    bits.and_then(|b| safetensors::tensor_bytes(b, &t.shape)) == Some(t.len());
+                if !fits {
+                    return Err(Error::NotInModel {
+                        what: format!(
+                            "tensor {name:?} as safetensors (its dtype {} and shape {:?} have no safetensors equivalent; fetch its raw bytes instead)",
+                            t.dtype, t.shape
+                        ),
+                        model,
+                    });
+                }
             }
             progress.start(t.len());
             let data = fetcher.bytes(fi, t.start..t.end).await?;
@@ -513,7 +532,7 @@ pub async fn fetch(
             let (dest, body) = if *as_safetensors {
                 (
                     out.join(format!("{safe}.safetensors")),
-                    single_tensor(t, &data),
+                    single_tensor(t, format, &data),
                 )
             } else {
                 (out.join(format!("{safe}.bin")), data)
@@ -530,12 +549,17 @@ pub async fn fetch(
     })
 }
 
-/// A safetensors file holding one tensor.
-fn single_tensor(t: &TensorInfo, data: &[u8]) -> Vec<u8> {
+/// A safetensors file holding one tensor. GGUF lists the fastest dimension
+/// first; safetensors lists it last.
+fn single_tensor(t: &TensorInfo, format: FileFormat, data: &[u8]) -> Vec<u8> {
+    let mut shape = t.shape.clone();
+    if format == FileFormat::Gguf {
+        shape.reverse();
+    }
     let header = serde_json::json!({
         &t.name: {
             "dtype": t.dtype,
-            "shape": t.shape,
+            "shape": shape,
             "data_offsets": [0, data.len()],
         }
     });

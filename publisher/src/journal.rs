@@ -164,6 +164,89 @@ impl Journal {
         Ok(Journal { file, path, state })
     }
 
+    /// The path of the journal of plan `plan` published with the key whose
+    /// hint is `key_hint`: one journal per plan and key, so that a finished
+    /// publication never blocks another key. A journal from before keys
+    /// were part of the name (`<plan>.journal`) is kept when it was begun
+    /// with the same key.
+    pub fn path_for(dir: &Path, plan: &str, key_hint: &str) -> String {
+        let legacy = dir.join(format!("{plan}.journal"));
+        if let Ok(state) = Journal::read(&legacy) {
+            if state.begin.as_ref().is_some_and(|b| b.2 == key_hint) {
+                return plan.to_string();
+            }
+        }
+        format!("{plan}.{}", &key_hint[..key_hint.len().min(16)])
+    }
+
+    /// Reads the journal at `path` without locking or changing it (a torn
+    /// last line is ignored). For looking at other keys' journals.
+    pub fn read(path: &Path) -> Result<State> {
+        let text = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let mut state = State::default();
+        let mut lines = text.split_inclusive(|&b| b == b'\n').peekable();
+        let mut line_no = 0;
+        while let Some(line) = lines.next() {
+            line_no += 1;
+            match parse_line(line) {
+                Some(entry) => state.apply(entry),
+                None if lines.peek().is_none() => {}
+                None => {
+                    return Err(Error::JournalCorrupt {
+                        path: path.to_path_buf(),
+                        line: line_no,
+                    })
+                }
+            }
+        }
+        Ok(state)
+    }
+
+    /// Journals of plan `plan` in `dir` begun with other keys than
+    /// `key_hint`, finished or not, with their paths. A journal another
+    /// process holds (a publish running now) is an error: two keys posting
+    /// one plan at once would post its blobs twice.
+    pub fn of_other_keys(dir: &Path, plan: &str, key_hint: &str) -> Result<Vec<(PathBuf, State)>> {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let Some(rest) = name.strip_prefix(plan) else {
+                continue;
+            };
+            if !rest.ends_with(".journal") {
+                continue;
+            }
+            let path = e.path();
+            let state = match Journal::read(&path) {
+                Ok(s) => s,
+                Err(err) => {
+                    tracing::warn!(path = %path.display(), error = %err, "skipping an unreadable journal");
+                    continue;
+                }
+            };
+            if !state
+                .begin
+                .as_ref()
+                .is_some_and(|b| b.0 == plan && b.2 != key_hint)
+            {
+                continue;
+            }
+            let locked = File::open(&path)
+                .map(|f| f.try_lock_shared().is_err())
+                .unwrap_or(false);
+            if locked {
+                return Err(Error::JournalLocked { path });
+            }
+            out.push((path, state));
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
     /// Where it lives.
     pub fn path(&self) -> &Path {
         &self.path

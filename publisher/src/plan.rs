@@ -80,11 +80,28 @@ impl FileStripes {
         self.leaves().div_ceil(u64::from(self.geometry.data))
     }
 
-    /// Leaves of stripe `s`.
+    /// Shards of all stripes: every leaf, plus `m` parity shards per
+    /// stripe. Computed without looping over stripes, with checked
+    /// arithmetic (`None` past 2^64), so a reader can compare a stranger's
+    /// file size with the shard places actually present before it
+    /// allocates anything per stripe.
+    pub fn shard_count(&self) -> Option<u64> {
+        self.count()
+            .checked_mul(u64::from(self.geometry.parity))?
+            .checked_add(self.leaves())
+    }
+
+    /// Parity shards of all stripes (`None` past 2^64).
+    pub fn parity_count(&self) -> Option<u64> {
+        self.count().checked_mul(u64::from(self.geometry.parity))
+    }
+
+    /// Leaves of stripe `s` (empty past the last stripe).
     pub fn leaves_of(&self, s: u64) -> Range<u64> {
         let k = u64::from(self.geometry.data);
-        let start = s * k;
-        start..(start + k).min(self.leaves())
+        let n = self.leaves();
+        let start = s.saturating_mul(k).min(n);
+        start..start.saturating_add(k).min(n)
     }
 
     /// Byte range of stripe `s` in the file.
@@ -94,8 +111,10 @@ impl FileStripes {
 
     /// Length of the parity shards of stripe `s`: its first (longest) leaf.
     pub fn width(&self, s: u64) -> u64 {
-        let l = self.leaves_of(s);
-        self.leaf_size.leaf_bytes(self.size, l.start).end - l.start * self.leaf_size.bytes()
+        let b = self
+            .leaf_size
+            .leaf_bytes(self.size, self.leaves_of(s).start);
+        b.end - b.start
     }
 
     /// Shards in stripe `s`: its leaves, then `m` parity shards.

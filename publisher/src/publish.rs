@@ -7,20 +7,24 @@
 //!
 //! Blobs are a pure function of the plan, so a resumed publish rebuilds the
 //! same bytes. Before submitting, a `Submit` entry records the layer's head
-//! height; on resume, every height after the lowest head of a submission
-//! that was not fully confirmed is listed, and a blob whose bytes are
-//! already there is journaled with that locator instead of being posted
-//! again. (EigenDA has no heights to list: there, blobs in flight at a crash
-//! may be posted again; the record references one copy.)
+//! height. A submission has three outcomes: confirmed (journaled), refused
+//! (posted again), or unknown: the process died with it in flight, or the
+//! answer was lost. An unknown submission is settled before anything is
+//! posted again: the publisher waits until the layer can no longer include
+//! it (on Celestia, the head past the current height plus the mempool TTL;
+//! see [`Settlement`]), lists every height after the lowest head of an
+//! unsettled submission, and journals a planned blob whose bytes are there
+//! with that locator instead of posting it. (EigenDA cannot be listed:
+//! there, the blobs in flight at a crash may be posted again; the record
+//! references one copy.)
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use modelda_da::{DaLayer, LayerKind, Locator, Namespace, Receipt};
+use modelda_da::{DaLayer, LayerKind, Locator, Namespace, Receipt, Settlement};
 use modelda_manifest::sign::{sign_model, OmsHash, PrivateKey};
 use modelda_manifest::{commit_dir, scan_dir, CommitOptions, Progress};
 use modelda_manifest::{ModelId, ModelManifest, CLAIMS_SIGNATURE_NAME, OMS_SIGNATURE_NAME};
@@ -28,6 +32,7 @@ use modelda_merkle::{leaf_cvs_par, LeafCv};
 use serde::Serialize;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
 use crate::envelope::{Header, Kind};
 use crate::journal::{Entry, Journal};
@@ -153,8 +158,12 @@ pub const MIN_BLOB_BYTES: usize = 4096;
 pub struct PublishOptions {
     /// Stripe geometry. Default: 16 + 4.
     pub geometry: Geometry,
-    /// Namespace on Celestia-style layers. Default: [`Namespace::DEFAULT`].
+    /// Namespace of the data and parity blobs on Celestia-style layers.
+    /// Default: [`Namespace::DEFAULT`].
     pub namespace: Namespace,
+    /// Namespace of the record's pages. Default: [`Namespace::RECORDS`],
+    /// the one every modelda publication on a chain shares.
+    pub record_namespace: Namespace,
     /// Where journals live. Default: `.modelda/journal`.
     pub journal_dir: PathBuf,
     /// Bound on blob bytes built but not yet confirmed. Default: 64 MiB.
@@ -173,6 +182,7 @@ impl Default for PublishOptions {
         PublishOptions {
             geometry: Geometry::default(),
             namespace: Namespace::DEFAULT,
+            record_namespace: Namespace::RECORDS,
             journal_dir: PathBuf::from(".modelda/journal"),
             max_in_flight: 64 << 20,
             jobs: 4,
@@ -210,6 +220,11 @@ pub struct Outcome {
     pub resumed: u64,
     /// Blobs found on the layer that the journal had missed.
     pub recovered: u64,
+    /// Blobs another key's publication of the same plan had confirmed,
+    /// referenced instead of posted (an attestation pays only its record).
+    pub adopted_blobs: u64,
+    /// Bytes of those blobs.
+    pub adopted_bytes: u64,
     /// The journal.
     pub journal: PathBuf,
 }
@@ -224,6 +239,9 @@ pub trait PublishProgress: Sync {
     fn start(&self, _total: u64) {}
     /// Called as blobs are confirmed.
     fn advance(&self, _bytes: u64) {}
+    /// Called before waiting for the layer to reach `height`, past which
+    /// submissions whose outcome is unknown can no longer be included.
+    fn settling(&self, _height: u64) {}
 }
 
 /// Progress that goes nowhere.
@@ -373,13 +391,14 @@ fn parent_ref(
 /// from the journal when one exists for the same plan. `stop` ends the
 /// publish early (blobs in flight are still journaled) with
 /// [`Error::Interrupted`].
+#[tracing::instrument(name = "publish", skip_all, fields(model = %model.id, layer = %layer.kind()))]
 pub async fn publish(
     layer: Arc<dyn DaLayer>,
     model: &SignedModel,
     key: &PrivateKey,
     opts: &PublishOptions,
     progress: &dyn PublishProgress,
-    stop: Arc<AtomicBool>,
+    stop: CancellationToken,
 ) -> Result<Outcome> {
     let limits = layer.limits().await?;
     let max_blob = opts
@@ -407,9 +426,13 @@ pub async fn publish(
     )?;
     let kind = layer.kind();
     let ns = opts.namespace;
+    let rns = opts.record_namespace;
     let plan_id = plan.id(&model.id, kind.as_str(), &ns.to_string());
-    let mut journal = Journal::open(&opts.journal_dir, &plan_id)?;
     let hint = key.public().hint();
+    let mut journal = Journal::open(
+        &opts.journal_dir,
+        &Journal::path_for(&opts.journal_dir, &plan_id, &hint),
+    )?;
     match &journal.state().begin {
         Some((_, _, started, _)) if *started != hint => {
             return Err(Error::KeyMismatch {
@@ -429,33 +452,23 @@ pub async fn publish(
     }
     let n_blobs = plan.blobs.len() as u64;
     let resumed = journal.state().done.len() as u64;
-
-    // Blobs confirmed by a run that died before journaling them.
-    let mut on_layer: HashMap<[u8; 32], Receipt> = HashMap::new();
-    if journal.state().record.is_none() {
-        if let Some(from) = journal.state().scan_from() {
-            if kind == LayerKind::Eigenda {
-                tracing::warn!("EigenDA cannot be searched by content: blobs that were in flight when the last run stopped are posted again");
-            } else {
-                let head = layer.head().await?;
-                for h in from + 1..=head {
-                    for (loc, data) in layer.list(ns, h).await? {
-                        on_layer
-                            .entry(*blake3::hash(&data).as_bytes())
-                            .or_insert(Receipt {
-                                locator: loc,
-                                size: data.len(),
-                                fee: 0,
-                            });
-                    }
-                }
-            }
-        }
-    }
+    let (adopted_blobs, adopted_bytes, mut others_from) =
+        adopt_from_other_keys(&mut journal, &opts.journal_dir, &plan_id, &hint, n_blobs)?;
 
     let mut recovered = 0u64;
     let mut posted_now = 0u64;
-    if journal.state().record.is_none() {
+    // Blobs confirmed by a run that died before journaling them, or whose
+    // answer was lost: settled first, then adopted from the layer.
+    let mut on_layer: HashMap<[u8; 32], Receipt> = HashMap::new();
+    let mut rounds = 0u32;
+    while journal.state().record.is_none() {
+        let from = match (journal.state().scan_from(), others_from.take()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(from) = from {
+            on_layer = find_unjournaled(layer.as_ref(), &[ns, rns], from, progress).await?;
+        }
         let todo: u64 = plan
             .blobs
             .iter()
@@ -464,7 +477,7 @@ pub async fn publish(
             .map(|(_, b)| b.size as u64)
             .sum();
         progress.start(todo);
-        let (r, p) = post_blobs(
+        let counts = post_blobs(
             layer.clone(),
             &plan,
             model,
@@ -475,28 +488,44 @@ pub async fn publish(
             stop.clone(),
         )
         .await?;
-        recovered += r;
-        posted_now += p;
+        recovered += counts.found;
+        posted_now += counts.posted;
+        if counts.unknown == 0 {
+            break;
+        }
+        rounds += 1;
+        if rounds >= MAX_SETTLE_ROUNDS {
+            return Err(interrupted(
+                &journal,
+                n_blobs,
+                &format!("the layer lost the answer to submissions {rounds} times in a row"),
+            ));
+        }
+        tracing::warn!(
+            unknown = counts.unknown,
+            "submissions with a lost answer: settling them before posting again"
+        );
     }
 
     // The record, last.
     let record_locator = match journal.state().record.clone() {
         Some(l) => l,
         None => {
-            if stop.load(Ordering::Relaxed) {
+            if stop.is_cancelled() {
                 return Err(interrupted(&journal, n_blobs, "stopped"));
             }
-            let publication = publication(model, &plan, &journal, kind, ns, &reuse)?;
+            let publication = publication(model, &plan, &journal, kind, (ns, rns), &reuse)?;
             let bundle = record::sign(key, &publication);
             let (loc, r, p) = post_record(
                 layer.as_ref(),
                 model.id,
                 &bundle,
                 max_blob,
-                ns,
+                rns,
                 n_blobs,
                 &mut journal,
                 &on_layer,
+                progress,
             )
             .await?;
             recovered += r;
@@ -527,8 +556,109 @@ pub async fn publish(
         posted_now,
         resumed,
         recovered,
+        adopted_blobs,
+        adopted_bytes,
         journal: journal.path().to_path_buf(),
     })
+}
+
+/// Journals of the same plan begun with other keys (in the journal
+/// directory): the blobs they confirmed are the same bytes (the plan does
+/// not depend on the key), so they are journaled as this publication's and
+/// only what is missing, at least this key's record, is posted. Returns the
+/// blobs and bytes adopted, and the lowest head of their submissions still
+/// unsettled (their blobs may be on the layer: settled and looked for
+/// before anything is posted).
+fn adopt_from_other_keys(
+    journal: &mut Journal,
+    dir: &Path,
+    plan: &str,
+    hint: &str,
+    n_blobs: u64,
+) -> Result<(u64, u64, Option<u64>)> {
+    let (mut blobs, mut bytes, mut scan_from) = (0u64, 0u64, None::<u64>);
+    if journal.state().record.is_some() {
+        return Ok((blobs, bytes, scan_from));
+    }
+    for (path, other) in Journal::of_other_keys(dir, plan, hint)? {
+        let mut entries = Vec::new();
+        for i in 0..n_blobs {
+            if journal.state().done.contains_key(&i) {
+                continue;
+            }
+            if let Some((receipt, parity)) = other.done.get(&i) {
+                bytes += receipt.size as u64;
+                entries.push(Entry::Done {
+                    id: i,
+                    receipt: receipt.clone(),
+                    parity: parity.clone(),
+                });
+            }
+        }
+        if !entries.is_empty() {
+            tracing::info!(from = %path.display(), blobs = entries.len(), "adopting blobs another key's publication of this model confirmed");
+            blobs += entries.len() as u64;
+            journal.append(entries)?;
+        }
+        if let Some(h) = other.scan_from() {
+            scan_from = Some(scan_from.map_or(h, |s| s.min(h)));
+        }
+    }
+    Ok((blobs, bytes, scan_from))
+}
+
+/// Rounds of settling lost answers a publish goes through before it gives
+/// up (each round waits out the layer's mempool TTL).
+const MAX_SETTLE_ROUNDS: u32 = 8;
+
+/// Every blob of `ns` that may hold a blob the journal does not know:
+/// waits until submissions whose outcome is unknown are settled (see
+/// [`Settlement`]), then lists every height after `from` (the head before
+/// the oldest such submission), keyed by the BLAKE3 of the blob's bytes.
+async fn find_unjournaled(
+    layer: &dyn DaLayer,
+    namespaces: &[Namespace],
+    from: u64,
+    progress: &dyn PublishProgress,
+) -> Result<HashMap<[u8; 32], Receipt>> {
+    let mut found = HashMap::new();
+    let head = layer.head().await?;
+    let follow = layer.as_follow();
+    let until = match (layer.settlement(), follow) {
+        (Settlement::Unlisted, _) | (_, None) => {
+            tracing::warn!("this layer cannot be listed: blobs whose submission had no answer are posted again");
+            return Ok(found);
+        }
+        (Settlement::Immediate, _) => head,
+        (Settlement::WithinBlocks(ttl), Some(follow)) => {
+            // A submission in flight entered the mempool at or below
+            // `head`, so it is included or evicted by `head + ttl + 1`.
+            let until = head.saturating_add(ttl).saturating_add(1);
+            progress.settling(until);
+            let _span = tracing::info_span!("settle", until, ttl).entered();
+            follow.wait_for_height(until).await?;
+            until
+        }
+    };
+    let Some(follow) = follow else {
+        return Ok(found);
+    };
+    let mut namespaces = namespaces.to_vec();
+    namespaces.dedup();
+    for h in from.saturating_add(1)..=until {
+        for ns in &namespaces {
+            for (loc, data) in follow.list(*ns, h).await? {
+                found
+                    .entry(*blake3::hash(&data).as_bytes())
+                    .or_insert(Receipt {
+                        locator: loc,
+                        size: data.len(),
+                        fee: 0,
+                    });
+            }
+        }
+    }
+    Ok(found)
 }
 
 fn interrupted(journal: &Journal, total: u64, reason: &str) -> Error {
@@ -545,7 +675,7 @@ fn publication(
     plan: &Plan,
     journal: &Journal,
     kind: LayerKind,
-    ns: Namespace,
+    (ns, rns): (Namespace, Namespace),
     reuse: &Reuse,
 ) -> Result<Publication> {
     let (parent_blobs, reused_from, parent_parity) =
@@ -615,6 +745,7 @@ fn publication(
         model_id: model.id,
         layer: kind,
         namespace: (kind != LayerKind::Eigenda).then_some(ns),
+        record_namespace: (kind != LayerKind::Eigenda).then_some(rns),
         data_shards: plan.geometry.data,
         parity_shards: plan.geometry.parity,
         blobs,
@@ -637,29 +768,33 @@ async fn post_record(
     first_id: u64,
     journal: &mut Journal,
     on_layer: &HashMap<[u8; 32], Receipt>,
+    progress: &dyn PublishProgress,
 ) -> Result<(Locator, u64, u64)> {
     let mut counts = (0u64, 0u64);
+    let mut post = async |id: u64, blob: Vec<u8>, journal: &mut Journal| -> Result<Locator> {
+        let (loc, (found, posted)) =
+            post_one(layer, ns, id, blob, journal, on_layer, progress).await?;
+        counts.0 += found;
+        counts.1 += posted;
+        Ok(loc)
+    };
     let root = match record::layout(model, bundle, max_blob) {
-        Layout::Inline(blob) => {
-            post_one(layer, ns, first_id, blob, journal, on_layer, &mut counts).await?
-        }
+        Layout::Inline(blob) => post(first_id, blob, journal).await?,
         Layout::Paged(pages) => {
             let mut locs = Vec::with_capacity(pages.len());
             for (i, p) in pages.iter().enumerate() {
-                let id = first_id + i as u64;
-                locs.push(
-                    post_one(layer, ns, id, p.clone(), journal, on_layer, &mut counts).await?,
-                );
+                locs.push(post(first_id + i as u64, p.clone(), journal).await?);
             }
             let root = record::root_of_pages(model, &pages, &locs);
-            let id = first_id + pages.len() as u64;
-            post_one(layer, ns, id, root, journal, on_layer, &mut counts).await?
+            post(first_id + pages.len() as u64, root, journal).await?
         }
     };
     Ok((root, counts.0, counts.1))
 }
 
-/// Posts one record blob unless the journal or the layer already has it.
+/// Posts one record blob unless the journal or the layer already has it;
+/// returns its locator and the blobs (found, posted). A submission whose
+/// answer is lost is settled and looked for before it is sent again.
 async fn post_one(
     layer: &dyn DaLayer,
     ns: Namespace,
@@ -667,33 +802,43 @@ async fn post_one(
     blob: Vec<u8>,
     journal: &mut Journal,
     on_layer: &HashMap<[u8; 32], Receipt>,
-    counts: &mut (u64, u64),
-) -> Result<Locator> {
+    progress: &dyn PublishProgress,
+) -> Result<(Locator, (u64, u64))> {
     if let Some((r, _)) = journal.state().done.get(&id) {
-        return Ok(r.locator.clone());
+        return Ok((r.locator.clone(), (0, 0)));
     }
-    let receipt = match on_layer.get(blake3::hash(&blob).as_bytes()) {
-        Some(r) => {
+    let hash = *blake3::hash(&blob).as_bytes();
+    let mut counts = (0u64, 0u64);
+    let mut found = on_layer.get(&hash).cloned();
+    let mut rounds = 0u32;
+    let receipt = loop {
+        if let Some(r) = found.take() {
             counts.0 += 1;
-            r.clone()
+            break r;
         }
-        None => {
-            let head = layer.head().await?;
-            journal.append(vec![Entry::Submit {
-                ids: vec![id],
-                head,
-            }])?;
-            counts.1 += 1;
-            layer
-                .submit(ns, vec![blob])
-                .await?
-                .into_iter()
-                .next()
-                .ok_or_else(|| Error::Interrupted {
+        let head = layer.head().await?;
+        journal.append(vec![Entry::Submit {
+            ids: vec![id],
+            head,
+        }])?;
+        counts.1 += 1;
+        match layer.submit(ns, vec![blob.clone()]).await {
+            Ok(r) => {
+                break r.into_iter().next().ok_or_else(|| Error::Interrupted {
                     done: journal.state().done.len() as u64,
                     total: id + 1,
                     reason: "the layer confirmed no blob for a record page".into(),
                 })?
+            }
+            Err(e) if e.is_outcome_unknown() && rounds < MAX_SETTLE_ROUNDS => {
+                rounds += 1;
+                tracing::warn!(id, "record page submission without an answer: settling it");
+                counts.1 -= 1;
+                found = find_unjournaled(layer, &[ns], head, progress)
+                    .await?
+                    .remove(&hash);
+            }
+            Err(e) => return Err(e.into()),
         }
     };
     let loc = receipt.locator.clone();
@@ -702,11 +847,20 @@ async fn post_one(
         receipt,
         parity: vec![],
     }])?;
-    Ok(loc)
+    Ok((loc, counts))
 }
 
-/// Per-run counts: blobs found already on the layer, blobs posted.
-type Counts = (u64, u64);
+/// What one pass of [`post_blobs`] did.
+#[derive(Clone, Copy, Debug, Default)]
+struct Counts {
+    /// Blobs found already on the layer and adopted.
+    found: u64,
+    /// Blobs posted and confirmed.
+    posted: u64,
+    /// Submissions whose answer was lost: their blobs may or may not be on
+    /// the layer, and must be settled before they are posted again.
+    unknown: u64,
+}
 
 /// What is journaled of a submitted blob: id, size, parity digests.
 type BlobMeta = (u64, usize, Vec<[u8; 32]>);
@@ -721,13 +875,13 @@ async fn post_blobs(
     journal: &mut Journal,
     on_layer: &HashMap<[u8; 32], Receipt>,
     progress: &dyn PublishProgress,
-    stop: Arc<AtomicBool>,
+    stop: CancellationToken,
 ) -> Result<Counts> {
     let limits = layer.limits().await?;
     let total = plan.blobs.len() as u64;
     let done: std::collections::HashSet<u64> = journal.state().done.keys().copied().collect();
     if (0..total).all(|i| done.contains(&i)) {
-        return Ok((0, 0));
+        return Ok(Counts::default());
     }
     let budget = opts.max_in_flight.max(plan.max_blob_bytes);
     let sem = Arc::new(Semaphore::new(budget.div_ceil(1024)));
@@ -756,7 +910,7 @@ async fn post_blobs(
         })
     };
 
-    let mut counts: Counts = (0, 0);
+    let mut counts = Counts::default();
     let mut inflight: JoinSet<(Vec<BlobMeta>, modelda_da::Result<Vec<Receipt>>)> = JoinSet::new();
     let mut ready: std::collections::VecDeque<Built> = Default::default();
     let mut rx_open = true;
@@ -764,7 +918,7 @@ async fn post_blobs(
     let jobs = opts.jobs.max(1);
     let ns = opts.namespace;
     loop {
-        let halted = failure.is_some() || stop.load(Ordering::Relaxed);
+        let halted = failure.is_some() || stop.is_cancelled();
         if halted && rx_open {
             rx.close();
             sem.close();
@@ -783,11 +937,7 @@ async fn post_blobs(
                 }
             }
         }
-        if failure.is_none()
-            && !stop.load(Ordering::Relaxed)
-            && inflight.len() < jobs
-            && !ready.is_empty()
-        {
+        if failure.is_none() && !stop.is_cancelled() && inflight.len() < jobs && !ready.is_empty() {
             let mut batch = Vec::new();
             let mut bytes = 0usize;
             while let Some(b) = ready.front() {
@@ -828,7 +978,7 @@ async fn post_blobs(
         }
         if !rx_open
             && inflight.is_empty()
-            && (ready.is_empty() || failure.is_some() || stop.load(Ordering::Relaxed))
+            && (ready.is_empty() || failure.is_some() || stop.is_cancelled())
         {
             break;
         }
@@ -856,10 +1006,16 @@ async fn post_blobs(
                         bytes += size as u64;
                         entries.push(done_entry(id, receipt, &parity));
                     }
-                    counts.1 += entries.len() as u64;
+                    counts.posted += entries.len() as u64;
                     crate::faults::before_journal();
                     journal.append(entries)?;
                     progress.advance(bytes);
+                }
+                Some(Ok((_, Err(e)))) if e.is_outcome_unknown() => {
+                    // Neither journaled nor retried: the next pass settles
+                    // it, adopts its blobs if they landed, posts them if not.
+                    tracing::warn!(error = %e, "a submission's answer was lost");
+                    counts.unknown += 1;
                 }
                 Some(Ok((_, Err(e)))) => failure = failure.or(Some(e.into())),
                 Some(Err(e)) => failure = failure.or(Some(Error::Interrupted {
@@ -869,8 +1025,8 @@ async fn post_blobs(
                 })),
                 None => {}
             },
-            // Wake up to notice a stop request.
-            _ = tokio::time::sleep(std::time::Duration::from_millis(200)) => {}
+            // Wake up on a stop request.
+            _ = stop.cancelled(), if !stop.is_cancelled() => {}
         }
     }
     let _ = producer.await;
@@ -883,7 +1039,7 @@ async fn post_blobs(
             e => interrupted(journal, total, &e.to_string()),
         });
     }
-    if stop.load(Ordering::Relaxed) {
+    if stop.is_cancelled() {
         return Err(interrupted(journal, total, "stopped"));
     }
     Ok(counts)
@@ -910,7 +1066,7 @@ fn handle(
         Ok(Produced::Found(id, receipt, parity)) => {
             let size = receipt.size as u64;
             journal.append(vec![done_entry(id, receipt, &parity)])?;
-            counts.0 += 1;
+            counts.found += 1;
             progress.advance(size);
         }
         Err(e) => {
@@ -931,7 +1087,7 @@ struct Producer<'a> {
     sem: &'a Arc<Semaphore>,
     rt: &'a tokio::runtime::Handle,
     tx: &'a mpsc::Sender<Result<Produced>>,
-    stop: &'a AtomicBool,
+    stop: &'a CancellationToken,
 }
 
 /// The blob being filled: id, bytes, parity digests, budget permit.
@@ -978,7 +1134,7 @@ impl Producer<'_> {
     ) {
         let mut file: Option<(usize, File)> = None;
         for &(fi, s) in needed {
-            if self.stop.load(Ordering::Relaxed) {
+            if self.stop.is_cancelled() {
                 return;
             }
             let entry = &self.model.manifest.files[fi];
@@ -1038,7 +1194,7 @@ impl Producer<'_> {
         for (fi, entry) in self.model.manifest.files.iter().enumerate() {
             let fs = FileStripes::of(entry, g);
             for s in 0..fs.count() {
-                if self.stop.load(Ordering::Relaxed) {
+                if self.stop.is_cancelled() {
                     return Ok(());
                 }
                 let start = plan.stripe_starts[fi][s as usize];

@@ -31,11 +31,24 @@ use crate::envelope::{Envelope, Header, Kind, HEADER_LEN};
 use crate::plan::{FileStripes, Geometry, ShardRef};
 use crate::{Error, Result};
 
+#[cfg(test)]
+mod tests;
+mod validate;
+
+pub use validate::{validate, Validated};
+
 /// Predicate type of publication records.
 pub const PUBLICATION_PREDICATE_TYPE: &str = "https://modelda.dev/publication/v1";
 
 /// Largest record this build reads: 256 MiB (a model of millions of leaves).
 pub const MAX_RECORD_BYTES: usize = 256 << 20;
+
+/// Smallest payload of a record page other than the last: pages fill blobs
+/// of at least [`crate::publish::MIN_BLOB_BYTES`].
+pub const MIN_PAGE_PAYLOAD: usize = crate::publish::MIN_BLOB_BYTES - HEADER_LEN;
+
+/// Most pages a record of [`MAX_RECORD_BYTES`] can take.
+pub const MAX_PAGES: usize = MAX_RECORD_BYTES.div_ceil(MIN_PAGE_PAYLOAD);
 
 /// The predicate of a publication record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,9 +60,14 @@ pub struct Publication {
     pub model_id: ModelId,
     /// The layer the shards are on.
     pub layer: LayerKind,
-    /// Namespace (Celestia-style layers).
+    /// Namespace of the data and parity blobs (Celestia-style layers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<Namespace>,
+    /// Namespace of the record's pages (Celestia-style layers). Absent in
+    /// records written before records had their own namespace, whose pages
+    /// are in `namespace`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_namespace: Option<Namespace>,
     /// Data shards per stripe.
     pub data_shards: u16,
     /// Parity shards per stripe.
@@ -102,26 +120,6 @@ pub fn encode_refs(refs: &[ShardRef]) -> String {
         raw.extend_from_slice(&r.offset.to_be_bytes());
     }
     B64.encode(raw)
-}
-
-fn decode_b64(what: &str, s: &str, unit: usize) -> std::result::Result<Vec<u8>, String> {
-    let raw = B64
-        .decode(s)
-        .map_err(|e| format!("{what} is not base64 ({e})"))?;
-    if raw.len() % unit != 0 {
-        return Err(format!("{what} is not a whole number of {unit}-byte items"));
-    }
-    Ok(raw)
-}
-
-fn decode_refs(s: &str) -> std::result::Result<Vec<ShardRef>, String> {
-    Ok(decode_b64("shard places", s, 8)?
-        .chunks_exact(8)
-        .map(|c| ShardRef {
-            blob: u32::from_be_bytes(c[..4].try_into().expect("4 bytes")),
-            offset: u32::from_be_bytes(c[4..].try_into().expect("4 bytes")),
-        })
-        .collect())
 }
 
 /// The header of record page `page` of `model`.
@@ -275,207 +273,277 @@ pub enum RootPage<'a> {
     Paged(PageIndex),
 }
 
-/// Parses a root page's payload. Never panics; refuses indexes of records
-/// larger than [`MAX_RECORD_BYTES`].
-pub fn parse_root(payload: &[u8]) -> std::result::Result<RootPage<'_>, String> {
+/// Parses the payload of the root page read at `locator`. Never panics.
+/// Refuses a record larger than [`MAX_RECORD_BYTES`], an index of more than
+/// [`MAX_PAGES`] pages, and an index of more pages than its length allows
+/// when every page but the last holds at least [`MIN_PAGE_PAYLOAD`] bytes,
+/// so the reader's loop and buffer are bounded before it starts.
+pub fn parse_root<'a>(locator: &Locator, payload: &'a [u8]) -> Result<RootPage<'a>> {
+    let too_large = |what, found: usize, limit: usize| Error::RecordTooLarge {
+        locator: Box::new(locator.clone()),
+        what,
+        found: found as u64,
+        limit: limit as u64,
+    };
     match payload.split_first() {
-        Some((b'I', rest)) => Ok(RootPage::Inline(rest)),
+        Some((b'I', rest)) => {
+            if rest.len() > MAX_RECORD_BYTES {
+                return Err(too_large("record bytes", rest.len(), MAX_RECORD_BYTES));
+            }
+            Ok(RootPage::Inline(rest))
+        }
         Some((b'P', rest)) => {
-            let index: PageIndex =
-                serde_json::from_slice(rest).map_err(|e| format!("page index: {e}"))?;
-            if index.len > MAX_RECORD_BYTES as u64 {
-                return Err(format!(
-                    "record of {} bytes is larger than this build reads ({MAX_RECORD_BYTES})",
-                    index.len
-                ));
+            let malformed = |e: serde_json::Error| Error::RecordMalformed {
+                locator: Box::new(locator.clone()),
+                part: "page index".into(),
+                reason: e.to_string(),
+            };
+            // Count the pages before decoding them: a hostile index of
+            // millions of tiny entries allocates nothing.
+            let n = count_pages(rest).map_err(malformed)?;
+            if n > MAX_PAGES {
+                return Err(too_large("pages", n, MAX_PAGES));
+            }
+            let index: PageIndex = serde_json::from_slice(rest).map_err(malformed)?;
+            let len = usize::try_from(index.len).unwrap_or(usize::MAX);
+            if len > MAX_RECORD_BYTES {
+                return Err(Error::RecordTooLarge {
+                    locator: Box::new(locator.clone()),
+                    what: "record bytes",
+                    found: index.len,
+                    limit: MAX_RECORD_BYTES as u64,
+                });
+            }
+            let n = index.pages.len();
+            if n == 0 || len == 0 {
+                return Err(Error::RecordMalformed {
+                    locator: Box::new(locator.clone()),
+                    part: "page index".into(),
+                    reason: "it lists no pages or no bytes".into(),
+                });
+            }
+            let most = 1 + (len - 1) / MIN_PAGE_PAYLOAD;
+            if n > most {
+                return Err(too_large("pages for the index's length", n, most));
             }
             Ok(RootPage::Paged(index))
         }
-        _ => Err("unknown root page format".into()),
+        Some((other, _)) => Err(Error::RecordMalformed {
+            locator: Box::new(locator.clone()),
+            part: "root page".into(),
+            reason: format!("unknown format byte 0x{other:02x} (this build reads 'I' and 'P')"),
+        }),
+        None => Err(Error::RecordMalformed {
+            locator: Box::new(locator.clone()),
+            part: "root page".into(),
+            reason: "the payload is empty".into(),
+        }),
     }
+}
+
+/// The number of pages a page index lists, counted without allocating
+/// for them.
+fn count_pages(json: &[u8]) -> serde_json::Result<usize> {
+    struct Count(usize);
+    impl<'de> Deserialize<'de> for Count {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+            struct Counter;
+            impl<'de> serde::de::Visitor<'de> for Counter {
+                type Value = Count;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("a list of pages")
+                }
+                fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                    self,
+                    mut seq: A,
+                ) -> std::result::Result<Count, A::Error> {
+                    let mut n = 0;
+                    while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                        n += 1;
+                    }
+                    Ok(Count(n))
+                }
+            }
+            d.deserialize_seq(Counter)
+        }
+    }
+    #[derive(Deserialize)]
+    struct Pages {
+        pages: Count,
+    }
+    Ok(serde_json::from_slice::<Pages>(json)?.pages.0)
 }
 
 /// Fetches the record at `locator` from `layer` and checks it: envelope
 /// digests, page hashes, the signature (with `pinned`, or with the key in
 /// the claims), that the claims are signed by the same key, that the model
 /// id is `expected` (when given) and the hash of the manifest, and that
-/// every file's shards and leaves are consistent with its size and root.
+/// every file's shards and leaves are consistent with its size and root
+/// (see [`parse`]).
 pub async fn open(
     layer: &dyn DaLayer,
     locator: &Locator,
     expected: Option<ModelId>,
     pinned: Option<&PublicKey>,
 ) -> Result<OpenedRecord> {
-    let where_ = locator.to_string();
-    let bad = |reason: String| Error::BadRecord {
-        locator: where_.clone(),
+    let malformed = |part: String, reason: String| Error::RecordMalformed {
+        locator: Box::new(locator.clone()),
+        part,
+        reason,
+    };
+    let inconsistent = |reason: String| Error::RecordInconsistent {
+        locator: Box::new(locator.clone()),
         reason,
     };
     let root_blob = layer.get(locator).await?;
-    let root = Envelope::decode_at(&root_blob, 0).map_err(|e| bad(format!("root page: {e}")))?;
+    let root = Envelope::decode_at(&root_blob, 0)
+        .map_err(|e| malformed("root page".into(), e.to_string()))?;
     if root.header.kind != Kind::Record || root.header.stripe != 0 {
-        return Err(bad(
-            "the blob is not the root page of a publication record".into()
+        return Err(inconsistent(
+            "the blob is not the root page of a publication record".into(),
         ));
     }
     if let Some(id) = expected {
         if root.header.model != id {
-            return Err(bad(format!(
-                "the record is for model {}, not {id}",
-                root.header.model
-            )));
+            return Err(Error::RecordModel {
+                locator: Box::new(locator.clone()),
+                expected: id,
+                found: root.header.model,
+            });
         }
     }
     let model = root.header.model;
-    let bundle = match parse_root(&root.payload).map_err(bad)? {
+    let bundle = match parse_root(locator, &root.payload)? {
         RootPage::Inline(bundle) => bundle.to_vec(),
         RootPage::Paged(index) => {
+            // Bounded by MAX_RECORD_BYTES in `parse_root`.
             let mut out = Vec::with_capacity(index.len as usize);
+            let last = index.pages.len() - 1;
             for (i, (loc, hash)) in index.pages.iter().enumerate() {
+                let page_no = i + 1;
                 let loc: Locator = loc
                     .parse()
-                    .map_err(|e| bad(format!("page {}: {e}", i + 1)))?;
+                    .map_err(|e| malformed(format!("locator of page {page_no}"), format!("{e}")))?;
                 let blob = layer.get(&loc).await?;
                 let page = Envelope::decode_at(&blob, 0)
-                    .map_err(|e| bad(format!("page {}: {e}", i + 1)))?;
+                    .map_err(|e| malformed(format!("page {page_no}"), e.to_string()))?;
                 if page.header.kind != Kind::Record
                     || page.header.model != model
-                    || page.header.stripe != i as u64 + 1
+                    || page.header.stripe != page_no as u64
                     || hex::encode(page.digest) != *hash
                 {
-                    return Err(bad(format!(
-                        "page {} at {loc} is not the page the index names",
-                        i + 1
+                    return Err(inconsistent(format!(
+                        "page {page_no} at {loc} is not the page the index names"
                     )));
                 }
-                out.extend_from_slice(&page.payload);
-                if out.len() > index.len as usize {
-                    return Err(bad("pages are longer than the index says".into()));
+                if page.payload.is_empty() || (i < last && page.payload.len() < MIN_PAGE_PAYLOAD) {
+                    return Err(inconsistent(format!(
+                        "page {page_no} at {loc} holds {} bytes; every page but the last holds at least {MIN_PAGE_PAYLOAD}",
+                        page.payload.len()
+                    )));
                 }
+                if (out.len() + page.payload.len()) as u64 > index.len {
+                    return Err(inconsistent("pages are longer than the index says".into()));
+                }
+                out.extend_from_slice(&page.payload);
             }
             if out.len() as u64 != index.len {
-                return Err(bad("pages are shorter than the index says".into()));
+                return Err(inconsistent("pages are shorter than the index says".into()));
             }
             out
         }
     };
     let opened = parse(locator, &bundle, pinned)?;
     if opened.model_id() != model {
-        return Err(bad(format!(
-            "the root page names model {model} but the signed record is for {}",
-            opened.model_id()
-        )));
+        return Err(Error::RecordModel {
+            locator: Box::new(locator.clone()),
+            expected: model,
+            found: opened.model_id(),
+        });
     }
     Ok(opened)
 }
 
-/// Parses and checks signed record bytes (see [`open`]).
+/// Where `open_claims` or a bundle check failed: a signature or key problem
+/// is [`Error::RecordSignature`], anything else about the claims is
+/// [`Error::RecordClaims`].
+fn claims_error(locator: &Locator, e: modelda_manifest::Error) -> Error {
+    match e {
+        modelda_manifest::Error::BadSignature { .. } | modelda_manifest::Error::Key { .. } => {
+            Error::RecordSignature {
+                locator: Box::new(locator.clone()),
+                cause: Box::new(e),
+            }
+        }
+        cause => Error::RecordClaims {
+            locator: Box::new(locator.clone()),
+            cause: Box::new(cause),
+        },
+    }
+}
+
+/// Parses signed record bytes and checks them (see [`open`]): the size
+/// limit, the claims' signature (with `pinned`, or the key they carry) and
+/// the record's signature with the same key; then the structure, with
+/// [`validate`].
 pub fn parse(locator: &Locator, bundle: &[u8], pinned: Option<&PublicKey>) -> Result<OpenedRecord> {
-    let where_ = locator.to_string();
-    let bad = |reason: String| Error::BadRecord {
-        locator: where_.clone(),
+    if bundle.len() > MAX_RECORD_BYTES {
+        return Err(Error::RecordTooLarge {
+            locator: Box::new(locator.clone()),
+            what: "record bytes",
+            found: bundle.len() as u64,
+            limit: MAX_RECORD_BYTES as u64,
+        });
+    }
+    let malformed = |part: &str, reason: String| Error::RecordMalformed {
+        locator: Box::new(locator.clone()),
+        part: part.into(),
         reason,
     };
+    let bundle_error = |e: modelda_manifest::Error| match e {
+        modelda_manifest::Error::Bundle { reason, .. } => malformed("bundle", reason),
+        e => claims_error(locator, e),
+    };
     let label = Path::new("publication record");
-    let bundle = Bundle::from_json(label, bundle).map_err(|e| bad(e.to_string()))?;
+    let bundle = Bundle::from_json(label, bundle).map_err(bundle_error)?;
     let unverified: Statement<Publication> =
-        serde_json::from_slice(&bundle.payload(label).map_err(|e| bad(e.to_string()))?)
-            .map_err(|e| bad(format!("statement: {e}")))?;
+        serde_json::from_slice(&bundle.payload(label).map_err(bundle_error)?)
+            .map_err(|e| malformed("statement", e.to_string()))?;
     // The claims name the key; the record must be signed by it too.
     let (claims, key) = modelda_manifest::verify::open_claims(
         Path::new("claims in the publication record"),
         unverified.predicate.claims.as_bytes(),
         pinned,
     )
-    .map_err(|e| bad(e.to_string()))?;
-    let payload = bundle.verify(label, &key).map_err(|e| bad(e.to_string()))?;
+    .map_err(|e| claims_error(locator, e))?;
+    let payload = bundle.verify(label, &key).map_err(bundle_error)?;
     let st: Statement<Publication> =
-        serde_json::from_slice(&payload).map_err(|e| bad(format!("statement: {e}")))?;
+        serde_json::from_slice(&payload).map_err(|e| malformed("statement", e.to_string()))?;
     if st.type_ != STATEMENT_TYPE || st.predicate_type != PUBLICATION_PREDICATE_TYPE {
-        return Err(bad(format!(
-            "not a modelda publication record ({})",
-            st.predicate_type
-        )));
-    }
-    let p = st.predicate;
-    if p.v != 1 {
-        return Err(bad(format!("record version {} (this build reads 1)", p.v)));
-    }
-    if p.model_id != claims.model_id
-        || st.subject.first().and_then(|s| s.digest.get("blake3")) != Some(&p.model_id.to_hex())
-    {
-        return Err(bad(format!(
-            "the record is for model {} but its claims are for {}",
-            p.model_id, claims.model_id
-        )));
-    }
-    let geometry = Geometry::new(p.data_shards, p.parity_shards).map_err(|e| bad(e.to_string()))?;
-    let blobs: Vec<Locator> = p
-        .blobs
-        .iter()
-        .map(|s| s.parse::<Locator>())
-        .collect::<std::result::Result<_, _>>()
-        .map_err(|e| bad(format!("blob locator: {e}")))?;
-    let manifest = &claims.manifest;
-    if p.files.len() != manifest.files.len() {
-        return Err(bad(format!(
-            "{} files listed, the manifest has {}",
-            p.files.len(),
-            manifest.files.len()
-        )));
-    }
-    let mut files = Vec::with_capacity(p.files.len());
-    for (fs, entry) in p.files.iter().zip(&manifest.files) {
-        let bad_file = |reason: String| bad(format!("{}: {reason}", entry.path));
-        if fs.path != entry.path {
-            return Err(bad_file(format!("listed as {}", fs.path)));
-        }
-        let stripes = FileStripes::of(entry, geometry);
-        let refs = decode_refs(&fs.shards).map_err(&bad_file)?;
-        let mut stripe_starts = Vec::with_capacity(stripes.count() as usize);
-        let mut total = 0usize;
-        for s in 0..stripes.count() {
-            stripe_starts.push(total);
-            total += stripes.shards_of(s);
-        }
-        if refs.len() != total {
-            return Err(bad_file(format!(
-                "{} shards listed, {total} expected",
-                refs.len()
-            )));
-        }
-        if let Some(r) = refs.iter().find(|r| r.blob as usize >= blobs.len()) {
-            return Err(bad_file(format!(
-                "shard in blob {} of {}",
-                r.blob,
-                blobs.len()
-            )));
-        }
-        let parity: Vec<[u8; 32]> = decode_b64("parity digests", &fs.parity, 32)
-            .map_err(&bad_file)?
-            .chunks_exact(32)
-            .map(|c| c.try_into().expect("32 bytes"))
-            .collect();
-        let want_parity = stripes.count() as usize * usize::from(geometry.parity);
-        if parity.len() != want_parity {
-            return Err(bad_file(format!(
-                "{} parity digests, {want_parity} expected",
-                parity.len()
-            )));
-        }
-        let commitment = claims.commitment(entry).map_err(&bad)?;
-        files.push(RecordFile {
-            entry: entry.clone(),
-            stripes,
-            commitment,
-            refs,
-            parity,
-            stripe_starts,
+        return Err(Error::RecordInconsistent {
+            locator: Box::new(locator.clone()),
+            reason: format!(
+                "not a modelda publication record (statement {:?}, predicate {:?})",
+                st.type_, st.predicate_type
+            ),
         });
     }
+    if st.subject.first().and_then(|s| s.digest.get("blake3"))
+        != Some(&st.predicate.model_id.to_hex())
+    {
+        return Err(Error::RecordInconsistent {
+            locator: Box::new(locator.clone()),
+            reason: format!(
+                "the statement's subject is not model {}",
+                st.predicate.model_id
+            ),
+        });
+    }
+    // `open_claims` validated the claims; check the rest.
+    let Validated { blobs, files } = validate::publication(locator, &st.predicate, &claims)?;
     Ok(OpenedRecord {
         locator: locator.clone(),
-        publication: p,
+        publication: st.predicate,
         claims,
         key,
         blobs,

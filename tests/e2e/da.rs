@@ -4,13 +4,14 @@
 use std::time::Duration;
 
 use modelda_da::celestia::{CelestiaLayer, CelestiaOptions};
-use modelda_da::devnet::{Devnet, DevnetConfig, Faults};
 use modelda_da::eigenda::{EigenDaLayer, EigenDaOptions};
-use modelda_da::jwt::Permission;
 use modelda_da::{
-    ChainLimits, DaLayer, Error, InclusionProof, LayerKind, LocalChain, LocalLayer, Locator,
-    Namespace, RetryPolicy,
+    ChainLimits, DaLayer, Error, Follow, InclusionProof, LayerKind, LocalChain, LocalLayer,
+    Locator, Namespace, RetryPolicy,
 };
+use modelda_devnet::jwt::Permission;
+use modelda_devnet::{Devnet, DevnetConfig, Faults};
+use modelda_fixtures::sample::{write_model, SampleOptions};
 
 fn loopback() -> std::net::SocketAddr {
     "127.0.0.1:0".parse().unwrap()
@@ -146,14 +147,17 @@ async fn every_operation_on_every_backend() {
         if kind != LayerKind::Eigenda {
             let (height, _, _) = receipts[0].locator.square_parts().unwrap();
             assert!(layer.head().await.unwrap() >= height);
-            let listed = layer.list(ns, height).await.unwrap();
+            let follow = layer.as_follow().expect("square layers can be followed");
+            let listed = follow.list(ns, height).await.unwrap();
             assert_eq!(listed.len(), 2, "{kind}: list");
             assert_eq!(
                 listed.iter().map(|(_, b)| b.clone()).collect::<Vec<_>>(),
                 blobs
             );
             let other = Namespace::new_v0(b"other-ns").unwrap();
-            assert!(layer.list(other, height).await.unwrap().is_empty());
+            assert!(follow.list(other, height).await.unwrap().is_empty());
+        } else {
+            assert!(layer.as_follow().is_none(), "EigenDA cannot be followed");
         }
     }
     d.stop().await;
@@ -253,6 +257,28 @@ async fn the_unmodified_celestia_client_works_against_the_devnet() {
         .blob_included(height, ns, &proofs[0], blob.commitment)
         .await
         .unwrap());
+    // celestia-node's Go API sends the whole `blob.Proof`: an array of NMT
+    // proofs. The devnet takes both shapes, and refuses another blob's.
+    {
+        use jsonrpsee::core::client::ClientT;
+        let go: bool = client
+            .request(
+                "blob.Included",
+                jsonrpsee::rpc_params![height, ns, &proofs, blob.commitment],
+            )
+            .await
+            .unwrap();
+        assert!(go);
+        let other = Blob::new(ns, payload(100, 1), None).unwrap();
+        let wrong: bool = client
+            .request(
+                "blob.Included",
+                jsonrpsee::rpc_params![height, ns, &proofs, other.commitment],
+            )
+            .await
+            .unwrap();
+        assert!(!wrong);
+    }
     let head = client.header_network_head().await.unwrap();
     assert!(head.height() >= height);
     let next = client
@@ -331,6 +357,7 @@ async fn faults_are_survived_and_reported() {
         error_rate: 0.3,
         failover_rate: 0.2,
         drop_rate: 0.2,
+        ..Default::default()
     };
     let d = devnet(tmp.path(), faults).await;
     let layers: Vec<Box<dyn DaLayer>> = vec![
@@ -340,10 +367,16 @@ async fn faults_are_survived_and_reported() {
     for layer in &layers {
         for i in 0..4 {
             let b = payload(20_000, i);
-            let r = layer
-                .submit(Namespace::DEFAULT, vec![b.clone()])
-                .await
-                .unwrap();
+            // A dropped connection during a Celestia submission leaves its
+            // outcome unknown: the client says so instead of retrying (this
+            // fault drops before the node sees the call, so sending again
+            // here posts nothing twice).
+            let r = loop {
+                match layer.submit(Namespace::DEFAULT, vec![b.clone()]).await {
+                    Err(e) if e.is_outcome_unknown() => continue,
+                    r => break r.unwrap(),
+                }
+            };
             assert_eq!(
                 layer.get(&r[0].locator).await.unwrap(),
                 b,
@@ -422,6 +455,100 @@ async fn faults_are_survived_and_reported() {
     ));
 }
 
+/// The devnet's mempool: a submission evicted without an answer never
+/// lands; one whose answer is lost lands anyway; neither is retried by the
+/// client, and a submission outlives the client that sent it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_answers_and_evicted_submissions_are_unknown_outcomes() {
+    for (evict, lose) in [(1.0, 0.0), (0.0, 1.0)] {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = Devnet::start(DevnetConfig {
+            data_dir: tmp.path().to_path_buf(),
+            rpc_addr: loopback(),
+            eigenda_addr: loopback(),
+            block_time: Duration::from_millis(50),
+            mempool_ttl_blocks: 3,
+            faults: Faults {
+                evict_rate: evict,
+                lose_answer_rate: lose,
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let c = celestia(&d, Permission::Write).await;
+        assert_eq!(c.settlement(), modelda_da::Settlement::WithinBlocks(36));
+        let b = payload(3000, 7);
+        let head = c.head().await.unwrap();
+        let err = c
+            .submit(Namespace::DEFAULT, vec![b.clone()])
+            .await
+            .unwrap_err();
+        assert!(err.is_outcome_unknown(), "{err}");
+        // Settled: past the head plus the TTL, the blob is there or never.
+        let until = c.head().await.unwrap() + 3 + 1;
+        c.wait_for_height(until).await.unwrap();
+        let mut found = 0;
+        for h in head + 1..=until {
+            found += c
+                .list(Namespace::DEFAULT, h)
+                .await
+                .unwrap()
+                .iter()
+                .filter(|(_, data)| *data == b)
+                .count();
+        }
+        assert_eq!(found, usize::from(lose > 0.0), "evict {evict} lose {lose}");
+        d.stop().await;
+    }
+    // A queued submission outlives its client: the node includes it after
+    // the client gave up, and evicts what waits past the TTL.
+    let tmp = tempfile::tempdir().unwrap();
+    let d = Devnet::start(DevnetConfig {
+        data_dir: tmp.path().to_path_buf(),
+        rpc_addr: loopback(),
+        eigenda_addr: loopback(),
+        block_time: Duration::from_millis(300),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let impatient = CelestiaLayer::connect(CelestiaOptions {
+        url: d.rpc_url(),
+        token: Some(d.token(Permission::Write)),
+        retry: RetryPolicy::NONE,
+        timeout: Duration::from_millis(20),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let b = payload(2000, 8);
+    let c = celestia(&d, Permission::Read).await;
+    let head = c.head().await.unwrap();
+    let err = impatient
+        .submit(Namespace::DEFAULT, vec![b.clone()])
+        .await
+        .unwrap_err();
+    assert!(
+        err.is_outcome_unknown(),
+        "a timeout is an unknown outcome: {err}"
+    );
+    c.wait_for_height(head + 2).await.unwrap();
+    let mut found = 0;
+    for h in head + 1..=c.head().await.unwrap() {
+        found += c
+            .list(Namespace::DEFAULT, h)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|(_, data)| *data == b)
+            .count();
+    }
+    assert_eq!(found, 1, "the submission landed after its client left");
+    d.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_devnet_survives_a_restart() {
     let tmp = tempfile::tempdir().unwrap();
@@ -456,4 +583,124 @@ async fn the_devnet_survives_a_restart() {
         .unwrap();
     assert_eq!(e.get(&re[0].locator).await.unwrap(), payload(4000, 4));
     d.stop().await;
+}
+
+/// `modelda blob head` and `blob list` in one process follow the embedded
+/// chain while `modelda publish` writes it from another.
+#[test]
+fn a_reader_follows_the_local_chain_while_a_publish_writes_it() {
+    use super::{modelda_bin, modelda_ok};
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    write_model(
+        &root.join("model"),
+        &SampleOptions {
+            weights_bytes: 64 << 20,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    modelda_ok(root, &["keygen", "--out", "key.pem"]);
+    // Sign first, so the publish starts posting at once.
+    modelda_ok(
+        root,
+        &["sign", "model", "--key", "key.pem", "--leaf-size", "64KiB"],
+    );
+    let mut child = std::process::Command::new(modelda_bin())
+        .args([
+            "--json",
+            "publish",
+            "model",
+            "--key",
+            "key.pem",
+            "--leaf-size",
+            "64KiB",
+            "--max-blob-bytes",
+            "100000",
+            "--jobs",
+            "1",
+            "--max-in-flight-mib",
+            "1",
+        ])
+        .current_dir(root)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut heads = Vec::new();
+    let mut listed_while_writing = 0;
+    while child.try_wait().unwrap().is_none() {
+        let out = super::modelda(root, &["--json", "blob", "head"]);
+        if !out.status.success() {
+            // Before the publish created the chain there is nothing to read.
+            assert!(heads.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+            continue;
+        }
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let head = v["head"].as_u64().unwrap();
+        if head > 0 {
+            let h = head.to_string();
+            let l = modelda_ok(root, &["--json", "blob", "list", "--height", &h]);
+            let l: serde_json::Value = serde_json::from_str(&l).unwrap();
+            assert!(l["blobs"].is_array(), "{l}");
+            if child.try_wait().unwrap().is_none() {
+                listed_while_writing += 1;
+            }
+        }
+        heads.push(head);
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let published: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        listed_while_writing >= 3,
+        "only {listed_while_writing} reads overlapped the publish"
+    );
+    assert!(heads.windows(2).all(|w| w[0] <= w[1]), "{heads:?}");
+    // Afterwards a reader sees every blob of the publication.
+    let v: serde_json::Value =
+        serde_json::from_str(&modelda_ok(root, &["--json", "blob", "head"])).unwrap();
+    let head = v["head"].as_u64().unwrap();
+    let writer = LocalChain::open(&root.join(".modelda/local"), ChainLimits::APP_V5).unwrap();
+    assert_eq!(writer.head().unwrap(), head);
+    let mut blobs = 0;
+    for h in 1..=head {
+        for ns in [Namespace::DEFAULT, Namespace::RECORDS] {
+            let (hs, nss) = (h.to_string(), ns.to_string());
+            let l = modelda_ok(
+                root,
+                &[
+                    "--json",
+                    "blob",
+                    "list",
+                    "--height",
+                    &hs,
+                    "--namespace",
+                    &nss,
+                ],
+            );
+            let l: serde_json::Value = serde_json::from_str(&l).unwrap();
+            let n = l["blobs"].as_array().unwrap().len();
+            assert_eq!(
+                n,
+                writer.blobs(h, Some(ns)).unwrap().len(),
+                "height {h} namespace {ns}"
+            );
+            blobs += n as u64;
+        }
+    }
+    drop(writer);
+    assert_eq!(blobs, published["blobs"].as_u64().unwrap());
+    // EigenDA cannot be listed: a clear error.
+    let out = super::modelda(root, &["blob", "list", "--height", "1", "--da", "eigenda"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot")
+            || String::from_utf8_lossy(&out.stderr).contains("no namespaces")
+    );
 }

@@ -8,12 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use modelda_da::devnet::{Devnet, DevnetConfig, Faults};
-use modelda_da::jwt::Permission;
 use modelda_da::{
     ChainLimits, DaLayer, InclusionProof, LayerKind, Limits, LocalChain, LocalLayer, Locator,
     Namespace, Receipt,
 };
+use modelda_devnet::jwt::Permission;
+use modelda_devnet::{Devnet, DevnetConfig, Faults};
 use modelda_fixtures::sample::{write_model, SampleOptions};
 use modelda_publisher::envelope::HEADER_LEN;
 use modelda_publisher::fetch::{self, Selection};
@@ -354,13 +354,78 @@ fn parity_off_and_a_paged_record() {
     let rec: Locator = out["record"].as_str().unwrap().parse().unwrap();
     let chain = LocalChain::open(&root.join(".modelda/local"), ChainLimits::APP_V5).unwrap();
     let (h, ns, c) = rec.square_parts().unwrap();
+    assert_eq!(ns, Namespace::RECORDS, "records go to the record namespace");
     let root_page = chain.get(h, ns, c).unwrap().unwrap();
+    // Only record pages are in the record namespace.
+    let pages = chain_blobs(&chain, Namespace::RECORDS);
+    assert!(pages.len() >= 3, "{} pages", pages.len());
+    for hh in 1..=chain.head().unwrap() {
+        for b in chain.blobs(hh, Some(Namespace::RECORDS)).unwrap() {
+            assert_eq!(b.data[5], 2, "a record page envelope (kind 2)");
+        }
+    }
     assert_eq!(
         root_page.data[HEADER_LEN], b'P',
         "the record should be paged"
     );
     drop(chain);
     fetch_all_and_check(&root, &out, "out", &[]);
+}
+
+#[test]
+fn a_second_key_attests_a_published_model_paying_only_its_record() {
+    let (_tmp, root) = setup(2 << 20);
+    modelda_ok(&root, &["keygen", "--out", "b.pem"]);
+    let a = publish(&root, &["--leaf-size", "64KiB"]);
+    let b = json(&modelda_ok(
+        &root,
+        &[
+            "--json",
+            "publish",
+            "model",
+            "--key",
+            "b.pem",
+            "--resign",
+            "--leaf-size",
+            "64KiB",
+        ],
+    ));
+    assert_eq!(a["model_id"], b["model_id"]);
+    assert_ne!(a["record"], b["record"], "each key signs its own record");
+    let shard_blobs = a["blobs"].as_u64().unwrap() - 1;
+    assert_eq!(b["adopted_blobs"].as_u64().unwrap(), shard_blobs, "{b}");
+    assert!(b["adopted_bytes"].as_u64().unwrap() > 0, "{b}");
+    assert_eq!(b["posted_now"], 1, "only the record is posted: {b}");
+    // On the chain: A's blobs and one more record.
+    let chain = LocalChain::open(&root.join(".modelda/local"), ChainLimits::APP_V5).unwrap();
+    let mut blobs = chain_blobs(&chain, Namespace::DEFAULT);
+    let records = chain_blobs(&chain, Namespace::RECORDS);
+    drop(chain);
+    assert_eq!(records.len(), 2, "one record per key");
+    blobs.extend(records);
+    assert_eq!(blobs.len() as u64, a["blobs"].as_u64().unwrap() + 1);
+    assert_eq!(duplicates(&blobs), 0);
+    // B's record fetches the model, signed by B.
+    let id = b["model_id"].as_str().unwrap();
+    let rec = b["record"].as_str().unwrap();
+    modelda_ok(
+        &root,
+        &[
+            "fetch",
+            id,
+            "--record",
+            rec,
+            "--out",
+            "by-b",
+            "--key",
+            "b.pem.pub",
+        ],
+    );
+    assert_same_tree(&root.join("model"), &root.join("by-b"));
+    // A's publish again: its own record, nothing posted.
+    let again = publish(&root, &["--leaf-size", "64KiB", "--resign"]);
+    assert_eq!(again["record"], a["record"]);
+    assert_eq!(again["posted_now"], 0);
 }
 
 #[test]
@@ -380,6 +445,9 @@ fn kill_9_and_resume_posts_no_blob_twice() {
             "--max-blob-bytes",
             "200000",
             "--namespace",
+            ns,
+            // Records beside the data, so one namespace holds all of a run.
+            "--record-namespace",
             ns,
         ]
     };
@@ -439,6 +507,224 @@ fn kill_9_and_resume_posts_no_blob_twice() {
     assert_eq!(again["record"], done["record"]);
     assert_eq!(again["posted_now"], 0);
     fetch_all_and_check(&root, &done, "out", &["--namespace", B]);
+    // The record names both namespaces.
+    assert!(done["record"].as_str().unwrap().contains(B));
+}
+
+/// Every blob of `ns` as the node itself lists them (`blob.GetAll` at every
+/// height through the unmodified `celestia-rpc` client): (height, BLAKE3).
+async fn node_blobs(d: &Devnet, ns: Namespace) -> Vec<(u64, [u8; 32])> {
+    use celestia_rpc::{BlobClient, Client, HeaderClient};
+    let client = Client::new(&d.rpc_url(), Some(&d.token(Permission::Read)), None, None)
+        .await
+        .unwrap();
+    let head = client.header_network_head().await.unwrap().height();
+    let cns = celestia_types::nmt::Namespace::new_v0(ns.id()).unwrap();
+    let mut out = Vec::new();
+    for h in 1..=head {
+        for b in client
+            .blob_get_all(h, &[cns])
+            .await
+            .unwrap()
+            .unwrap_or_default()
+        {
+            out.push((h, *blake3::hash(&b.data).as_bytes()));
+        }
+    }
+    out
+}
+
+/// A small xorshift generator for kill delays; the seed is printed so that
+/// a failing run can be replayed with `MODELDA_TEST_SEED`.
+struct Rng(u64);
+impl Rng {
+    fn seeded() -> Rng {
+        let seed = std::env::var("MODELDA_TEST_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos() as u64
+                    | 1
+            });
+        eprintln!("kill delays seeded with MODELDA_TEST_SEED={seed}");
+        Rng(seed)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// The scenario: kill -9 at random moments while submissions are in
+/// flight over the devnet's Celestia API, with submissions evicted from the
+/// mempool and answers lost on top, resume each time, and count the blobs
+/// through the node's own API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_9_at_random_moments_over_celestia_posts_no_blob_twice() {
+    let (_tmp, root) = setup(48 << 20);
+    let dn = tempfile::tempdir().unwrap();
+    let d = Devnet::start(DevnetConfig {
+        data_dir: dn.path().to_path_buf(),
+        rpc_addr: "127.0.0.1:0".parse().unwrap(),
+        eigenda_addr: "127.0.0.1:0".parse().unwrap(),
+        block_time: Duration::from_millis(150),
+        mempool_ttl_blocks: 4,
+        // Submissions linger in the mempool for up to 3 blocks, so some
+        // that were in flight at a kill land after the next run started.
+        faults: Faults {
+            evict_rate: 0.05,
+            lose_answer_rate: 0.05,
+            inclusion_delay_blocks: 3,
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await
+    .expect("devnet starts");
+    const NS: &str = "00000000000000000c0c";
+    let mut args: Vec<String> = [
+        "--json",
+        "publish",
+        "model",
+        "--key",
+        "key.pem",
+        "--leaf-size",
+        "64KiB",
+        "--max-blob-bytes",
+        "100000",
+        // Little in flight at a time, so the publish spans many blocks and
+        // a kill at a random moment mostly finds submissions in flight.
+        "--max-in-flight-mib",
+        "1",
+        "--jobs",
+        "2",
+        "--namespace",
+        NS,
+        "--mempool-ttl-blocks",
+        "4",
+    ]
+    .map(String::from)
+    .to_vec();
+    args.extend(celestia_flags(&d));
+    let mut rng = Rng::seeded();
+    let mut killed = 0;
+    for _ in 0..20 {
+        if killed == 12 {
+            break;
+        }
+        let (a, r) = (args.clone(), root.clone());
+        let delay = 100 + rng.below(1900);
+        let finished = blocking(move || {
+            let mut child = Command::new(modelda_bin())
+                .args(&a)
+                .current_dir(&r)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(delay));
+            let done = child.try_wait().unwrap().is_some_and(|s| s.success());
+            let _ = child.kill();
+            let _ = child.wait();
+            done
+        })
+        .await;
+        if finished {
+            break;
+        }
+        killed += 1;
+    }
+    assert!(
+        killed >= 10,
+        "only {killed} runs were killed before the publish finished"
+    );
+    let root2 = root.clone();
+    let a = args.clone();
+    let done = blocking(move || {
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        json(&modelda_ok(&root2, &a))
+    })
+    .await;
+    let mut blobs = node_blobs(&d, NS.parse().unwrap()).await;
+    blobs.extend(node_blobs(&d, Namespace::RECORDS).await);
+    assert_eq!(
+        duplicates(&blobs),
+        0,
+        "duplicate blobs on the chain: {done}"
+    );
+    // Every blob the journal holds is on the chain, found by the node.
+    let journal = std::fs::read_to_string(root.join(done["journal"].as_str().unwrap())).unwrap();
+    let on_chain: HashSet<(u64, String)> = {
+        use celestia_rpc::{BlobClient, Client, HeaderClient};
+        let client = Client::new(&d.rpc_url(), Some(&d.token(Permission::Read)), None, None)
+            .await
+            .unwrap();
+        let head = client.header_network_head().await.unwrap().height();
+        let mut out = HashSet::new();
+        for ns in [NS.parse::<Namespace>().unwrap(), Namespace::RECORDS] {
+            let cns = celestia_types::nmt::Namespace::new_v0(ns.id()).unwrap();
+            for h in 1..=head {
+                for b in client
+                    .blob_get_all(h, &[cns])
+                    .await
+                    .unwrap()
+                    .unwrap_or_default()
+                {
+                    out.insert((h, hex::encode(b.commitment.hash())));
+                }
+            }
+        }
+        out
+    };
+    let mut missing = Vec::new();
+    for line in journal.lines() {
+        let v: Value = serde_json::from_str(&line[17..]).unwrap();
+        if v["e"] == "done" {
+            let loc = &v["receipt"]["locator"];
+            let key = (
+                loc["height"].as_u64().unwrap(),
+                loc["commitment"].as_str().unwrap().to_string(),
+            );
+            if !on_chain.contains(&key) {
+                missing.push(v.clone());
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "journaled but not on the chain: {missing:?}"
+    );
+    assert_eq!(
+        blobs.len() as u64,
+        done["blobs"].as_u64().unwrap(),
+        "{done}"
+    );
+    // Every later run prints the same record and posts nothing.
+    for _ in 0..2 {
+        let root2 = root.clone();
+        let a = args.clone();
+        let again = blocking(move || {
+            let a: Vec<&str> = a.iter().map(String::as_str).collect();
+            json(&modelda_ok(&root2, &a))
+        })
+        .await;
+        assert_eq!(again["record"], done["record"]);
+        assert_eq!(again["posted_now"], 0);
+    }
+    let mut f: Vec<String> = vec!["--namespace".into(), NS.into()];
+    f.extend(celestia_flags(&d));
+    let root2 = root.clone();
+    blocking(move || {
+        let f: Vec<&str> = f.iter().map(String::as_str).collect();
+        fetch_all_and_check(&root2, &done, "out", &f);
+    })
+    .await;
+    d.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -491,7 +777,8 @@ async fn publish_and_fetch_over_the_devnet_with_20_percent_errors() {
         assert_eq!(fetched["stats"]["rebuilt_stripes"], 0);
     }
     // No duplicate blobs despite retried submissions.
-    let blobs = chain_blobs(d.chain(), Namespace::DEFAULT);
+    let mut blobs = chain_blobs(d.chain(), Namespace::DEFAULT);
+    blobs.extend(chain_blobs(d.chain(), Namespace::RECORDS));
     assert_eq!(duplicates(&blobs), 0);
     d.stop().await;
 }
@@ -579,6 +866,12 @@ impl DaLayer for Faulty {
     async fn head(&self) -> modelda_da::Result<u64> {
         self.inner.head().await
     }
+    fn settlement(&self) -> modelda_da::Settlement {
+        self.inner.settlement()
+    }
+    fn as_follow(&self) -> Option<&dyn modelda_da::Follow> {
+        Some(self)
+    }
     async fn submit(&self, ns: Namespace, blobs: Vec<Vec<u8>>) -> modelda_da::Result<Vec<Receipt>> {
         self.inner.submit(ns, blobs).await
     }
@@ -595,14 +888,21 @@ impl DaLayer for Faulty {
         }
         Ok(data)
     }
-    async fn list(&self, ns: Namespace, h: u64) -> modelda_da::Result<Vec<(Locator, Vec<u8>)>> {
-        self.inner.list(ns, h).await
-    }
     async fn prove(&self, l: &Locator) -> modelda_da::Result<InclusionProof> {
         self.inner.prove(l).await
     }
     async fn verify(&self, l: &Locator, d: &[u8], p: &InclusionProof) -> modelda_da::Result<()> {
         self.inner.verify(l, d, p).await
+    }
+}
+
+#[async_trait]
+impl modelda_da::Follow for Faulty {
+    async fn wait_for_height(&self, h: u64) -> modelda_da::Result<()> {
+        modelda_da::Follow::wait_for_height(&self.inner, h).await
+    }
+    async fn list(&self, ns: Namespace, h: u64) -> modelda_da::Result<Vec<(Locator, Vec<u8>)>> {
+        modelda_da::Follow::list(&self.inner, ns, h).await
     }
 }
 
@@ -851,9 +1151,12 @@ fn bad_input_gets_a_clear_error_and_loses_nothing() {
         .output()
         .unwrap();
     assert!(!crashed.status.success());
-    fails_with(
+    // Another key takes over: it adopts what the first key confirmed,
+    // settles what it had in flight, and posts nothing twice.
+    let taken = json(&modelda_ok(
         &root,
         &[
+            "--json",
             "publish",
             "model",
             "--key",
@@ -864,8 +1167,14 @@ fn bad_input_gets_a_clear_error_and_loses_nothing() {
             "5",
             "--resign",
         ],
-        "was started with key",
+    ));
+    assert!(
+        taken["adopted_blobs"].as_u64().unwrap() + taken["recovered"].as_u64().unwrap() >= 1,
+        "{taken}"
     );
+    let chain = LocalChain::open(&root.join(".modelda/local"), ChainLimits::APP_V5).unwrap();
+    assert_eq!(duplicates(&chain_blobs(&chain, Namespace::DEFAULT)), 0);
+    drop(chain);
 
     // Records: a data blob is not a record; a pinned key must match.
     let chain = LocalChain::open(&root.join(".modelda/local"), ChainLimits::APP_V5).unwrap();

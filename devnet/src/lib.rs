@@ -6,6 +6,8 @@
 pub mod celestia_rpc;
 pub mod eigenda_rest;
 pub mod faults;
+pub mod jwt;
+pub mod memstore;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -21,12 +23,13 @@ use tokio_util::sync::CancellationToken;
 pub use faults::Faults;
 
 use crate::jwt::{JwtKey, Permission};
-use crate::local::ChainLimits;
-use crate::square::{self, Square};
-use crate::{Error, LocalChain, Namespace, Result};
+use modelda_da::square::{self, Square};
+use modelda_da::{ChainLimits, Error, LocalChain, Namespace, Result};
 
 /// Directory in the data directory holding the chain's RocksDB store.
 pub const CHAIN_DIR: &str = "chain";
+/// Directory in the data directory holding the EigenDA memstore.
+pub const EIGENDA_DIR: &str = "eigenda";
 /// File in the data directory holding the JWT secret.
 pub const JWT_SECRET_FILE: &str = "jwt.secret";
 
@@ -49,6 +52,10 @@ pub struct DevnetConfig {
     pub auth: bool,
     /// Starting balance of the node account, in utia. Default: 10^12.
     pub balance: u64,
+    /// Blocks a submission may wait in the mempool before it is evicted
+    /// (never included), as celestia-app's `ttl-num-blocks`. Default:
+    /// [`modelda_da::celestia::DEFAULT_MEMPOOL_TTL_BLOCKS`] (36).
+    pub mempool_ttl_blocks: u64,
 }
 
 impl Default for DevnetConfig {
@@ -62,13 +69,21 @@ impl Default for DevnetConfig {
             faults: Faults::default(),
             auth: true,
             balance: 1_000_000_000_000,
+            mempool_ttl_blocks: modelda_da::celestia::DEFAULT_MEMPOOL_TTL_BLOCKS,
         }
     }
 }
 
+/// A submission in the mempool. It outlives the client that sent it: a
+/// client that dies or drops its connection does not take it back.
 struct Pending {
     blobs: Vec<(Namespace, Vec<u8>)>,
     shares: usize,
+    /// The head when it entered the mempool.
+    entered: u64,
+    /// The first height that may include it (see
+    /// [`Faults::inclusion_delay_blocks`]).
+    eligible: u64,
     done: oneshot::Sender<Result<u64, String>>,
 }
 
@@ -79,6 +94,8 @@ pub struct Node {
     head: watch::Sender<u64>,
     balance: AtomicU64,
     squares: Mutex<Vec<(u64, Arc<Square>)>>,
+    mempool_ttl_blocks: u64,
+    faults: Arc<Faults>,
 }
 
 impl Node {
@@ -104,6 +121,12 @@ impl Node {
         if shares > self.chain.limits().max_square_width.pow(2) {
             return Err("blobs do not fit in one block".into());
         }
+        if faults::roll(self.faults.evict_rate) {
+            // Taken into the mempool, then dropped from it: never included,
+            // and the client hears nothing.
+            tracing::info!(blobs = blobs.len(), "injected fault: submission evicted");
+            return Err(faults::DROP_CONNECTION.into());
+        }
         let (tx, rx) = oneshot::channel();
         self.pending
             .lock()
@@ -111,10 +134,38 @@ impl Node {
             .push_back(Pending {
                 blobs,
                 shares,
+                entered: self.head(),
+                eligible: self.head() + 1 + faults::below(self.faults.inclusion_delay_blocks + 1),
                 done: tx,
             });
-        rx.await
-            .map_err(|_| "the devnet stopped before the blobs were included".to_string())?
+        let height = rx
+            .await
+            .map_err(|_| "the devnet stopped before the blobs were included".to_string())??;
+        if faults::roll(self.faults.lose_answer_rate) {
+            tracing::info!(
+                height,
+                "injected fault: answer of an included submission lost"
+            );
+            return Err(faults::DROP_CONNECTION.into());
+        }
+        Ok(height)
+    }
+
+    /// Evicts submissions that waited longer than the mempool TTL after
+    /// block `height`: CometBFT purges a transaction once
+    /// `height - entered > ttl`.
+    fn evict_expired(&self, height: u64) {
+        let mut q = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let ttl = self.mempool_ttl_blocks;
+        let (keep, expired): (Vec<Pending>, Vec<Pending>) =
+            q.drain(..).partition(|p| height - p.entered <= ttl);
+        q.extend(keep);
+        drop(q);
+        for p in expired {
+            let _ = p.done.send(Err(format!(
+                "tx evicted from mempool: not included within {ttl} blocks"
+            )));
+        }
     }
 
     async fn wait_for(&self, height: u64) -> Result<(), String> {
@@ -166,15 +217,23 @@ impl Node {
         let max = self.chain.limits().max_square_width.pow(2);
         let batch: Vec<Pending> = {
             let mut q = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+            let next = self.head() + 1;
             let mut taken = Vec::new();
+            let mut waiting = VecDeque::new();
             let mut shares = 0;
-            while let Some(p) = q.front() {
-                if shares + p.shares > max {
-                    break;
+            let mut full = false;
+            while let Some(p) = q.pop_front() {
+                if full || p.eligible > next {
+                    waiting.push_back(p);
+                } else if shares + p.shares > max {
+                    full = true;
+                    waiting.push_back(p);
+                } else {
+                    shares += p.shares;
+                    taken.push(p);
                 }
-                shares += p.shares;
-                taken.push(q.pop_front().expect("front exists"));
             }
+            *q = waiting;
             taken
         };
         let chain = self.chain.clone();
@@ -198,6 +257,7 @@ impl Node {
                 for p in batch {
                     let _ = p.done.send(Ok(h));
                 }
+                self.evict_expired(h);
                 Ok(h)
             }
             Err(e) => {
@@ -249,9 +309,11 @@ impl Devnet {
             head: watch::channel(head).0,
             balance: AtomicU64::new(cfg.balance),
             squares: Mutex::new(Vec::new()),
+            mempool_ttl_blocks: cfg.mempool_ttl_blocks,
+            faults: Arc::new(cfg.faults),
         });
         node.header(head).await?;
-        let faults = Arc::new(cfg.faults);
+        let faults = node.faults.clone();
         let stop = CancellationToken::new();
 
         // Celestia JSON-RPC.
@@ -293,7 +355,8 @@ impl Devnet {
             path: PathBuf::from(cfg.eigenda_addr.to_string()),
             source: e,
         })?;
-        let app = eigenda_rest::router(chain.clone(), faults.clone());
+        let memstore = memstore::MemStore::open(&cfg.data_dir.join(EIGENDA_DIR))?;
+        let app = eigenda_rest::router(memstore, faults.clone());
         let listener = eigenda_rest::DroppingListener::new(listener, faults.clone());
         let s = stop.clone();
         let rest = tokio::spawn(async move {
@@ -397,7 +460,7 @@ mod auth {
     use http_body_util::BodyExt;
     use jsonrpsee::server::{HttpBody, HttpRequest, HttpResponse};
 
-    use super::faults::{roll, Faults};
+    use super::faults::{roll, Faults, DROP_CONNECTION};
     use crate::jwt::{JwtKey, Permission};
 
     type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -487,8 +550,9 @@ mod auth {
                 if roll(faults.error_rate) {
                     return Ok(reply(503, "injected fault: service unavailable"));
                 }
+                let after = faults.evict_rate > 0.0 || faults.lose_answer_rate > 0.0;
                 let Some(key) = key else {
-                    return inner.call(req).await;
+                    return drop_if_asked(inner.call(req).await, after).await;
                 };
                 let perms = req
                     .headers()
@@ -509,13 +573,38 @@ mod auth {
                         ));
                     }
                 }
-                inner
+                let r = inner
                     .call(http::Request::from_parts(
                         parts,
                         HttpBody::from(bytes.to_vec()),
                     ))
-                    .await
+                    .await;
+                drop_if_asked(r, after).await
             })
         }
+    }
+
+    /// Turns an answer carrying [`DROP_CONNECTION`] into a dropped
+    /// connection (only when a fault that uses it is on: otherwise the
+    /// answer streams through untouched).
+    async fn drop_if_asked(
+        r: Result<HttpResponse<HttpBody>, BoxError>,
+        armed: bool,
+    ) -> Result<HttpResponse<HttpBody>, BoxError> {
+        if !armed {
+            return r;
+        }
+        let (parts, body) = r?.into_parts();
+        let bytes = body.collect().await?.to_bytes();
+        if bytes
+            .windows(DROP_CONNECTION.len())
+            .any(|w| w == DROP_CONNECTION.as_bytes())
+        {
+            return Err("injected fault: connection dropped after the call".into());
+        }
+        Ok(http::Response::from_parts(
+            parts,
+            HttpBody::from(bytes.to_vec()),
+        ))
     }
 }

@@ -1,5 +1,5 @@
 //! The EigenDA-proxy-compatible REST API of the devnet (standard commitment
-//! mode, memstore semantics, payloads kept in the chain's store).
+//! mode, memstore semantics, payloads kept in [`MemStore`] files).
 
 use std::sync::Arc;
 
@@ -12,12 +12,13 @@ use axum::Router;
 use tokio::net::{TcpListener, TcpStream};
 
 use super::faults::{roll, Faults};
-use crate::eigenda::MAX_PAYLOAD_BYTES;
-use crate::{Cert, LocalChain};
+use crate::memstore::MemStore;
+use modelda_da::eigenda::MAX_PAYLOAD_BYTES;
+use modelda_da::Cert;
 
 #[derive(Clone)]
 struct AppState {
-    chain: LocalChain,
+    store: MemStore,
     faults: Arc<Faults>,
 }
 
@@ -59,10 +60,25 @@ fn standard(mode: &Mode) -> Option<Response> {
     }
 }
 
-async fn put(State(s): State<AppState>, Query(mode): Query<Mode>, body: Bytes) -> Response {
+async fn put(
+    State(s): State<AppState>,
+    Query(mode): Query<Mode>,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
     if let Some(r) = faults(&s).await {
         return r;
     }
+    // The proxy maps its body-size limit, like its oversized-blob error,
+    // to 400 (never 413).
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => {
+            return text(
+                StatusCode::BAD_REQUEST,
+                format!("payload rejected: {e} (the limit is {MAX_PAYLOAD_BYTES} bytes)"),
+            )
+        }
+    };
     if let Some(r) = standard(&mode) {
         return r;
     }
@@ -78,8 +94,8 @@ async fn put(State(s): State<AppState>, Query(mode): Query<Mode>, body: Bytes) -
             ),
         );
     }
-    let chain = s.chain.clone();
-    match tokio::task::spawn_blocking(move || chain.eigenda_put(&body)).await {
+    let store = s.store.clone();
+    match tokio::task::spawn_blocking(move || store.put(&body)).await {
         Ok(Ok(cert)) => (StatusCode::OK, cert.as_bytes().to_vec()).into_response(),
         Ok(Err(e)) => text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
@@ -107,8 +123,8 @@ async fn get_cert(
             format!("unsupported version byte {:#04x}", cert.as_bytes()[0]),
         );
     }
-    let chain = s.chain.clone();
-    match tokio::task::spawn_blocking(move || chain.eigenda_get(&cert)).await {
+    let store = s.store.clone();
+    match tokio::task::spawn_blocking(move || store.get(&cert)).await {
         Ok(Ok(Some(p))) => (StatusCode::OK, p).into_response(),
         // The proxy answers 500 for an unknown or expired cert.
         Ok(Ok(None)) => text(
@@ -138,14 +154,14 @@ async fn config() -> Response {
 }
 
 /// The REST router.
-pub fn router(chain: LocalChain, faults: Arc<Faults>) -> Router {
+pub fn router(store: MemStore, faults: Arc<Faults>) -> Router {
     Router::new()
         .route("/put", post(put))
         .route("/get/{cert}", get(get_cert))
         .route("/health", get(health))
         .route("/config", get(config))
         .layer(DefaultBodyLimit::max(16 << 20))
-        .with_state(AppState { chain, faults })
+        .with_state(AppState { store, faults })
 }
 
 /// A listener that drops a fraction of accepted connections.

@@ -13,7 +13,7 @@ use jsonrpsee::types::ErrorObjectOwned;
 use jsonrpsee::RpcModule;
 
 use super::Node;
-use crate::{Error, Namespace, ShareCommitment};
+use modelda_da::{Error, Namespace, ShareCommitment};
 
 fn rpc_err(e: impl std::fmt::Display) -> ErrorObjectOwned {
     ErrorObjectOwned::owned(1, e.to_string(), None::<()>)
@@ -36,22 +36,22 @@ impl Rpc {
         &self,
         height: u64,
         ns: Namespace,
-        stored: crate::local::StoredBlob,
+        stored: modelda_da::local::StoredBlob,
     ) -> RpcResult<Blob> {
         let chain = self.0.chain.clone();
         let sizes = tokio::task::spawn_blocking(move || chain.blob_sizes(height))
             .await
             .map_err(rpc_err)?
             .map_err(rpc_err)?;
-        let (k, placements) = crate::square::layout(&sizes);
+        let (k, placements) = modelda_da::square::layout(&sizes);
         let p = placements
             .into_iter()
             .find(|p| p.blob == stored.index as usize)
             .ok_or_else(|| rpc_err("blob missing from its block"))?;
         debug_assert_eq!(stored.namespace, ns);
-        Ok(crate::local::stored_blob(
+        Ok(modelda_da::local::stored_blob(
             &stored,
-            Some(crate::square::eds_index(k, p)),
+            Some(modelda_da::square::eds_index(k, p)),
         ))
     }
 
@@ -60,7 +60,7 @@ impl Rpc {
         height: u64,
         ns: Namespace,
         commitment: &Commitment,
-    ) -> RpcResult<Option<crate::local::StoredBlob>> {
+    ) -> RpcResult<Option<modelda_da::local::StoredBlob>> {
         let c = ShareCommitment::from_bytes(*commitment.hash());
         let chain = self.0.chain.clone();
         tokio::task::spawn_blocking(move || chain.get(height, ns, c))
@@ -72,6 +72,36 @@ impl Rpc {
     async fn header(&self, height: u64) -> RpcResult<ExtendedHeader> {
         self.0.header(height).await.map_err(rpc_err)
     }
+
+    /// `blob.Included`: whether the blob is stored at `height` and `proofs`
+    /// are its row proofs: all of them (the Go API's `blob.Proof`, an
+    /// array of NMT proofs) or the first one (what `celestia-rpc` sends).
+    async fn included(
+        &self,
+        height: u64,
+        namespace: CNamespace,
+        proofs: Vec<NamespaceProof>,
+        commitment: Commitment,
+    ) -> RpcResult<bool> {
+        let ns = our_ns(namespace)?;
+        let Some(stored) = self.stored(height, ns, &commitment).await? else {
+            return Ok(false);
+        };
+        let sq = self.0.square(height).await.map_err(rpc_err)?;
+        let p = sq
+            .placement(stored.index as usize)
+            .ok_or_else(|| rpc_err("blob missing from its square"))?;
+        let ours = sq.prove(height, p).map_err(rpc_err)?;
+        Ok(!proofs.is_empty() && ours.starts_with(&proofs))
+    }
+}
+
+/// The proof parameter of `blob.Included`: one NMT proof, or an array.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum ProofParam {
+    One(NamespaceProof),
+    Rows(Vec<NamespaceProof>),
 }
 
 #[async_trait]
@@ -132,12 +162,11 @@ impl BlobRpcServer for Rpc {
         &self,
         height: u64,
         namespace: CNamespace,
-        _proof: NamespaceProof,
+        proof: NamespaceProof,
         commitment: Commitment,
     ) -> RpcResult<bool> {
-        let ns = our_ns(namespace)?;
-        let found = self.stored(height, ns, &commitment).await?;
-        Ok(found.is_some())
+        self.included(height, namespace, vec![proof], commitment)
+            .await
     }
 
     async fn blob_submit(&self, blobs: Vec<Blob>, opts: TxConfig) -> RpcResult<u64> {
@@ -169,15 +198,17 @@ impl BlobRpcServer for Rpc {
                 limits.max_blob_bytes
             )));
         }
-        let gas_price = opts.gas_price.unwrap_or(crate::celestia::MIN_GAS_PRICE);
-        if gas_price < crate::celestia::MIN_GAS_PRICE {
+        let gas_price = opts
+            .gas_price
+            .unwrap_or(modelda_da::celestia::MIN_GAS_PRICE);
+        if gas_price < modelda_da::celestia::MIN_GAS_PRICE {
             return Err(rpc_err(format!(
                 "gas price {gas_price} is below the minimum {}",
-                crate::celestia::MIN_GAS_PRICE
+                modelda_da::celestia::MIN_GAS_PRICE
             )));
         }
         let sizes: Vec<usize> = checked.iter().map(|(_, d)| d.len()).collect();
-        let fee = crate::celestia::estimate_fee(&sizes, gas_price);
+        let fee = modelda_da::celestia::estimate_fee(&sizes, gas_price);
         self.0.charge(fee).map_err(rpc_err)?;
         self.0.submit(checked).await.map_err(rpc_err)
     }
@@ -256,8 +287,23 @@ impl HeaderRpcServer for Rpc {
 pub fn module(node: Arc<Node>) -> Result<RpcModule<()>, jsonrpsee::core::RegisterMethodError> {
     let rpc = Rpc(node.clone());
     let mut m = RpcModule::new(());
-    m.merge(BlobRpcServer::into_rpc(rpc.clone()))?;
-    m.merge(HeaderRpcServer::into_rpc(rpc))?;
+    let mut blob = BlobRpcServer::into_rpc(rpc.clone());
+    // `blob.Included` takes the proof in either shape (see `ProofParam`).
+    blob.remove_method("blob.Included");
+    m.merge(blob)?;
+    m.merge(HeaderRpcServer::into_rpc(rpc.clone()))?;
+    m.register_async_method("blob.Included", move |params, _c, _e| {
+        let rpc = rpc.clone();
+        async move {
+            let (height, namespace, proof, commitment): (u64, CNamespace, ProofParam, Commitment) =
+                params.parse()?;
+            let proofs = match proof {
+                ProofParam::One(p) => vec![p],
+                ProofParam::Rows(v) => v,
+            };
+            rpc.included(height, namespace, proofs, commitment).await
+        }
+    })?;
     let n = node.clone();
     m.register_async_method("state.Balance", move |_p, _c, _e| {
         let n = n.clone();

@@ -1,0 +1,58 @@
+//! Fault injection shared by both devnet APIs.
+
+use std::time::Duration;
+
+/// Faults a devnet injects into its APIs, so clients exercise real failure
+/// paths over real HTTP. All default to off.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Faults {
+    /// Added to every request. Default: none.
+    pub latency: Duration,
+    /// Fraction of requests answered with a retryable error (HTTP 503 on the
+    /// Celestia API, 429 on the EigenDA API). Default: 0.
+    pub error_rate: f64,
+    /// Fraction of EigenDA requests answered with 503 failover. Default: 0.
+    pub failover_rate: f64,
+    /// Fraction of connections dropped without an answer. Default: 0.
+    pub drop_rate: f64,
+    /// Fraction of Celestia submissions accepted into the mempool and then
+    /// dropped from it (never included), with the client's connection
+    /// dropped without an answer. Default: 0.
+    pub evict_rate: f64,
+    /// Fraction of Celestia submissions included in a block whose answer
+    /// is lost (the connection is dropped after inclusion). Default: 0.
+    pub lose_answer_rate: f64,
+    /// A Celestia submission waits a random 0 to this many blocks in the
+    /// mempool before a block may include it (a busy mempool); past the
+    /// mempool TTL it is evicted. Default: 0.
+    pub inclusion_delay_blocks: u64,
+}
+
+impl Faults {
+    /// Whether any fault is on.
+    pub fn any(&self) -> bool {
+        self != &Faults::default()
+    }
+}
+
+/// What a JSON-RPC method answers when a fault must drop the connection
+/// after the method ran; the HTTP middleware turns it into a dropped
+/// connection, so the client never sees it.
+pub(crate) const DROP_CONNECTION: &str = "modelda-devnet: injected fault: drop this connection";
+
+/// A random number below `n` (0 when `n` is 0).
+pub fn below(n: u64) -> u64 {
+    if n == 0 {
+        return 0;
+    }
+    rand_core::RngCore::next_u64(&mut rand_core::OsRng) % n
+}
+
+/// True with probability `p`.
+pub fn roll(p: f64) -> bool {
+    if p <= 0.0 {
+        return false;
+    }
+    let x = rand_core::RngCore::next_u64(&mut rand_core::OsRng) as f64 / u64::MAX as f64;
+    x < p
+}
