@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use modelda_da::celestia::{CelestiaLayer, CelestiaOptions};
-use modelda_da::eigenda::{EigenDaLayer, EigenDaOptions};
+use modelda_da::celestia::CelestiaOptions;
+use modelda_da::eigenda::EigenDaOptions;
 use modelda_da::{
-    ChainLimits, DaLayer, InclusionProof, LayerKind, LocalChain, LocalLayer, Locator, Namespace,
+    Access, ChainLimits, DaLayer, InclusionProof, LayerConfig, LayerKind, Locator, Namespace,
 };
 use modelda_devnet::jwt::{JwtKey, Permission};
 use modelda_devnet::{Devnet, DevnetConfig, Faults, JWT_SECRET_FILE};
@@ -111,53 +111,55 @@ impl DaArgs {
         }
     }
 
+    /// The layer's settings from the flags, the environment and the token
+    /// file.
+    pub fn config(&self) -> Result<LayerConfig> {
+        let token = celestia_token(
+            self.celestia_token.as_deref(),
+            self.celestia_token_file.as_deref(),
+        )?;
+        Ok(LayerConfig {
+            kind: self.da,
+            data_dir: self.data_dir.clone(),
+            limits: self.chain_limits(),
+            celestia: CelestiaOptions {
+                url: self.celestia_url.clone(),
+                token,
+                gas_price: self.gas_price,
+                key_name: self.celestia_key_name.clone(),
+                signer: self.celestia_signer.clone(),
+                limits: self.chain_limits(),
+                mempool_ttl_blocks: self.mempool_ttl_blocks,
+                ..Default::default()
+            },
+            eigenda: EigenDaOptions {
+                url: self.eigenda_url.clone(),
+                ..Default::default()
+            },
+        })
+    }
+
     /// Opens the chosen layer to write to it.
     pub async fn open(&self) -> Result<Box<dyn DaLayer>> {
-        self.open_with(true).await
+        self.open_with(Access::Write).await
     }
 
     /// Opens the chosen layer to read from it: the local chain is opened as
     /// a reader, which never locks out a process (a publish) writing it.
     pub async fn open_read(&self) -> Result<Box<dyn DaLayer>> {
-        self.open_with(false).await
+        self.open_with(Access::Read).await
     }
 
-    async fn open_with(&self, write: bool) -> Result<Box<dyn DaLayer>> {
-        Ok(match self.da {
-            LayerKind::Local => {
-                let open = if write {
-                    LocalChain::open
-                } else {
-                    LocalChain::open_reader
-                };
-                let chain = open(&self.data_dir, self.chain_limits()).with_context(|| {
-                    format!("opening the local chain in {}", self.data_dir.display())
-                })?;
-                Box::new(LocalLayer::new(chain))
-            }
+    async fn open_with(&self, access: Access) -> Result<Box<dyn DaLayer>> {
+        let config = self.config()?;
+        config.open(access).await.with_context(|| match self.da {
+            LayerKind::Local => format!("opening the local chain in {}", self.data_dir.display()),
             LayerKind::Celestia => {
-                let token = celestia_token(
-                    self.celestia_token.as_deref(),
-                    self.celestia_token_file.as_deref(),
-                )?;
-                Box::new(
-                    CelestiaLayer::connect(CelestiaOptions {
-                        url: self.celestia_url.clone(),
-                        token,
-                        gas_price: self.gas_price,
-                        key_name: self.celestia_key_name.clone(),
-                        signer: self.celestia_signer.clone(),
-                        limits: self.chain_limits(),
-                        mempool_ttl_blocks: self.mempool_ttl_blocks,
-                        ..Default::default()
-                    })
-                    .await?,
-                )
+                format!("connecting to the Celestia node at {}", self.celestia_url)
             }
-            LayerKind::Eigenda => Box::new(EigenDaLayer::new(EigenDaOptions {
-                url: self.eigenda_url.clone(),
-                ..Default::default()
-            })?),
+            LayerKind::Eigenda => {
+                format!("connecting to the EigenDA proxy at {}", self.eigenda_url)
+            }
         })
     }
 }

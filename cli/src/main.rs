@@ -7,20 +7,18 @@ mod da_cmd;
 mod progress;
 mod publish_cmd;
 
-use std::fs::File;
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::Write;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
+use modelda_manifest::prove;
 use modelda_manifest::sign::{sign_model, OmsHash, PrivateKey};
 use modelda_manifest::verify::{verify_dir, VerifyOptions};
-use modelda_manifest::{
-    commit_dir, read_tensor_index, CommitOptions, CommittedModel, FileFormat, LineageClaim,
-};
-use modelda_merkle::{Commitment, CommitmentBuilder, FileRoot, LeafSize, RangeProof};
+use modelda_manifest::{commit_dir, CommitOptions, CommittedModel, LineageClaim};
+use modelda_merkle::{FileRoot, LeafSize, RangeProof};
 use serde_json::json;
 
 use crate::progress::Bar;
@@ -500,28 +498,11 @@ fn prove(
         (r.clone(), None)
     } else {
         let t = what.tensor.as_deref().expect("clap requires one target");
-        let format = FileFormat::classify(&name);
-        if !matches!(format, FileFormat::Safetensors | FileFormat::Gguf) {
-            bail!(
-                "{} is not a .safetensors or .gguf file, so it has no tensor index",
-                file.display()
-            );
-        }
-        let spans = read_tensor_index(file, format, len)?;
-        let Some(span) = spans.iter().find(|s| s.name == t) else {
-            bail!(
-                "{} has no tensor named {t:?} ({} tensors in the file)",
-                file.display(),
-                spans.len()
-            );
-        };
-        if span.start == span.end {
-            bail!("tensor {t:?} holds no bytes, so there is nothing to prove");
-        }
-        (span.start..span.end, Some(span.clone()))
+        let span = prove::find_tensor(file, t)?;
+        (span.start..span.end, Some(span))
     };
     let bar = Bar::new(show_progress, "hashing");
-    let commitment = commit_path(file, len, leaf_size, &bar)?;
+    let commitment = prove::commit_stream(file, leaf_size, &bar)?;
     bar.finish();
     let proof = commitment.prove(bytes.clone())?;
     let enc = proof.encode();
@@ -574,43 +555,15 @@ fn prove(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Commits a single file by streaming it (no tensor index).
-fn commit_path(file: &Path, len: u64, leaf_size: LeafSize, bar: &Bar) -> Result<Commitment> {
-    use modelda_manifest::Progress as _;
-    bar.start(len);
-    let mut f = File::open(file).with_context(|| format!("opening {}", file.display()))?;
-    let mut b = CommitmentBuilder::new(len, leaf_size);
-    let window = (modelda_manifest::WINDOW_BYTES / leaf_size.bytes()).max(1) * leaf_size.bytes();
-    let mut buf = vec![0u8; window.min(len) as usize];
-    let mut off = 0;
-    while off < len {
-        let n = window.min(len - off) as usize;
-        f.read_exact(&mut buf[..n]).with_context(|| {
-            format!(
-                "{} changed while it was read (at byte {off})",
-                file.display()
-            )
-        })?;
-        b.add_window(off, &buf[..n])?;
-        bar.advance(n as u64);
-        off += n as u64;
-    }
-    Ok(b.finish()?)
-}
-
 fn read_range(file: &Path, r: Range<u64>) -> Result<Vec<u8>> {
-    let mut f = File::open(file).with_context(|| format!("opening {}", file.display()))?;
-    f.seek(SeekFrom::Start(r.start))?;
-    let mut buf = vec![0u8; (r.end - r.start) as usize];
-    f.read_exact(&mut buf).with_context(|| {
+    prove::read_range(file, r.clone()).with_context(|| {
         format!(
-            "{} is shorter than the proof says (needs bytes {}..{})",
+            "{} does not hold the bytes the proof covers ({}..{})",
             file.display(),
             r.start,
             r.end
         )
-    })?;
-    Ok(buf)
+    })
 }
 
 #[allow(clippy::too_many_arguments)]

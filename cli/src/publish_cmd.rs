@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use modelda_da::eigenda::MAX_PAYLOAD_BYTES;
 use modelda_da::{DaLayer, LayerKind, Locator};
 use modelda_manifest::sign::{PrivateKey, PublicKey};
 use modelda_manifest::{commit_dir, ModelId};
+use modelda_publisher::estimate;
 use modelda_publisher::fetch::{self, Selection};
 use modelda_publisher::plan::{Geometry, Plan};
 use modelda_publisher::publish::{self, PublishOptions, SignedModel};
@@ -241,20 +241,7 @@ fn fee_unit(kind: LayerKind) -> &'static str {
 }
 
 fn dry_run(json: bool, show_progress: bool, args: &PublishArgs, geometry: Geometry) -> Result<()> {
-    let limits = match args.da.da {
-        LayerKind::Eigenda => modelda_da::Limits {
-            max_blob_bytes: MAX_PAYLOAD_BYTES,
-            max_batch_bytes: MAX_PAYLOAD_BYTES,
-        },
-        LayerKind::Celestia => {
-            let l = args.da.chain_limits().limits();
-            modelda_da::Limits {
-                max_blob_bytes: l.max_blob_bytes,
-                max_batch_bytes: l.max_blob_bytes,
-            }
-        }
-        LayerKind::Local => args.da.chain_limits().limits(),
-    };
+    let limits = args.da.config()?.assumed_limits();
     let max_blob = args
         .max_blob_bytes
         .map_or(limits.max_blob_bytes, |m| m.min(limits.max_blob_bytes));
@@ -264,61 +251,35 @@ fn dry_run(json: bool, show_progress: bool, args: &PublishArgs, geometry: Geomet
     bar.finish();
     let plan = Plan::new(&model.manifest, geometry, max_blob, &Vec::new(), 0)
         .context("planning the publication")?;
-    // The record: about 100 bytes per shard plus the manifest, in pages.
-    let sizes: Vec<usize> = plan.blobs.iter().map(|b| b.size).collect();
-    let bytes = plan.bytes();
-    let shares: u64 = sizes
-        .iter()
-        .map(|&s| modelda_da::square::shares_for(s) as u64)
-        .sum();
+    let e = estimate::estimate(
+        &plan,
+        &estimate::EstimateParams {
+            layer: args.da.da,
+            limits,
+            gas_price: args.da.gas_price,
+            square_width: args.da.chain_limits().max_square_width as u64,
+            jobs: args.jobs,
+        },
+    );
+    let (bytes, shares, seconds, time_basis) = (
+        e.bytes,
+        e.celestia_shares,
+        e.estimated_seconds,
+        &e.time_basis,
+    );
     let model_bytes = model.manifest.total_size();
-    // Transactions as the publisher batches them: blobs up to the batch limit.
-    let mut txs: Vec<Vec<usize>> = Vec::new();
-    let mut cur: Vec<usize> = Vec::new();
-    for &s in &sizes {
-        if !cur.is_empty() && cur.iter().sum::<usize>() + s > limits.max_batch_bytes {
-            txs.push(std::mem::take(&mut cur));
-        }
-        cur.push(s);
-    }
-    if !cur.is_empty() {
-        txs.push(cur);
-    }
-    let (fee, fee_basis, seconds, time_basis) = match args.da.da {
-        LayerKind::Celestia | LayerKind::Local => {
-            let gas: u64 = txs
-                .iter()
-                .map(|t| modelda_da::celestia::estimate_gas(t))
-                .sum();
-            let fee = (gas as f64 * args.da.gas_price).ceil() as u64;
-            let width = args.da.chain_limits().max_square_width as u64;
-            let blocks = shares.div_ceil(width * width);
-            (
-                json!({ "utia": fee, "gas": gas, "gas_price": args.da.gas_price, "transactions": txs.len() }),
-                format!(
-                    "{fee} utia ({gas} gas at {} utia/gas, {} transactions)",
-                    args.da.gas_price,
-                    txs.len()
-                ),
-                blocks * 6,
-                format!("{blocks} full blocks of {width}x{width} shares at 6 s (Celestia mainnet)"),
-            )
-        }
-        LayerKind::Eigenda => {
-            // EigenDA bills symbols of 32 bytes (31 payload bytes each),
-            // padded to a power of two, at least 4096 per blob.
-            let billed: u64 = sizes
-                .iter()
-                .map(|&s| ((s as u64).div_ceil(31)).next_power_of_two().max(4096) * 32)
-                .sum();
-            (
-                json!({ "billed_bytes": billed }),
-                format!("{billed} billed bytes (symbols padded to powers of two, at least 128 KiB per blob)"),
-                sizes.len() as u64 * 10 / args.jobs.max(1) as u64,
-                format!("about 10 s of dispersal per blob, {} at a time", args.jobs.max(1)),
-            )
-        }
+    let fee_basis = match &e.fee {
+        estimate::Fee::Gas {
+            utia,
+            gas,
+            gas_price,
+            transactions,
+        } => format!("{utia} utia ({gas} gas at {gas_price} utia/gas, {transactions} transactions)"),
+        estimate::Fee::Billed { billed_bytes } => format!(
+            "{billed_bytes} billed bytes (symbols padded to powers of two, at least 128 KiB per blob)"
+        ),
     };
+    let fee = &e.fee;
     if json {
         println!(
             "{}",

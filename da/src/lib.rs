@@ -17,6 +17,7 @@
 
 pub mod celestia;
 pub mod chain;
+pub mod config;
 pub mod eigenda;
 pub mod error;
 pub mod header;
@@ -28,6 +29,7 @@ pub mod retry;
 pub mod square;
 
 pub use chain::{verify_inclusion, ChainLimits};
+pub use config::{Access, LayerConfig};
 pub use error::{Error, Result};
 pub use layer::{DaLayer, Follow, InclusionProof, Limits, Receipt, Settlement};
 #[cfg(feature = "local")]

@@ -268,6 +268,42 @@ pub enum Error {
         /// The name given.
         name: String,
     },
+    /// A file that has no tensor index (not safetensors or GGUF).
+    #[error("{}: not a .safetensors or .gguf file, so it has no tensor index", path.display())]
+    NoTensorIndex {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A tensor name the file's index does not hold.
+    #[error("{}: no tensor named {name:?} ({count} tensors in the file)", path.display())]
+    NoSuchTensor {
+        /// The file.
+        path: PathBuf,
+        /// The name asked for.
+        name: String,
+        /// Tensors the file holds.
+        count: usize,
+    },
+    /// A tensor of no bytes (nothing to prove or fetch).
+    #[error("{}: tensor {name:?} holds no bytes", path.display())]
+    EmptyTensor {
+        /// The file.
+        path: PathBuf,
+        /// The tensor.
+        name: String,
+    },
+    /// A byte range that is not inside a file.
+    #[error("{}: bytes {start}..{end} are not inside the file of {len} bytes", path.display())]
+    RangeOutside {
+        /// The file.
+        path: PathBuf,
+        /// Range start.
+        start: u64,
+        /// Range end.
+        end: u64,
+        /// File length.
+        len: u64,
+    },
     /// A commitment error from the merkle layer.
     #[error(transparent)]
     Merkle(#[from] modelda_merkle::Error),

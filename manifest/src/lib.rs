@@ -16,6 +16,7 @@ mod error;
 pub mod gguf;
 mod lineage;
 mod manifest;
+pub mod prove;
 pub mod safetensors;
 pub mod sign;
 mod tensor;

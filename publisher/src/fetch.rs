@@ -410,6 +410,7 @@ const SAFETENSORS_DTYPES: [&str; 15] = [
 ];
 
 /// Fetches `selection` of `record` from `layer` into `out`.
+#[tracing::instrument(name = "fetch", skip_all, fields(model = %record.model_id()))]
 pub async fn fetch(
     layer: Arc<dyn DaLayer>,
     record: Arc<OpenedRecord>,

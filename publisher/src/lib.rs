@@ -8,11 +8,13 @@
 //! - [`record`]: the signed publication record, posted last (the commit
 //!   point), split into pages when large;
 //! - [`publish`]: the concurrent, resumable, exactly-once publish;
+//! - [`estimate`]: blobs, shares, fee and time of a plan, before posting;
 //! - [`fetch`]: the prover's side: fetch only the shards needed, check every
 //!   leaf against its file root, rebuild what is missing or corrupt.
 
 pub mod envelope;
 mod error;
+pub mod estimate;
 mod faults;
 pub mod fetch;
 pub mod journal;

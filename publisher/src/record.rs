@@ -380,6 +380,7 @@ fn count_pages(json: &[u8]) -> serde_json::Result<usize> {
 /// id is `expected` (when given) and the hash of the manifest, and that
 /// every file's shards and leaves are consistent with its size and root
 /// (see [`parse`]).
+#[tracing::instrument(name = "record.open", skip_all, fields(locator = %locator))]
 pub async fn open(
     layer: &dyn DaLayer,
     locator: &Locator,

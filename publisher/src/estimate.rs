@@ -1,0 +1,207 @@
+//! What a publication will cost before anything is posted: blobs, shares,
+//! bytes, the fee and the time, from a plan and the layer's limits.
+
+use modelda_da::{LayerKind, Limits};
+use serde::Serialize;
+
+use crate::Plan;
+
+/// Seconds between Celestia blocks on mainnet.
+pub const CELESTIA_BLOCK_SECONDS: u64 = 6;
+
+/// Seconds of EigenDA dispersal per blob, roughly.
+pub const EIGENDA_SECONDS_PER_BLOB: u64 = 10;
+
+/// What the estimate depends on besides the plan.
+#[derive(Clone, Copy, Debug)]
+pub struct EstimateParams {
+    /// The layer.
+    pub layer: LayerKind,
+    /// Its limits (the batch limit decides how blobs group into
+    /// transactions).
+    pub limits: Limits,
+    /// Celestia gas price, utia per gas.
+    pub gas_price: f64,
+    /// Width of a full Celestia square, in shares.
+    pub square_width: u64,
+    /// Submissions in flight at once.
+    pub jobs: usize,
+}
+
+/// The fee of a publication.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Fee {
+    /// Celestia (and the local chain, which prices like it): gas per
+    /// PayForBlobs transaction at a gas price.
+    Gas {
+        /// Fee in utia.
+        utia: u64,
+        /// Gas in all.
+        gas: u64,
+        /// utia per gas.
+        gas_price: f64,
+        /// Transactions, blobs batched as the publisher batches them.
+        transactions: usize,
+    },
+    /// EigenDA: bytes billed (symbols of 31 payload bytes, padded to a
+    /// power of two, at least 4096 symbols per blob).
+    Billed {
+        /// Billed bytes.
+        billed_bytes: u64,
+    },
+}
+
+/// The estimate.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Estimate {
+    /// Blobs of shards (the record comes on top).
+    pub blobs: usize,
+    /// Shards.
+    pub shards: usize,
+    /// Celestia shares the blobs take.
+    pub celestia_shares: u64,
+    /// Blob bytes.
+    pub bytes: u64,
+    /// The fee.
+    pub fee: Fee,
+    /// Seconds, at the layer's capacity.
+    pub estimated_seconds: u64,
+    /// How the time was estimated.
+    pub time_basis: String,
+}
+
+/// Estimates the cost of posting `plan`.
+pub fn estimate(plan: &Plan, p: &EstimateParams) -> Estimate {
+    let sizes: Vec<usize> = plan.blobs.iter().map(|b| b.size).collect();
+    let shares: u64 = sizes
+        .iter()
+        .map(|&s| modelda_da::square::shares_for(s) as u64)
+        .sum();
+    // Transactions as the publisher batches them: blobs up to the batch limit.
+    let mut txs: Vec<Vec<usize>> = Vec::new();
+    let mut cur: Vec<usize> = Vec::new();
+    let mut cur_bytes = 0usize;
+    for &s in &sizes {
+        if !cur.is_empty() && cur_bytes + s > p.limits.max_batch_bytes {
+            txs.push(std::mem::take(&mut cur));
+            cur_bytes = 0;
+        }
+        cur.push(s);
+        cur_bytes += s;
+    }
+    if !cur.is_empty() {
+        txs.push(cur);
+    }
+    let jobs = p.jobs.max(1) as u64;
+    let (fee, estimated_seconds, time_basis) = match p.layer {
+        LayerKind::Celestia | LayerKind::Local => {
+            let gas: u64 = txs
+                .iter()
+                .map(|t| modelda_da::celestia::estimate_gas(t))
+                .sum();
+            let width = p.square_width.max(1);
+            let blocks = shares.div_ceil(width * width);
+            (
+                Fee::Gas {
+                    utia: (gas as f64 * p.gas_price).ceil() as u64,
+                    gas,
+                    gas_price: p.gas_price,
+                    transactions: txs.len(),
+                },
+                blocks * CELESTIA_BLOCK_SECONDS,
+                format!(
+                    "{blocks} full blocks of {width}x{width} shares at {CELESTIA_BLOCK_SECONDS} s (Celestia mainnet)"
+                ),
+            )
+        }
+        LayerKind::Eigenda => {
+            let billed_bytes = sizes
+                .iter()
+                .map(|&s| ((s as u64).div_ceil(31)).next_power_of_two().max(4096) * 32)
+                .sum();
+            (
+                Fee::Billed { billed_bytes },
+                sizes.len() as u64 * EIGENDA_SECONDS_PER_BLOB / jobs,
+                format!(
+                    "about {EIGENDA_SECONDS_PER_BLOB} s of dispersal per blob, {jobs} at a time"
+                ),
+            )
+        }
+    };
+    Estimate {
+        blobs: plan.blobs.len(),
+        shards: plan.slots.len(),
+        celestia_shares: shares,
+        bytes: plan.bytes(),
+        fee,
+        estimated_seconds,
+        time_basis,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Geometry;
+    use modelda_manifest::{FileEntry, FileFormat, ModelManifest};
+    use modelda_merkle::{FileRoot, LeafSize};
+
+    fn manifest(size: u64) -> ModelManifest {
+        ModelManifest {
+            version: 1,
+            files: vec![FileEntry {
+                path: "w.bin".into(),
+                size,
+                root: FileRoot::from_bytes([1; 32]),
+                leaf_size: LeafSize::from_bytes(64 << 10).unwrap(),
+                format: FileFormat::Other,
+                tensors: Vec::new(),
+            }],
+            lineage: vec![],
+            training: None,
+            card: Default::default(),
+        }
+    }
+
+    #[test]
+    fn fees_follow_the_layers_formulas() {
+        let m = manifest(10 << 20);
+        let plan = Plan::new(&m, Geometry::default(), 1 << 20, &Vec::new(), 0).unwrap();
+        let limits = Limits {
+            max_blob_bytes: 1 << 20,
+            max_batch_bytes: 2 << 20,
+        };
+        let mut p = EstimateParams {
+            layer: LayerKind::Celestia,
+            limits,
+            gas_price: 0.004,
+            square_width: 128,
+            jobs: 4,
+        };
+        let e = estimate(&plan, &p);
+        assert_eq!(e.blobs, plan.blobs.len());
+        assert!(e.bytes > 10 << 20, "parity and envelopes on top");
+        let Fee::Gas {
+            utia,
+            gas,
+            transactions,
+            ..
+        } = e.fee
+        else {
+            panic!("a gas fee on Celestia")
+        };
+        // Transactions of at most 2 MiB of blobs, at least one blob each.
+        assert!(transactions as u64 >= e.bytes.div_ceil(2 << 20));
+        assert!(transactions <= plan.blobs.len());
+        assert_eq!(utia, (gas as f64 * 0.004).ceil() as u64);
+        assert!(gas > e.celestia_shares * 512 * 8);
+        p.layer = LayerKind::Eigenda;
+        let e = estimate(&plan, &p);
+        let Fee::Billed { billed_bytes } = e.fee else {
+            panic!("billed bytes on EigenDA")
+        };
+        assert!(billed_bytes >= e.bytes);
+        assert_eq!(e.estimated_seconds, plan.blobs.len() as u64 * 10 / 4);
+    }
+}
