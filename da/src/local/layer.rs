@@ -1,0 +1,169 @@
+//! The embedded chain as a [`DaLayer`] and a [`Follow`] layer.
+
+use async_trait::async_trait;
+
+use super::LocalChain;
+use crate::chain::verify_square;
+use crate::layer::{DaLayer, Follow, InclusionProof, Limits, Receipt, Settlement};
+use crate::{Error, LayerKind, Locator, Namespace, Result, ShareCommitment};
+
+/// The local chain as a [`DaLayer`]: each `submit` appends one block.
+#[derive(Clone)]
+pub struct LocalLayer {
+    chain: LocalChain,
+}
+
+impl LocalLayer {
+    /// A layer over `chain`.
+    pub fn new(chain: LocalChain) -> Self {
+        LocalLayer { chain }
+    }
+
+    /// The chain.
+    pub fn chain(&self) -> &LocalChain {
+        &self.chain
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(LocalChain) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let chain = self.chain.clone();
+        tokio::task::spawn_blocking(move || f(chain))
+            .await
+            .map_err(|e| Error::Store {
+                path: self.chain.path().to_path_buf(),
+                detail: format!("worker failed: {e}"),
+            })?
+    }
+}
+
+fn square_locator(loc: &Locator, want: LayerKind) -> Result<(u64, Namespace, ShareCommitment)> {
+    match loc.square_parts() {
+        Some(p) if loc.kind() == want => Ok(p),
+        _ => Err(Error::Locator {
+            locator: loc.to_string(),
+            reason: format!("not a {want} locator"),
+        }),
+    }
+}
+
+#[async_trait]
+impl DaLayer for LocalLayer {
+    fn kind(&self) -> LayerKind {
+        LayerKind::Local
+    }
+
+    async fn limits(&self) -> Result<Limits> {
+        Ok(self.chain.limits().limits())
+    }
+
+    async fn head(&self) -> Result<u64> {
+        self.chain.head()
+    }
+
+    fn settlement(&self) -> Settlement {
+        Settlement::Immediate
+    }
+
+    fn as_follow(&self) -> Option<&dyn Follow> {
+        Some(self)
+    }
+
+    #[tracing::instrument(name = "da.submit", skip_all, fields(layer = "local", blobs = blobs.len()))]
+    async fn submit(&self, namespace: Namespace, blobs: Vec<Vec<u8>>) -> Result<Vec<Receipt>> {
+        self.blocking(move |chain| {
+            let refs: Vec<(Namespace, &[u8])> =
+                blobs.iter().map(|b| (namespace, b.as_slice())).collect();
+            let (height, commitments) = chain.append(&refs)?;
+            Ok(blobs
+                .iter()
+                .zip(commitments)
+                .map(|(b, commitment)| Receipt {
+                    locator: Locator::Local {
+                        height,
+                        namespace,
+                        commitment,
+                    },
+                    size: b.len(),
+                    fee: 0,
+                })
+                .collect())
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "da.get", skip_all, fields(layer = "local", locator = %locator))]
+    async fn get(&self, locator: &Locator) -> Result<Vec<u8>> {
+        let (h, ns, c) = square_locator(locator, LayerKind::Local)?;
+        let loc = locator.to_string();
+        self.blocking(move |chain| match chain.get(h, ns, c)? {
+            Some(b) => Ok(b.data),
+            None => Err(Error::NotFound { locator: loc }),
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "da.prove", skip_all, fields(layer = "local", locator = %locator))]
+    async fn prove(&self, locator: &Locator) -> Result<InclusionProof> {
+        let (h, ns, c) = square_locator(locator, LayerKind::Local)?;
+        let loc = locator.to_string();
+        self.blocking(move |chain| {
+            let Some(b) = chain.get(h, ns, c)? else {
+                return Err(Error::NotFound { locator: loc });
+            };
+            let (sq, _) = chain.square(h)?;
+            let p = sq
+                .placement(b.index as usize)
+                .ok_or(Error::NotFound { locator: loc })?;
+            Ok(InclusionProof::Square {
+                v: InclusionProof::VERSION,
+                height: h,
+                first_row: (p.start / sq.k) as u16,
+                proofs: sq.prove(h, p)?,
+            })
+        })
+        .await
+    }
+
+    #[tracing::instrument(name = "da.verify", skip_all, fields(layer = "local", locator = %locator))]
+    async fn verify(&self, locator: &Locator, data: &[u8], proof: &InclusionProof) -> Result<()> {
+        let (h, ns, c) = square_locator(locator, LayerKind::Local)?;
+        let chain = self.chain.clone();
+        let header = self.blocking(move |_| chain.header(h)).await?;
+        verify_square(locator, h, ns, c, data, proof, &header)
+    }
+}
+
+#[async_trait]
+impl Follow for LocalLayer {
+    async fn wait_for_height(&self, height: u64) -> Result<()> {
+        // Only another process (the writer, when this is a reader) or this
+        // one's own appends move the head: poll it.
+        while self.head().await? < height {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        Ok(())
+    }
+
+    #[tracing::instrument(name = "da.list", skip_all, fields(layer = "local", namespace = %namespace, height))]
+    async fn list(&self, namespace: Namespace, height: u64) -> Result<Vec<(Locator, Vec<u8>)>> {
+        self.blocking(move |chain| {
+            Ok(chain
+                .blobs(height, Some(namespace))?
+                .into_iter()
+                .map(|b| {
+                    (
+                        Locator::Local {
+                            height,
+                            namespace,
+                            commitment: b.commitment,
+                        },
+                        b.data,
+                    )
+                })
+                .collect())
+        })
+        .await
+    }
+}
