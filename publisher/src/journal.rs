@@ -134,30 +134,11 @@ impl Journal {
         let mut text = Vec::new();
         file.read_to_end(&mut text)
             .map_err(|e| Error::io(&path, e))?;
-        let mut state = State::default();
-        let mut good = 0usize;
-        let mut lines = text.split_inclusive(|&b| b == b'\n').peekable();
-        let mut line_no = 0;
-        while let Some(line) = lines.next() {
-            line_no += 1;
-            let last = lines.peek().is_none();
-            match parse_line(line) {
-                Some(entry) => {
-                    state.apply(entry);
-                    good += line.len();
-                }
-                None if last => {
-                    tracing::warn!(path = %path.display(), line = line_no, "cutting off a torn journal line");
-                    file.set_len(good as u64).map_err(|e| Error::io(&path, e))?;
-                    file.sync_data().map_err(|e| Error::io(&path, e))?;
-                }
-                None => {
-                    return Err(Error::JournalCorrupt {
-                        path: path.clone(),
-                        line: line_no,
-                    })
-                }
-            }
+        let (state, good) = replay(&text, &path)?;
+        if good < text.len() {
+            tracing::warn!(path = %path.display(), "cutting off a torn journal line");
+            file.set_len(good as u64).map_err(|e| Error::io(&path, e))?;
+            file.sync_data().map_err(|e| Error::io(&path, e))?;
         }
         file.seek(SeekFrom::End(0))
             .map_err(|e| Error::io(&path, e))?;
@@ -183,23 +164,7 @@ impl Journal {
     /// last line is ignored). For looking at other keys' journals.
     pub fn read(path: &Path) -> Result<State> {
         let text = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        let mut state = State::default();
-        let mut lines = text.split_inclusive(|&b| b == b'\n').peekable();
-        let mut line_no = 0;
-        while let Some(line) = lines.next() {
-            line_no += 1;
-            match parse_line(line) {
-                Some(entry) => state.apply(entry),
-                None if lines.peek().is_none() => {}
-                None => {
-                    return Err(Error::JournalCorrupt {
-                        path: path.to_path_buf(),
-                        line: line_no,
-                    })
-                }
-            }
-        }
-        Ok(state)
+        Ok(replay(&text, path)?.0)
     }
 
     /// Journals of plan `plan` in `dir` begun with other keys than
@@ -276,6 +241,33 @@ impl Journal {
         }
         Ok(())
     }
+}
+
+/// Replays a journal's text: the state it says, and the length of its
+/// whole lines (a torn last line ends before the text does). A bad line
+/// before the last is corruption.
+fn replay(text: &[u8], path: &Path) -> Result<(State, usize)> {
+    let mut state = State::default();
+    let mut good = 0usize;
+    let mut lines = text.split_inclusive(|&b| b == b'\n').peekable();
+    let mut line_no = 0;
+    while let Some(line) = lines.next() {
+        line_no += 1;
+        match parse_line(line) {
+            Some(entry) => {
+                state.apply(entry);
+                good += line.len();
+            }
+            None if lines.peek().is_none() => {}
+            None => {
+                return Err(Error::JournalCorrupt {
+                    path: path.to_path_buf(),
+                    line: line_no,
+                })
+            }
+        }
+    }
+    Ok((state, good))
 }
 
 /// Parses one journal line (with its newline); `None` when it is torn or

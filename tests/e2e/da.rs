@@ -700,7 +700,8 @@ fn a_reader_follows_the_local_chain_while_a_publish_writes_it() {
     let out = super::modelda(root, &["blob", "list", "--height", "1", "--da", "eigenda"]);
     assert!(!out.status.success());
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("cannot")
-            || String::from_utf8_lossy(&out.stderr).contains("no namespaces")
+        String::from_utf8_lossy(&out.stderr).contains("no namespaces or heights to list"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }
