@@ -18,7 +18,10 @@ export MODELDA_REQUIRE_TOOLS=1
 
 cargo fmt --all -- --check
 cargo clippy --release --workspace --all-targets -- -D warnings
-cargo build --release --workspace --bins
+# All targets in one build: the test crate's dev-dependencies turn on the
+# publisher's fault hooks, so the `modelda` binary built here is the one the
+# crash tests run (a `--bins` build without them would be rebuilt).
+cargo build --release --workspace --all-targets
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 cargo test --release --workspace 2>&1 | tee "$log"

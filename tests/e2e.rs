@@ -3,6 +3,7 @@
 mod cli;
 mod da;
 mod golden;
+mod index;
 mod publish;
 mod reference;
 mod tensor_index;

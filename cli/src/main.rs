@@ -4,24 +4,24 @@
 //! results for people or, with `--json`, for scripts.
 
 mod da_cmd;
+mod index_cmd;
+mod model_cmd;
 mod progress;
 mod publish_cmd;
 
-use std::io::Write;
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{anyhow, bail, Context, Result};
-use clap::{Args, Parser, Subcommand};
-use modelda_manifest::prove;
-use modelda_manifest::sign::{sign_model, OmsHash, PrivateKey};
-use modelda_manifest::verify::{verify_dir, VerifyOptions};
-use modelda_manifest::{commit_dir, CommitOptions, CommittedModel, LineageClaim};
-use modelda_merkle::{FileRoot, LeafSize, RangeProof};
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use modelda_manifest::sign::OmsHash;
+use modelda_merkle::{FileRoot, LeafSize};
 use serde_json::json;
 
-use crate::progress::Bar;
+use crate::model_cmd::{
+    commit, keygen, parse_range, print_commit, prove, verify_proof, CommitArgs, ProveTarget,
+};
 
 /// Publish AI model weights with verifiable BLAKE3 commitments.
 #[derive(Parser)]
@@ -109,6 +109,9 @@ enum Command {
     Fetch(publish_cmd::FetchArgs),
     /// Run a local devnet speaking the Celestia node JSON-RPC and EigenDA proxy REST APIs.
     Devnet(da_cmd::DevnetArgs),
+    /// Follow a layer's record namespace into an index of models, lineage
+    /// and chunk places; or read, register, rebuild it.
+    Index(index_cmd::IndexArgs),
     /// Submit, fetch, prove and verify single blobs on a DA layer.
     #[command(subcommand)]
     Blob(da_cmd::BlobCommand),
@@ -139,63 +142,6 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-}
-
-#[derive(Args, Clone, Debug)]
-struct CommitArgs {
-    /// Leaf size: a power of two from 16KiB to 8MiB.
-    #[arg(long, default_value = "1MiB")]
-    leaf_size: LeafSize,
-    /// Training manifest (TOML). Default: DIR/modelda-training.toml when present.
-    #[arg(long)]
-    training: Option<PathBuf>,
-    /// A parent model: MODEL_ID[:RELATION] with RELATION one of finetune,
-    /// adapter, quantized, merge, distill, other (default finetune). Repeatable.
-    #[arg(long = "parent", value_name = "MODEL_ID[:RELATION]")]
-    parents: Vec<LineageClaim>,
-}
-
-impl CommitArgs {
-    fn options(&self) -> CommitOptions {
-        CommitOptions {
-            leaf_size: self.leaf_size,
-            training: self.training.clone(),
-            lineage: self.parents.clone(),
-            skip_tensors: false,
-        }
-    }
-}
-
-#[derive(Args, Clone)]
-#[group(required = true, multiple = false)]
-struct ProveTarget {
-    /// Prove leaf I.
-    #[arg(long)]
-    leaf: Option<u64>,
-    /// Prove the byte range A..B (end exclusive).
-    #[arg(long, value_parser = parse_range)]
-    range: Option<Range<u64>>,
-    /// Prove the bytes of tensor NAME (safetensors or GGUF files).
-    #[arg(long)]
-    tensor: Option<String>,
-}
-
-fn parse_range(s: &str) -> Result<Range<u64>, String> {
-    let (a, b) = s
-        .split_once("..")
-        .ok_or_else(|| format!("{s:?} is not a range: write START..END"))?;
-    let a: u64 = a
-        .trim()
-        .parse()
-        .map_err(|_| format!("bad range start {a:?}"))?;
-    let b: u64 = b
-        .trim()
-        .parse()
-        .map_err(|_| format!("bad range end {b:?}"))?;
-    if a >= b {
-        return Err(format!("range {a}..{b} is empty"));
-    }
-    Ok(a..b)
 }
 
 fn main() -> ExitCode {
@@ -236,87 +182,13 @@ fn run(cli: &Cli) -> Result<ExitCode> {
             key,
             opts,
             oms_hash,
-        } => {
-            let key_pair = PrivateKey::load(key)
-                .with_context(|| format!("loading the signing key {}", key.display()))?;
-            let model = commit(dir, opts, show_progress)?;
-            let signed = sign_model(dir, &model, &key_pair, *oms_hash)
-                .with_context(|| format!("signing {}", dir.display()))?;
-            if cli.json {
-                println!(
-                    "{}",
-                    json!({
-                        "model_id": model.id.to_hex(),
-                        "signature": signed.oms,
-                        "claims": signed.claims,
-                        "key_hint": signed.key_hint,
-                        "oms_hash": oms_hash.as_str(),
-                        "files": files_json(&model),
-                    })
-                );
-            } else {
-                println!("model id   {}", model.id);
-                println!("signed by  key {}", signed.key_hint);
-                println!(
-                    "wrote      {} (OpenSSF Model Signing v1.0, {})",
-                    signed.oms.display(),
-                    oms_hash.as_str()
-                );
-                println!(
-                    "wrote      {} (modelda claims: model id, lineage, training)",
-                    signed.claims.display()
-                );
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        } => model_cmd::sign(cli, dir, key, opts, oms_hash, show_progress),
         Command::Verify {
             dir,
             key,
             signature,
             claims,
-        } => {
-            let bar = Bar::new(show_progress, "verifying");
-            let opts = VerifyOptions {
-                key: key.clone(),
-                oms: signature.clone(),
-                claims: claims.clone(),
-            };
-            let report = verify_dir(dir, &opts, &bar)
-                .with_context(|| format!("verifying {}", dir.display()))?;
-            bar.finish();
-            if cli.json {
-                let mut v = serde_json::to_value(&report)?;
-                v["ok"] = json!(report.ok());
-                println!("{v}");
-            } else if report.ok() {
-                println!("OK  model {}", report.model_id);
-                println!(
-                    "    {} files, {} bytes re-hashed; both signatures valid",
-                    report.files, report.bytes
-                );
-                if report.key_pinned {
-                    println!("    signed by the given key {}", report.key_hint);
-                } else {
-                    println!(
-                        "    signed by key {} (not pinned: pass --key PUB.pem to require a key you trust)",
-                        report.key_hint
-                    );
-                }
-            } else {
-                eprintln!(
-                    "FAILED  model {} does not match its signature:",
-                    report.model_id
-                );
-                for m in &report.mismatches {
-                    eprintln!("  {m}");
-                }
-            }
-            Ok(if report.ok() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
-        }
+        } => model_cmd::verify(cli, dir, key, signature, claims, show_progress),
         Command::Prove {
             file,
             what,
@@ -339,6 +211,7 @@ fn run(cli: &Cli) -> Result<ExitCode> {
             publish_cmd::fetch(cli.json, show_progress, args).map(|()| ExitCode::SUCCESS)
         }
         Command::Devnet(args) => da_cmd::devnet(cli.json, args).map(|()| ExitCode::SUCCESS),
+        Command::Index(args) => index_cmd::index(cli.json, args).map(|()| ExitCode::SUCCESS),
         Command::Blob(cmd) => da_cmd::blob(cli.json, cmd).map(|()| ExitCode::SUCCESS),
         Command::VerifyProof {
             proof,
@@ -361,258 +234,4 @@ fn run(cli: &Cli) -> Result<ExitCode> {
             out.as_deref(),
         ),
     }
-}
-
-fn keygen(cli: &Cli, out: &Path, force: bool) -> Result<ExitCode> {
-    let public_path = PathBuf::from(format!("{}.pub", out.display()));
-    for p in [out, public_path.as_path()] {
-        if p.exists() && !force {
-            bail!(
-                "{} already exists; pass --force to overwrite it",
-                p.display()
-            );
-        }
-    }
-    let key = PrivateKey::generate();
-    write_private(out, key.to_pem().as_bytes())
-        .with_context(|| format!("writing {}", out.display()))?;
-    std::fs::write(&public_path, key.public().to_pem())
-        .with_context(|| format!("writing {}", public_path.display()))?;
-    if cli.json {
-        println!(
-            "{}",
-            json!({"private_key": out, "public_key": public_path, "key_hint": key.public().hint()})
-        );
-    } else {
-        println!("private key  {} (keep it secret)", out.display());
-        println!("public key   {}", public_path.display());
-        println!("key hint     {}", key.public().hint());
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    opts.open(path)?.write_all(bytes)
-}
-
-fn commit(dir: &Path, args: &CommitArgs, show_progress: bool) -> Result<CommittedModel> {
-    let bar = Bar::new(show_progress, "hashing");
-    let model = commit_dir(dir, &args.options(), &bar)
-        .with_context(|| format!("committing {}", dir.display()))?;
-    bar.finish();
-    Ok(model)
-}
-
-fn files_json(model: &CommittedModel) -> serde_json::Value {
-    model
-        .manifest
-        .files
-        .iter()
-        .map(|f| {
-            json!({
-                "path": f.path,
-                "size": f.size,
-                "root": f.root.to_hex(),
-                "format": f.format,
-                "tensors": f.tensors.len(),
-            })
-        })
-        .collect()
-}
-
-fn print_commit(cli: &Cli, model: &CommittedModel, full: bool) {
-    if cli.json {
-        let mut v = json!({
-            "model_id": model.id.to_hex(),
-            "leaf_size": model.manifest.files.first().map(|f| f.leaf_size.bytes()),
-            "total_size": model.manifest.total_size(),
-            "files": files_json(model),
-        });
-        if full {
-            v["manifest"] = serde_json::to_value(&model.manifest).expect("manifests serialize");
-        }
-        println!("{v}");
-        return;
-    }
-    println!("model id  {}", model.id);
-    for f in &model.manifest.files {
-        let tensors = if f.tensors.is_empty() {
-            String::new()
-        } else {
-            format!("  ({} tensors)", f.tensors.len())
-        };
-        println!("{}  {}{}", f.root, f.path, tensors);
-    }
-    for c in &model.manifest.lineage {
-        println!("parent    {} ({})", c.parent, c.relation);
-    }
-    if full {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&model.manifest).expect("manifests serialize")
-        );
-    }
-}
-
-fn prove(
-    cli: &Cli,
-    file: &Path,
-    what: &ProveTarget,
-    leaf_size: LeafSize,
-    out: Option<&Path>,
-    data_out: Option<&Path>,
-    show_progress: bool,
-) -> Result<ExitCode> {
-    let meta = std::fs::metadata(file).with_context(|| format!("reading {}", file.display()))?;
-    let len = meta.len();
-    let name = file
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "file".into());
-    let (bytes, tensor) = if let Some(i) = what.leaf {
-        let r = leaf_size.leaf_bytes(len, i);
-        if r.is_empty() {
-            bail!(
-                "{} has {} leaves of {leaf_size}; leaf {i} does not exist",
-                file.display(),
-                leaf_size.leaf_count(len)
-            );
-        }
-        (r, None)
-    } else if let Some(r) = &what.range {
-        if r.end > len {
-            bail!(
-                "range {}..{} ends past the end of {} ({len} bytes)",
-                r.start,
-                r.end,
-                file.display()
-            );
-        }
-        (r.clone(), None)
-    } else {
-        let t = what.tensor.as_deref().expect("clap requires one target");
-        let span = prove::find_tensor(file, t)?;
-        (span.start..span.end, Some(span))
-    };
-    let bar = Bar::new(show_progress, "hashing");
-    let commitment = prove::commit_stream(file, leaf_size, &bar)?;
-    bar.finish();
-    let proof = commitment.prove(bytes.clone())?;
-    let enc = proof.encode();
-    let out_path = out
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from(format!("{name}.proof")));
-    std::fs::write(&out_path, &enc).with_context(|| format!("writing {}", out_path.display()))?;
-    let covered = proof.covered();
-    if let Some(d) = data_out {
-        let bytes = read_range(file, covered.clone())?;
-        std::fs::write(d, bytes).with_context(|| format!("writing {}", d.display()))?;
-    }
-    let leaves = proof.leaves();
-    if cli.json {
-        println!(
-            "{}",
-            json!({
-                "file": file,
-                "root": commitment.root().to_hex(),
-                "size": len,
-                "leaf_size": leaf_size.bytes(),
-                "range": [bytes.start, bytes.end],
-                "leaves": [leaves.start, leaves.end],
-                "covered": [covered.start, covered.end],
-                "tensor": tensor.as_ref().map(|t| json!({"name": t.name, "dtype": t.dtype, "shape": t.shape})),
-                "siblings": proof.siblings().len(),
-                "proof": out_path,
-                "proof_hex": hex::encode(&enc),
-            })
-        );
-    } else {
-        println!("root     {}", commitment.root());
-        println!(
-            "range    bytes {}..{} (leaves {}..{})",
-            bytes.start, bytes.end, leaves.start, leaves.end
-        );
-        println!(
-            "proof    {} ({} bytes, {} sibling hashes)",
-            out_path.display(),
-            enc.len(),
-            proof.siblings().len()
-        );
-        println!(
-            "verify   modelda verify-proof --proof {} --root {} --file {}",
-            out_path.display(),
-            commitment.root(),
-            file.display()
-        );
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn read_range(file: &Path, r: Range<u64>) -> Result<Vec<u8>> {
-    prove::read_range(file, r.clone()).with_context(|| {
-        format!(
-            "{} does not hold the bytes the proof covers ({}..{})",
-            file.display(),
-            r.start,
-            r.end
-        )
-    })
-}
-
-#[allow(clippy::too_many_arguments)]
-fn verify_proof(
-    cli: &Cli,
-    proof_path: &Path,
-    root: &FileRoot,
-    data: Option<&Path>,
-    file: Option<&Path>,
-    len: Option<u64>,
-    leaf_size: Option<LeafSize>,
-    range: Option<Range<u64>>,
-    out: Option<&Path>,
-) -> Result<ExitCode> {
-    let enc =
-        std::fs::read(proof_path).with_context(|| format!("reading {}", proof_path.display()))?;
-    let proof =
-        RangeProof::decode(&enc).with_context(|| format!("decoding {}", proof_path.display()))?;
-    let covered = proof.covered();
-    let bytes = match (data, file) {
-        (Some(d), _) => std::fs::read(d).with_context(|| format!("reading {}", d.display()))?,
-        (None, Some(f)) => read_range(f, covered.clone())?,
-        (None, None) => return Err(anyhow!("give --data or --file")),
-    };
-    let len = len.unwrap_or(proof.file_len());
-    let leaf_size = leaf_size.unwrap_or(proof.leaf_size());
-    let range = range.unwrap_or(proof.bytes());
-    let verified = proof
-        .verify(root, len, leaf_size, range.clone(), &bytes)
-        .with_context(|| format!("verifying {} against root {root}", proof_path.display()))?;
-    if let Some(o) = out {
-        std::fs::write(o, verified).with_context(|| format!("writing {}", o.display()))?;
-    }
-    if cli.json {
-        println!(
-            "{}",
-            json!({"ok": true, "root": root.to_hex(), "range": [range.start, range.end], "file_len": len,
-                   "leaf_size": leaf_size.bytes(), "blake3": blake3_hex(verified)})
-        );
-    } else {
-        println!(
-            "OK  bytes {}..{} verify against root {root}",
-            range.start, range.end
-        );
-        println!("    blake3 of the range: {}", blake3_hex(verified));
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn blake3_hex(b: &[u8]) -> String {
-    blake3::hash(b).to_hex().to_string()
 }

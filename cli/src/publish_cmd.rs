@@ -17,8 +17,8 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::da_cmd::{runtime, DaArgs};
+use crate::model_cmd::CommitArgs;
 use crate::progress::Bar;
-use crate::CommitArgs;
 
 /// `modelda publish` options.
 #[derive(Args, Clone, Debug)]
@@ -121,9 +121,9 @@ impl fetch::FetchProgress for PublishBar {
     }
 }
 
-/// Stops on the first Ctrl-C or SIGTERM (blobs in flight are still
-/// journaled); exits at once on the second.
-fn stop_on_signal(stop: CancellationToken, json: bool) {
+/// Stops on the first Ctrl-C or SIGTERM, saying `what` it finishes first;
+/// exits at once on the second.
+pub(crate) fn stop_on_signal(stop: CancellationToken, json: bool, what: &'static str) {
     tokio::spawn(async move {
         let mut term =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
@@ -137,7 +137,7 @@ fn stop_on_signal(stop: CancellationToken, json: bool) {
             }
             stop.cancel();
             if !json {
-                eprintln!("stopping: waiting for blobs in flight to be confirmed and journaled (Ctrl-C again to quit now)");
+                eprintln!("stopping: {what} (Ctrl-C again to quit now)");
             }
         }
     });
@@ -182,7 +182,11 @@ pub fn publish(json: bool, show_progress: bool, args: &PublishArgs) -> Result<()
     let outcome = rt.block_on(async {
         let layer: Arc<dyn DaLayer> = Arc::from(args.da.open().await?);
         let stop = CancellationToken::new();
-        stop_on_signal(stop.clone(), json);
+        stop_on_signal(
+            stop.clone(),
+            json,
+            "waiting for blobs in flight to be confirmed and journaled",
+        );
         let popts = PublishOptions {
             geometry,
             namespace: args.da.namespace,

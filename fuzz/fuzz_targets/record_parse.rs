@@ -2,7 +2,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use modelda_da::{Locator, Namespace, ShareCommitment};
-use modelda_publisher::record;
+use modelda_wire::record;
 
 fuzz_target!(|data: &[u8]| {
     let at = Locator::Local {

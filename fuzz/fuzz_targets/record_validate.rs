@@ -6,7 +6,7 @@
 use libfuzzer_sys::fuzz_target;
 use modelda_da::{Locator, Namespace, ShareCommitment};
 use modelda_manifest::sign::ClaimsPredicate;
-use modelda_publisher::record::{self, Publication};
+use modelda_wire::record::{self, Publication};
 
 fuzz_target!(|data: &[u8]| {
     let Ok((publication, claims)) = serde_json::from_slice::<(Publication, ClaimsPredicate)>(data)

@@ -94,6 +94,21 @@ impl Commitment {
         builder.finish().expect("the whole file was given")
     }
 
+    /// A commitment over leaf chaining values (two or more), its root
+    /// computed from them: what a file of those leaves would commit to.
+    /// For synthetic records in tests and benchmarks, where no bytes exist.
+    pub fn from_leaves(file_len: u64, leaf_size: LeafSize, leaves: Vec<LeafCv>) -> Result<Self> {
+        if leaves.len() < 2 {
+            return Err(Error::DataLength {
+                offset: 0,
+                expected: 2,
+                actual: leaves.len() as u64,
+            });
+        }
+        let root = root_of(&leaves);
+        Commitment::from_parts(file_len, leaf_size, root, leaves)
+    }
+
     /// Rebuilds a commitment from stored parts, checking that the leaves
     /// hash to `root` (when the file has two or more leaves) and that their
     /// number matches the length.

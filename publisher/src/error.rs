@@ -2,47 +2,10 @@
 
 use std::path::PathBuf;
 
-use modelda_da::Locator;
-use modelda_manifest::ModelId;
-
 /// Everything that can go wrong publishing or fetching a model.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// An envelope that cannot be decoded.
-    #[error("malformed envelope at byte {at}: {reason}")]
-    MalformedEnvelope {
-        /// Byte offset in the encoding.
-        at: usize,
-        /// What is wrong.
-        reason: &'static str,
-    },
-    /// An envelope of a version this build does not read.
-    #[error("unsupported envelope version {version}; this build reads version {supported}")]
-    UnsupportedVersion {
-        /// Version found.
-        version: u8,
-        /// Version this build reads.
-        supported: u8,
-    },
-    /// A payload that does not match its envelope's digest.
-    #[error("envelope payload of stripe {stripe} shard {shard} does not match its digest: the layer returned altered bytes")]
-    PayloadHash {
-        /// Stripe.
-        stripe: u64,
-        /// Shard.
-        shard: u16,
-    },
-    /// Stripe parameters out of range.
-    #[error("invalid stripe geometry {data}+{parity}: {reason}")]
-    Geometry {
-        /// Data shards.
-        data: usize,
-        /// Parity shards.
-        parity: usize,
-        /// What is wrong.
-        reason: &'static str,
-    },
     /// Too few shards survive to rebuild a stripe.
     #[error("stripe {stripe}: only {present} of {data}+{parity} shards are intact; at least {data} are needed")]
     Unrecoverable {
@@ -149,93 +112,6 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
-    /// A publication record, root page or record page that cannot be
-    /// decoded.
-    #[error("publication record {locator}: {part} is malformed: {reason}")]
-    RecordMalformed {
-        /// Where the record was read.
-        locator: Box<Locator>,
-        /// Which part (`root page`, `page 3`, `page index`, `statement`,
-        /// `shard places of FILE`, ...).
-        part: String,
-        /// What is wrong.
-        reason: String,
-    },
-    /// A record or the claims inside it whose signature does not verify.
-    #[error("publication record {locator}: {cause}")]
-    RecordSignature {
-        /// Where the record was read.
-        locator: Box<Locator>,
-        /// The failed check ([`modelda_manifest::Error::BadSignature`],
-        /// [`modelda_manifest::Error::Bundle`] or
-        /// [`modelda_manifest::Error::Key`]).
-        cause: Box<modelda_manifest::Error>,
-    },
-    /// A record of a version this build does not read.
-    #[error("publication record {locator}: {what} version {found} is not supported; this build reads version {supported}: upgrade modelda to read it")]
-    RecordVersion {
-        /// Where the record was read.
-        locator: Box<Locator>,
-        /// What carries the version.
-        what: &'static str,
-        /// Version found.
-        found: u64,
-        /// Version this build reads.
-        supported: u64,
-    },
-    /// A record, or a count in it, larger than this build reads.
-    #[error("publication record {locator}: {what}: {found}, more than the {limit} this build reads; the record is not one modelda writes")]
-    RecordTooLarge {
-        /// Where the record was read.
-        locator: Box<Locator>,
-        /// What is too large (`record bytes`, `pages`, ...).
-        what: &'static str,
-        /// The value found.
-        found: u64,
-        /// The limit.
-        limit: u64,
-    },
-    /// A record of another model than the one asked for or named.
-    #[error("publication record {locator}: the record is for model {found}, not {expected}")]
-    RecordModel {
-        /// Where the record was read.
-        locator: Box<Locator>,
-        /// The model asked for (or named by the root page or claims).
-        expected: ModelId,
-        /// The model the record is for.
-        found: ModelId,
-    },
-    /// A count in a record that disagrees with what its manifest implies.
-    #[error("publication record {locator}: {}{found} {what} listed, {expected} expected from the manifest; the record is inconsistent with its signed manifest", file.as_ref().map(|f| format!("{f}: ")).unwrap_or_default())]
-    RecordCount {
-        /// Where the record was read.
-        locator: Box<Locator>,
-        /// The file, when the count is per file.
-        file: Option<String>,
-        /// What is counted (`files`, `shard places`, `parity digests`).
-        what: &'static str,
-        /// What the manifest implies.
-        expected: u64,
-        /// What the record lists.
-        found: u64,
-    },
-    /// A record whose structure contradicts its manifest or itself.
-    #[error("publication record {locator}: {reason}")]
-    RecordInconsistent {
-        /// Where the record was read.
-        locator: Box<Locator>,
-        /// What is wrong.
-        reason: String,
-    },
-    /// A record whose claims (manifest, model id, leaves) are invalid.
-    #[error("publication record {locator}: {cause}; modelda never signs such claims, so the record cannot be fetched")]
-    RecordClaims {
-        /// Where the record was read.
-        locator: Box<Locator>,
-        /// What is wrong with the claims (a typed
-        /// [`modelda_manifest::Error`]: `TensorShape`, `LeafCount`, ...).
-        cause: Box<modelda_manifest::Error>,
-    },
     /// A shard that could not be fetched, verified or rebuilt.
     #[error("{path}: stripe {stripe}: {reason}")]
     Shard {
@@ -267,6 +143,10 @@ pub enum Error {
     /// The DA layer failed.
     #[error(transparent)]
     Da(#[from] modelda_da::Error),
+    /// An envelope, stripe geometry or publication record that is
+    /// malformed, badly signed or inconsistent.
+    #[error(transparent)]
+    Wire(#[from] modelda_wire::Error),
     /// Committing, signing or reading a manifest failed.
     #[error(transparent)]
     Manifest(#[from] modelda_manifest::Error),

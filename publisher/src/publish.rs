@@ -45,8 +45,7 @@ use reuse::{reuse_map, Reuse};
 use settle::{adopt_from_other_keys, find_unjournaled, MAX_SETTLE_ROUNDS};
 pub use signed::SignedModel;
 
-/// Smallest blob size cap a publish accepts.
-pub const MIN_BLOB_BYTES: usize = 4096;
+pub use modelda_wire::MIN_BLOB_BYTES;
 
 /// Publish settings.
 #[derive(Clone, Debug)]

@@ -8,6 +8,8 @@
 
 use reed_solomon_erasure::galois_8::ReedSolomon;
 
+use modelda_wire::{Error as WireError, Geometry};
+
 use crate::{Error, Result};
 
 /// A coder for stripes of `data` data shards and `parity` parity shards.
@@ -19,25 +21,18 @@ pub struct StripeCoder {
 
 impl StripeCoder {
     /// Default data shards per stripe: 16.
-    pub const DEFAULT_DATA: usize = 16;
+    pub const DEFAULT_DATA: usize = Geometry::DEFAULT_DATA as usize;
     /// Default parity shards per stripe: 4 (25% overhead; any 4 of 20 may be lost).
-    pub const DEFAULT_PARITY: usize = 4;
+    pub const DEFAULT_PARITY: usize = Geometry::DEFAULT_PARITY as usize;
 
     /// A coder; `parity` may be 0 (no erasure coding).
     pub fn new(data: usize, parity: usize) -> Result<Self> {
-        let bad = |reason| Error::Geometry {
+        Geometry::check(data, parity)?;
+        let bad = |reason| WireError::Geometry {
             data,
             parity,
             reason,
         };
-        if data == 0 {
-            return Err(bad("a stripe needs at least one data shard"));
-        }
-        if data + parity > 256 {
-            return Err(bad(
-                "GF(2^8) Reed-Solomon allows at most 256 shards per stripe",
-            ));
-        }
         let rs = if parity == 0 {
             None
         } else {
@@ -67,11 +62,12 @@ impl StripeCoder {
             return Ok(Vec::new());
         };
         if leaves.len() > self.data || leaves.is_empty() {
-            return Err(Error::Geometry {
+            return Err(WireError::Geometry {
                 data: self.data,
                 parity: self.parity,
                 reason: "a stripe holds 1 to k leaves",
-            });
+            }
+            .into());
         }
         let len = leaves.iter().map(|l| l.len()).max().unwrap_or(0);
         let zeros = vec![0u8; len];
@@ -94,7 +90,7 @@ impl StripeCoder {
             .collect();
         let mut parity: Vec<Vec<u8>> = (0..self.parity).map(|_| vec![0u8; len]).collect();
         rs.encode_sep(&data, &mut parity)
-            .map_err(|_| Error::Geometry {
+            .map_err(|_| WireError::Geometry {
                 data: self.data,
                 parity: self.parity,
                 reason: "encoding failed",

@@ -14,7 +14,7 @@ use modelda_da::Locator;
 use modelda_manifest::sign::ClaimsPredicate;
 
 use super::{Publication, RecordFile};
-use crate::plan::{FileStripes, Geometry, ShardRef};
+use crate::geometry::{FileStripes, Geometry, ShardRef};
 use crate::{Error, Result};
 
 /// What [`validate`] found: the parts of an opened record that follow from
@@ -43,11 +43,13 @@ pub fn validate(
         locator: Box::new(locator.clone()),
         cause: Box::new(cause),
     })?;
-    self::publication(locator, publication, claims)
+    validate_publication(locator, publication, claims)
 }
 
-/// [`validate`] for claims already validated (by `open_claims`).
-pub(super) fn publication(
+/// [`validate`] for claims already validated (by
+/// [`modelda_manifest::verify::open_claims`], which [`super::parse`] calls):
+/// everything but [`ClaimsPredicate::validate`].
+pub fn validate_publication(
     locator: &Locator,
     p: &Publication,
     claims: &ClaimsPredicate,

@@ -183,10 +183,11 @@ impl Envelope {
         out
     }
 
-    /// Decodes the first envelope of `buf` and checks its payload digest;
-    /// returns it with the bytes that follow. Never panics; allocates at most
-    /// the payload, which must lie inside `buf`.
-    pub fn decode(buf: &[u8]) -> Result<(Envelope, &[u8])> {
+    /// Decodes the header of the envelope that starts `buf`, and the length
+    /// of its payload, without reading or hashing the payload: a follower
+    /// skips what is not a record this way. The payload must lie inside
+    /// `buf`. Never panics; allocates nothing.
+    pub fn peek(buf: &[u8]) -> Result<(Header, usize)> {
         let bad = |at, reason| Error::MalformedEnvelope { at, reason };
         if buf.len() < HEADER_LEN {
             return Err(bad(
@@ -221,8 +222,7 @@ impl Envelope {
         let leaf_size =
             LeafSize::from_log2(buf[56]).map_err(|_| bad(56, "leaf size out of range"))?;
         let len = u32::from_be_bytes(buf[57..61].try_into().expect("4 bytes")) as usize;
-        let rest = &buf[HEADER_LEN..];
-        if len > rest.len() {
+        if len > buf.len() - HEADER_LEN {
             return Err(bad(57, "payload length runs past the end of the blob"));
         }
         let header = Header {
@@ -235,12 +235,27 @@ impl Envelope {
             parity_shards,
             leaf_size,
         };
+        Ok((header, len))
+    }
+
+    /// Decodes the first envelope of `buf` and checks its payload digest;
+    /// returns it with the bytes that follow. Never panics; allocates at most
+    /// the payload, which must lie inside `buf`.
+    pub fn decode(buf: &[u8]) -> Result<(Envelope, &[u8])> {
+        let (header, len) = Self::peek(buf)?;
+        let (stripe, shard) = (header.stripe, header.shard);
+        let rest = &buf[HEADER_LEN..];
         let payload = &rest[..len];
         let digest: [u8; 32] = buf[61..93].try_into().expect("32 bytes");
         match header.digest(payload) {
             Some(d) if d == digest => {}
             Some(_) => return Err(Error::PayloadHash { stripe, shard }),
-            None => return Err(bad(57, "a leaf payload must hold 1 to leaf-size bytes")),
+            None => {
+                return Err(Error::MalformedEnvelope {
+                    at: 57,
+                    reason: "a leaf payload must hold 1 to leaf-size bytes",
+                })
+            }
         }
         Ok((
             Envelope {

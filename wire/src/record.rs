@@ -28,14 +28,12 @@ use modelda_merkle::{Commitment, LeafSize};
 use serde::{Deserialize, Serialize};
 
 use crate::envelope::{Envelope, Header, Kind, HEADER_LEN};
-use crate::plan::{FileStripes, Geometry, ShardRef};
+use crate::geometry::{FileStripes, Geometry, ShardRef};
 use crate::{Error, Result};
 
-#[cfg(test)]
-mod tests;
 mod validate;
 
-pub use validate::{validate, Validated};
+pub use validate::{validate, validate_publication, Validated};
 
 /// Predicate type of publication records.
 pub const PUBLICATION_PREDICATE_TYPE: &str = "https://modelda.dev/publication/v1";
@@ -44,8 +42,8 @@ pub const PUBLICATION_PREDICATE_TYPE: &str = "https://modelda.dev/publication/v1
 pub const MAX_RECORD_BYTES: usize = 256 << 20;
 
 /// Smallest payload of a record page other than the last: pages fill blobs
-/// of at least [`crate::publish::MIN_BLOB_BYTES`].
-pub const MIN_PAGE_PAYLOAD: usize = crate::publish::MIN_BLOB_BYTES - HEADER_LEN;
+/// of at least [`crate::MIN_BLOB_BYTES`].
+pub const MIN_PAGE_PAYLOAD: usize = crate::MIN_BLOB_BYTES - HEADER_LEN;
 
 /// Most pages a record of [`MAX_RECORD_BYTES`] can take.
 pub const MAX_PAGES: usize = MAX_RECORD_BYTES.div_ceil(MIN_PAGE_PAYLOAD);
@@ -387,6 +385,22 @@ pub async fn open(
     expected: Option<ModelId>,
     pinned: Option<&PublicKey>,
 ) -> Result<OpenedRecord> {
+    let root_blob = layer.get(locator).await?;
+    open_blob(layer, locator, &root_blob, expected, pinned).await
+}
+
+/// [`open`] for a root page already read: `root_blob` is the blob at
+/// `locator` (a follower lists it with its height). Pages are read from
+/// `layer`; a page must be on the root's layer and, where the layer has
+/// heights, at or below the root's height (the publisher posts pages
+/// first), so whether a record opens never depends on when it is read.
+pub async fn open_blob(
+    layer: &dyn DaLayer,
+    locator: &Locator,
+    root_blob: &[u8],
+    expected: Option<ModelId>,
+    pinned: Option<&PublicKey>,
+) -> Result<OpenedRecord> {
     let malformed = |part: String, reason: String| Error::RecordMalformed {
         locator: Box::new(locator.clone()),
         part,
@@ -396,8 +410,7 @@ pub async fn open(
         locator: Box::new(locator.clone()),
         reason,
     };
-    let root_blob = layer.get(locator).await?;
-    let root = Envelope::decode_at(&root_blob, 0)
+    let root = Envelope::decode_at(root_blob, 0)
         .map_err(|e| malformed("root page".into(), e.to_string()))?;
     if root.header.kind != Kind::Record || root.header.stripe != 0 {
         return Err(inconsistent(
@@ -425,6 +438,7 @@ pub async fn open(
                 let loc: Locator = loc
                     .parse()
                     .map_err(|e| malformed(format!("locator of page {page_no}"), format!("{e}")))?;
+                check_page_place(locator, page_no, &loc)?;
                 let blob = layer.get(&loc).await?;
                 let page = Envelope::decode_at(&blob, 0)
                     .map_err(|e| malformed(format!("page {page_no}"), e.to_string()))?;
@@ -463,6 +477,34 @@ pub async fn open(
         });
     }
     Ok(opened)
+}
+
+/// Refuses a page locator on another layer than the root's, or above the
+/// root's height.
+fn check_page_place(root: &Locator, page: usize, at: &Locator) -> Result<()> {
+    let reason = if at.kind() != root.kind() {
+        Some(format!(
+            "it is on {}, the root page on {}",
+            at.kind(),
+            root.kind()
+        ))
+    } else {
+        match (root.square_parts(), at.square_parts()) {
+            (Some((r, ..)), Some((p, ..))) if p > r => Some(format!(
+                "it is at height {p}, above the root page's height {r}; pages are posted before their root"
+            )),
+            _ => None,
+        }
+    };
+    match reason {
+        None => Ok(()),
+        Some(reason) => Err(Error::RecordPagePlace {
+            locator: Box::new(root.clone()),
+            page,
+            at: at.to_string(),
+            reason,
+        }),
+    }
 }
 
 /// Where `open_claims` or a bundle check failed: a signature or key problem
@@ -541,7 +583,7 @@ pub fn parse(locator: &Locator, bundle: &[u8], pinned: Option<&PublicKey>) -> Re
         });
     }
     // `open_claims` validated the claims; check the rest.
-    let Validated { blobs, files } = validate::publication(locator, &st.predicate, &claims)?;
+    let Validated { blobs, files } = validate_publication(locator, &st.predicate, &claims)?;
     Ok(OpenedRecord {
         locator: locator.clone(),
         publication: st.predicate,

@@ -15,7 +15,10 @@ use modelda_manifest::{FileEntry, FileFormat, ModelManifest, TensorHash, TensorI
 use modelda_merkle::{Commitment, LeafSize};
 use proptest::prelude::*;
 
-use super::*;
+use modelda_manifest::ModelId;
+use modelda_wire::record::*;
+use modelda_wire::{Envelope, Error, FileStripes, Geometry, Result, ShardRef};
+
 use crate::plan::Plan;
 
 const LEAF: LeafSize = LeafSize::MIN;
@@ -213,7 +216,7 @@ fn a_file_of_2_pow_62_bytes_is_refused_by_its_leaf_count() {
     );
     // Without the claims' own check, the record's shard places are compared
     // with the size before anything is allocated per stripe.
-    let err = super::validate::publication(&at(), &p, &c).unwrap_err();
+    let err = validate_publication(&at(), &p, &c).unwrap_err();
     assert!(
         matches!(
             err,
@@ -574,7 +577,7 @@ proptest! {
         p.files[0].parity = B64.encode(vec![0u8; 32 * digests]);
         // With and without the claims' own checks (which refuse most
         // sizes by their leaf count first).
-        let results = [validate(&at(), &p, &c), super::validate::publication(&at(), &p, &c)];
+        let results = [validate(&at(), &p, &c), validate_publication(&at(), &p, &c)];
         for v in results.iter().flatten() {
             let f = &v.files[0];
             prop_assert_eq!(f.stripes.shard_count(), Some(places as u64));

@@ -1,0 +1,26 @@
+//! The wire formats of modelda: what it puts on a DA layer, and how any
+//! reader decodes and checks it without the publishing machinery.
+//!
+//! - [`envelope`]: the versioned binary header every shard carries;
+//! - [`geometry`]: stripes of `k` leaves and `m` parity shards, and where a
+//!   shard sits in a record's blobs;
+//! - [`record`]: the signed publication record, its pages and page index,
+//!   and its parsing and validation (bounded before anything is allocated
+//!   from a stranger's numbers).
+//!
+//! The publisher writes these formats; the fetcher, the indexer and the API
+//! read them. Their bytes are pinned by `fixtures/protocol-vectors.json`.
+
+pub mod envelope;
+mod error;
+pub mod geometry;
+pub mod record;
+
+pub use envelope::{Envelope, Header, Kind, HEADER_LEN};
+pub use error::{Error, Result};
+pub use geometry::{FileStripes, Geometry, ShardRef};
+
+/// Smallest blob a publication posts (bytes): a layer whose blobs are
+/// smaller cannot carry modelda's envelopes usefully. Record pages other
+/// than the last fill at least this much.
+pub const MIN_BLOB_BYTES: usize = 4096;
