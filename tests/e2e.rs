@@ -29,7 +29,22 @@ pub fn modelda_bin() -> PathBuf {
     let bin = dir.join("modelda");
     assert!(
         bin.exists(),
-        "{} is missing: build it first with `cargo build --release --workspace --bins` (the README's test command does)",
+        "{} is missing: build it first with `cargo build --release --workspace --all-targets` (the README's test command does)",
+        bin.display()
+    );
+    // The crash tests need the publisher's fault hooks, which only a build
+    // with the test crate's features has.
+    static CHECKED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let hooks = *CHECKED.get_or_init(|| {
+        let v = Command::new(&bin)
+            .arg("--version")
+            .output()
+            .expect("run modelda --version");
+        String::from_utf8_lossy(&v.stdout).contains("fault hooks on")
+    });
+    assert!(
+        hooks,
+        "{} was built without the fault hooks the crash tests need (a `cargo build -p modelda-cli` replaces it): rebuild it with `cargo build --release --workspace --all-targets`",
         bin.display()
     );
     bin

@@ -172,12 +172,36 @@ async fn run_follow(
     to_height: Option<u64>,
     stop: &CancellationToken,
 ) -> Result<Stop> {
-    let layer = args
-        .da
-        .config()?
-        .open(Access::Read)
-        .await
-        .with_context(|| format!("opening {} to read", args.da.da))?;
+    let config = args.da.config()?;
+    // The embedded chain may not exist yet (the follower starts before the
+    // first publish), or be mid-write as a reader opens it: wait and retry.
+    let mut wait = std::time::Duration::from_millis(200);
+    let mut said = String::new();
+    let layer = loop {
+        match config.open(Access::Read).await {
+            Ok(l) => break l,
+            Err(e) if args.da.da == LayerKind::Local => {
+                let now = e.to_string();
+                if now == said {
+                    // Said once; wait quietly.
+                } else if json {
+                    println!(
+                        "{}",
+                        json!({"event": "waiting", "reason": e.to_string(), "wait_ms": wait.as_millis() as u64})
+                    );
+                } else {
+                    eprintln!("{e}; waiting for it (Ctrl-C to stop)");
+                }
+                said = now;
+                tokio::select! {
+                    _ = stop.cancelled() => return Ok(Stop::Cancelled),
+                    _ = tokio::time::sleep(wait) => {}
+                }
+                wait = (wait * 2).min(std::time::Duration::from_secs(5));
+            }
+            Err(e) => return Err(e).with_context(|| format!("opening {} to read", args.da.da)),
+        }
+    };
     let opts = FollowOptions {
         namespace: args.da.record_namespace,
         from_height: args.from_height,

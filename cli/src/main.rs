@@ -23,9 +23,19 @@ use crate::model_cmd::{
     commit, keygen, parse_range, print_commit, prove, verify_proof, CommitArgs, ProveTarget,
 };
 
+/// The version `--version` prints; a test build (with the publisher's
+/// fault hooks, which crash tests need) says so.
+fn version() -> &'static str {
+    if modelda_publisher::FAULT_HOOKS {
+        concat!(env!("CARGO_PKG_VERSION"), " (test build: fault hooks on)")
+    } else {
+        env!("CARGO_PKG_VERSION")
+    }
+}
+
 /// Publish AI model weights with verifiable BLAKE3 commitments.
 #[derive(Parser)]
-#[command(name = "modelda", version, about, long_about = None)]
+#[command(name = "modelda", version = version(), about, long_about = None)]
 struct Cli {
     /// Print machine-readable JSON on stdout instead of text.
     #[arg(long, global = true)]

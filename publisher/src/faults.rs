@@ -9,6 +9,9 @@
 //! turn it on); in every other build the hooks compile to nothing and the
 //! variable is ignored.
 
+/// Whether this build has the fault hooks (the `fault-injection` feature).
+pub const FAULT_HOOKS: bool = cfg!(feature = "fault-injection");
+
 #[cfg(feature = "fault-injection")]
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -31,6 +31,7 @@ pub use modelda_wire::record;
 
 pub use envelope::{Envelope, Kind};
 pub use error::{Error, Result};
+pub use faults::FAULT_HOOKS;
 pub use plan::{Geometry, Plan};
 pub use publish::{publish, Outcome, PublishOptions, SignedModel};
 pub use stripe::StripeCoder;

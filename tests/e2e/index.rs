@@ -85,13 +85,16 @@ fn digest(root: &Path, dir: &str) -> Value {
     ))
 }
 
+/// Starts `modelda --json index ARGS`; its JSON lines go to
+/// `root/follower.log`.
 fn spawn_index(root: &Path, args: &[&str]) -> Child {
+    let log = std::fs::File::create(root.join("follower.log")).unwrap();
     Command::new(modelda_bin())
         .args(["--json", "index"])
         .args(args)
         .current_dir(root)
         .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
+        .stdout(log)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
@@ -205,8 +208,7 @@ fn index_follows_the_local_chain_while_a_publish_writes_it() {
     )
     .unwrap();
     modelda_ok(root, &["keygen", "--out", "key.pem"]);
-    // The chain exists before the follower starts.
-    drop(LocalChain::open(&root.join(".modelda/local"), ChainLimits::APP_V5).unwrap());
+    // The follower starts first, before there is a chain: it waits for one.
     let follower = spawn_index(root, &[]);
     let out = json(&modelda_ok(
         root,
@@ -224,18 +226,26 @@ fn index_follows_the_local_chain_while_a_publish_writes_it() {
     let record = out["record"].as_str().unwrap();
     // The follower, in its own process, indexes it.
     let t = Instant::now();
+    let mut follower = Some(follower);
     let shown = loop {
         let r = modelda(root, &["--json", "index", "show", id]);
         if r.status.success() {
             break json(&String::from_utf8(r.stdout).unwrap());
         }
-        assert!(
-            t.elapsed() < Duration::from_secs(60),
-            "not indexed: {}",
-            String::from_utf8_lossy(&r.stderr)
-        );
+        if t.elapsed() > Duration::from_secs(120) {
+            let mut f = follower.take().unwrap();
+            let _ = f.kill();
+            let out = f.wait_with_output().unwrap();
+            panic!(
+                "not indexed after 120 s: show said {}; the follower said {} {}",
+                String::from_utf8_lossy(&r.stdout),
+                std::fs::read_to_string(root.join("follower.log")).unwrap_or_default(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
         std::thread::sleep(Duration::from_millis(200));
     };
+    let follower = follower.take().unwrap();
     assert_eq!(shown["model_id"], id);
     assert_eq!(shown["publications"][0]["record"], record);
     assert_eq!(shown["signers"].as_array().unwrap().len(), 1);
