@@ -507,6 +507,7 @@ pub fn evidence(child: &ModelEntry, parent: &ModelEntry) -> Evidence {
             ev.shared_leaves += 1;
         }
     }
+    ev.supported = ev.identical_tensors > 0 || ev.shared_leaves > 0;
     ev
 }
 

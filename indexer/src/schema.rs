@@ -331,6 +331,9 @@ pub struct Evidence {
     pub new_tensors: Vec<String>,
     /// How many tensors are new in all (the list may be cut).
     pub new_tensor_count: u64,
+    /// Whether anything backs the claim (an identical tensor or a shared
+    /// leaf); a claim without evidence is kept, marked `false`.
+    pub supported: bool,
 }
 
 impl Evidence {
@@ -340,7 +343,7 @@ impl Evidence {
     /// Whether anything backs the claim: an identical tensor or a shared
     /// leaf.
     pub fn is_supported(&self) -> bool {
-        self.identical_tensors > 0 || self.shared_leaves > 0
+        self.supported
     }
 }
 

@@ -334,6 +334,8 @@ async fn a_mixed_chain_of_valid_and_hostile_records() {
     let ev = q.parents[0].entry.evidence.as_ref().unwrap();
     assert_eq!((ev.identical_tensors, ev.shared_leaves), (0, 0));
     assert!(!ev.is_supported());
+    let shown = serde_json::to_value(&q.parents[0]).unwrap();
+    assert_eq!(shown["evidence"]["supported"], false, "{shown}");
 
     // The adapter arrived before its parent: resolved when it came.
     let a = index.model_view(&adapter.id).unwrap().unwrap();
