@@ -119,6 +119,7 @@ impl Index {
                 path: dir.to_path_buf(),
             });
         }
+        sweep_dead_readers(&dir.join("readers"));
         let secondary =
             dir.join("readers")
                 .join(format!("{}-{}", std::process::id(), reader_tag()));
@@ -350,6 +351,24 @@ impl Drop for Index {
         if let Some(dir) = &self.secondary {
             // The secondary's own files are of no use to anyone after it.
             let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// Removes the files of readers whose process is gone (killed before they
+/// could remove their own).
+fn sweep_dead_readers(readers: &Path) {
+    let Ok(entries) = std::fs::read_dir(readers) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let pid = name.to_string_lossy();
+        let Some(pid) = pid.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
         }
     }
 }
