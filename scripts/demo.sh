@@ -8,7 +8,8 @@
 # commits it, signs it, verifies it, checks a root with b3sum, proves and
 # verifies one tensor, publishes the model to the embedded local chain
 # (erasure-coded, with a signed record), fetches it back verified, fetches a
-# single tensor, and proves a blob's inclusion. WORK_DIR defaults to
+# single tensor, indexes the chain and shows what the index holds for the
+# model, and proves a blob's inclusion. WORK_DIR defaults to
 # ./.modelda-demo.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -63,6 +64,12 @@ step "modelda fetch: the whole model, every leaf verified"
 "$M" fetch "$ID" --record "$REC" --key publisher.pem.pub --out fetched
 b3sum fetched/model-00001-of-00002.safetensors
 "$M" verify fetched --key publisher.pem.pub
+
+step "modelda index: follow the record namespace up to the head, then show the model"
+HEAD="$("$M" --json blob head | python3 -c 'import json,sys; print(json.load(sys.stdin)["head"])')"
+"$M" index --to-height "$HEAD"
+"$M" index show "$ID"
+"$M" index digest
 
 step "modelda fetch: one tensor as a safetensors file"
 "$M" fetch "$ID" --record "$REC" --tensor model.shard0.layers.3.mlp.up_proj.weight --as-safetensors --out tensor
