@@ -50,6 +50,23 @@ pub fn modelda_bin() -> PathBuf {
     bin
 }
 
+/// The seed of a randomized test: `MODELDA_TEST_SEED`, or the clock. It is
+/// printed, so a failing run can be replayed.
+pub fn test_seed() -> u64 {
+    let seed = std::env::var("MODELDA_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+                | 1
+        });
+    eprintln!("seeded with MODELDA_TEST_SEED={seed}");
+    seed
+}
+
 /// Runs `modelda ARGS` in `cwd`.
 pub fn modelda(cwd: &Path, args: &[&str]) -> Output {
     Command::new(modelda_bin())

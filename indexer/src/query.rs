@@ -147,6 +147,24 @@ pub struct Counts {
 }
 
 impl Index {
+    /// One page of a column family of JSON values, in key order.
+    fn json_page<T: serde::de::DeserializeOwned>(
+        &self,
+        cf: &str,
+        after: Option<&str>,
+        n: usize,
+        what: &str,
+    ) -> Result<Page<T>> {
+        let n = limit(n);
+        let after = cursor(after)?;
+        let rows = self
+            .scan(cf, &[], after.as_deref(), n)?
+            .into_iter()
+            .map(|(k, v)| Ok((k, self.decode(&v, what)?)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(page(rows, n))
+    }
+
     /// The model `id`, when indexed.
     pub fn model(&self, id: &ModelId) -> Result<Option<ModelEntry>> {
         self.get_json(schema::CF_MODELS, id.as_bytes(), "model")
@@ -181,19 +199,7 @@ impl Index {
 
     /// Models in id order, after `cursor`.
     pub fn models(&self, after: Option<&str>, n: usize) -> Result<Page<ModelEntry>> {
-        let n = limit(n);
-        let after = cursor(after)?;
-        let rows = self.scan(schema::CF_MODELS, &[], after.as_deref(), n)?;
-        let rows = rows
-            .into_iter()
-            .map(|(k, v)| {
-                Ok((
-                    k,
-                    serde_json::from_slice(&v).map_err(|e| self.corrupt("model", e))?,
-                ))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(page(rows, n))
+        self.json_page(schema::CF_MODELS, after, n, "model")
     }
 
     /// The publication read at `id`.
@@ -204,19 +210,7 @@ impl Index {
     /// Publications in the order they were read (height, then index), after
     /// `cursor`. Registered records (height 0) come first.
     pub fn publications(&self, after: Option<&str>, n: usize) -> Result<Page<PublicationEntry>> {
-        let n = limit(n);
-        let after = cursor(after)?;
-        let rows = self.scan(schema::CF_PUBS, &[], after.as_deref(), n)?;
-        let rows = rows
-            .into_iter()
-            .map(|(k, v)| {
-                Ok((
-                    k,
-                    serde_json::from_slice(&v).map_err(|e| self.corrupt("publication", e))?,
-                ))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(page(rows, n))
+        self.json_page(schema::CF_PUBS, after, n, "publication")
     }
 
     /// Publications read after `after` (exclusive), waiting until there is
@@ -284,19 +278,7 @@ impl Index {
 
     /// Publishers in hint order.
     pub fn publishers(&self, after: Option<&str>, n: usize) -> Result<Page<PublisherEntry>> {
-        let n = limit(n);
-        let after = cursor(after)?;
-        let rows = self
-            .scan(schema::CF_PUBLISHERS, &[], after.as_deref(), n)?
-            .into_iter()
-            .map(|(k, v)| {
-                Ok((
-                    k,
-                    serde_json::from_slice(&v).map_err(|e| self.corrupt("publisher", e))?,
-                ))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(page(rows, n))
+        self.json_page(schema::CF_PUBLISHERS, after, n, "publisher")
     }
 
     /// Every model holding a tensor with hash `hash`.
@@ -392,7 +374,7 @@ impl Index {
                 Ok(Edge {
                     child: *id,
                     parent: ModelId::from_bytes(k[32..64].try_into().expect("64-byte key")),
-                    entry: serde_json::from_slice(&v).map_err(|e| self.corrupt("edge", e))?,
+                    entry: self.decode(&v, "edge")?,
                 })
             })
             .collect()
@@ -473,8 +455,7 @@ impl Index {
             let done = batch.len() < n;
             for (k, v) in batch {
                 after = Some(k.clone());
-                let r: Rejection =
-                    serde_json::from_slice(&v).map_err(|e| self.corrupt("rejection", e))?;
+                let r: Rejection = self.decode(&v, "rejection")?;
                 if code.is_none_or(|c| r.code == c) && rows.len() < n {
                     rows.push((k, r));
                 }

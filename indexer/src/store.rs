@@ -242,12 +242,14 @@ impl Index {
         key: &[u8],
         what: &str,
     ) -> Result<Option<T>> {
-        match self.get(cf, key)? {
-            None => Ok(None),
-            Some(v) => serde_json::from_slice(&v)
-                .map(Some)
-                .map_err(|e| self.corrupt(what, e)),
-        }
+        self.get(cf, key)?
+            .map(|v| self.decode(&v, what))
+            .transpose()
+    }
+
+    /// A JSON value of the index; a value that does not decode is corrupt.
+    pub(crate) fn decode<T: DeserializeOwned>(&self, v: &[u8], what: &str) -> Result<T> {
+        serde_json::from_slice(v).map_err(|e| self.corrupt(what, e))
     }
 
     /// Up to `limit` entries of `cf` whose key starts with `prefix` and is
@@ -438,12 +440,9 @@ impl<'a> Overlay<'a> {
         key: &[u8],
         what: &str,
     ) -> Result<Option<T>> {
-        match self.get(cf, key)? {
-            None => Ok(None),
-            Some(v) => serde_json::from_slice(&v)
-                .map(Some)
-                .map_err(|e| self.index.corrupt(what, e)),
-        }
+        self.get(cf, key)?
+            .map(|v| self.index.decode(&v, what))
+            .transpose()
     }
 
     pub(crate) fn contains(&self, cf: &'static str, key: &[u8]) -> Result<bool> {

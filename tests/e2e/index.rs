@@ -24,21 +24,6 @@ fn json(out: &str) -> Value {
     serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
 }
 
-fn seed() -> u64 {
-    let seed = std::env::var("MODELDA_TEST_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-                | 1
-        });
-    eprintln!("seeded with MODELDA_TEST_SEED={seed}");
-    seed
-}
-
 /// Appends `n` synthetic publications (every fifth a finetune of the one
 /// before, every seventh height also a garbage blob) to the chain in `dir`,
 /// one height each. Returns the head.
@@ -118,7 +103,7 @@ fn kill_9_at_random_moments_during_ingest_gives_the_uninterrupted_digest() {
 
     // Killed at random moments within that time, then resumed, until a run
     // finishes on its own.
-    let mut rng = records::Rng::new(seed());
+    let mut rng = records::Rng::new(super::test_seed());
     let (mut kills, mut runs, mut partial) = (0, 0, 0);
     let window = full.as_millis().max(50) as u64;
     loop {

@@ -539,18 +539,7 @@ async fn node_blobs(d: &Devnet, ns: Namespace) -> Vec<(u64, [u8; 32])> {
 struct Rng(u64);
 impl Rng {
     fn seeded() -> Rng {
-        let seed = std::env::var("MODELDA_TEST_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| {
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap()
-                    .as_nanos() as u64
-                    | 1
-            });
-        eprintln!("kill delays seeded with MODELDA_TEST_SEED={seed}");
-        Rng(seed)
+        Rng(super::test_seed())
     }
     fn below(&mut self, n: u64) -> u64 {
         self.0 ^= self.0 << 13;
