@@ -9,6 +9,7 @@ use std::collections::{BTreeSet, HashSet};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use modelda_da::{DaLayer, Locator};
+use modelda_manifest::sign::{Bundle, Statement};
 use modelda_manifest::ModelId;
 use modelda_wire::record::{self, OpenedRecord};
 use modelda_wire::{Envelope, Kind};
@@ -244,11 +245,24 @@ fn apply(
     if !ov.contains(schema::CF_MODELS, model.as_bytes())? {
         let entry = ModelEntry {
             model_id: model,
+            name: claims_name(&rec.publication.claims),
             manifest: rec.claims.manifest.clone(),
             leaves: rec.claims.leaves.clone(),
             first: id,
         };
+        if !entry.name.is_empty() {
+            ov.put_blind(
+                schema::CF_NAMES,
+                &key::name(&entry.name, model.as_bytes()),
+                Vec::new(),
+            );
+        }
         for (fi, f) in entry.manifest.files.iter().enumerate() {
+            ov.put_blind(
+                schema::CF_FILES,
+                &key::file(f.root.as_bytes(), model.as_bytes(), fi as u32),
+                Vec::new(),
+            );
             for (ti, t) in f.tensors.iter().enumerate() {
                 ov.put_blind(
                     schema::CF_TENSORS,
@@ -357,6 +371,11 @@ fn apply(
         reposts: 0,
     };
     ov.put_json(schema::CF_PUBS, &id.to_bytes(), &entry);
+    ov.put_blind(
+        schema::CF_CLAIMS,
+        &id.to_bytes(),
+        p.claims.as_bytes().to_vec(),
+    );
     ov.put(
         schema::CF_MODEL_PUBS,
         &key::model_pub(model.as_bytes(), id),
@@ -410,6 +429,27 @@ fn reject(
 }
 
 /// The 32 bytes of a key hint (64 hex digits, as `PublicKey::hint` makes).
+/// The subject name of a claims bundle whose signature was checked (empty
+/// when it has none); at most [`MAX_NAME_BYTES`], cut at a character.
+fn claims_name(claims: &str) -> String {
+    let label = std::path::Path::new("claims");
+    let name = Bundle::from_json(label, claims.as_bytes())
+        .and_then(|b| b.payload(label))
+        .ok()
+        .and_then(|p| serde_json::from_slice::<Statement<serde::de::IgnoredAny>>(&p).ok())
+        .and_then(|st| st.subject.into_iter().next())
+        .map(|s| s.name)
+        .unwrap_or_default();
+    let mut end = name.len().min(MAX_NAME_BYTES);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    name[..end].to_string()
+}
+
+/// Longest model name kept.
+pub const MAX_NAME_BYTES: usize = 256;
+
 fn hint_bytes(hint: &str) -> [u8; 32] {
     let mut b = [0u8; 32];
     // A hint is always 64 hex digits (SHA-256 of the PEM).

@@ -257,23 +257,13 @@ impl Index {
         after: Option<&str>,
         n: usize,
     ) -> Result<Page<ModelId>> {
-        let n = limit(n);
-        let Some(h) = parse_hint(hint) else {
-            return Ok(Page {
+        match parse_hint(hint) {
+            Some(h) => self.id_page(schema::CF_PUBLISHER_MODELS, &h, after, n),
+            None => Ok(Page {
                 items: vec![],
                 next: None,
-            });
-        };
-        let after = cursor(after)?;
-        let rows = self
-            .scan(schema::CF_PUBLISHER_MODELS, &h, after.as_deref(), n)?
-            .into_iter()
-            .map(|(k, _)| {
-                let m = ModelId::from_bytes(k[32..64].try_into().expect("64-byte key"));
-                (k, m)
-            })
-            .collect();
-        Ok(page(rows, n))
+            }),
+        }
     }
 
     /// Publishers in hint order.
@@ -363,6 +353,78 @@ impl Index {
                 },
             ));
         }
+        Ok(page(rows, n))
+    }
+
+    /// The signed claims bundle (JSON text, exactly as signed) of
+    /// publication `id`.
+    pub fn claims(&self, id: PubId) -> Result<Option<String>> {
+        Ok(self
+            .get(schema::CF_CLAIMS, &id.to_bytes())?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// Where publication `id` stores leaf `leaf` of file `file`, whose
+    /// commitment is `commitment`.
+    pub fn chunk_place(
+        &self,
+        commitment: &[u8; 32],
+        id: PubId,
+        file: u32,
+        leaf: u64,
+    ) -> Result<Option<ChunkPlace>> {
+        self.get(schema::CF_CHUNKS, &key::chunk(commitment, id, file, leaf))?
+            .map(|v| {
+                ChunkPlace::from_bytes(&v)
+                    .ok_or_else(|| self.corrupt("chunk place", "not 18 bytes"))
+            })
+            .transpose()
+    }
+
+    /// The models with name `name` (case ignored), in id order.
+    pub fn models_named(&self, name: &str, after: Option<&str>, n: usize) -> Result<Page<ModelId>> {
+        self.id_page(schema::CF_NAMES, &key::name_hash(name), after, n)
+    }
+
+    /// The models holding a file with root `root`, with the file's index.
+    pub fn files_with_root(
+        &self,
+        root: &[u8; 32],
+        after: Option<&str>,
+        n: usize,
+    ) -> Result<Page<(ModelId, u32)>> {
+        let n = limit(n);
+        let after = cursor(after)?;
+        let rows = self
+            .scan(schema::CF_FILES, root, after.as_deref(), n)?
+            .into_iter()
+            .map(|(k, _)| {
+                let m = ModelId::from_bytes(k[32..64].try_into().expect("68-byte key"));
+                let f = u32::from_be_bytes(k[64..68].try_into().expect("68-byte key"));
+                (k, (m, f))
+            })
+            .collect();
+        Ok(page(rows, n))
+    }
+
+    /// Model ids from keys `prefix (32) ++ model id (32)`.
+    fn id_page(
+        &self,
+        cf: &str,
+        prefix: &[u8; 32],
+        after: Option<&str>,
+        n: usize,
+    ) -> Result<Page<ModelId>> {
+        let n = limit(n);
+        let after = cursor(after)?;
+        let rows = self
+            .scan(cf, prefix, after.as_deref(), n)?
+            .into_iter()
+            .map(|(k, _)| {
+                let m = ModelId::from_bytes(k[32..64].try_into().expect("64-byte key"));
+                (k, m)
+            })
+            .collect();
         Ok(page(rows, n))
     }
 

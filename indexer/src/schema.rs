@@ -21,6 +21,9 @@
 //! | `edges_rev_v1` | parent (32), child (32) | empty |
 //! | `pending_v1` | parent (32), child (32) | empty |
 //! | `rejections_v1` | [`PubId`] (12) | [`Rejection`] (JSON) |
+//! | `claims_v1` | [`PubId`] (12) | the signed claims bundle (JSON text, as signed) |
+//! | `files_v1` | file root (32), model id (32), file (4) | empty |
+//! | `names_v1` | BLAKE3 of the lowercased name (32), model id (32) | empty |
 //!
 //! JSON values are written by serde from structs (fields in declaration
 //! order, no maps with unordered keys), so equal content is equal bytes and
@@ -30,7 +33,7 @@ use modelda_manifest::{LineageClaim, ModelId, ModelManifest};
 use serde::{Deserialize, Serialize};
 
 /// The layout version this build reads and writes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Metadata: checkpoint, the followed source, counters.
 pub const CF_META: &str = "meta_v1";
@@ -60,9 +63,16 @@ pub const CF_EDGES_REV: &str = "edges_rev_v1";
 pub const CF_PENDING: &str = "pending_v1";
 /// Records refused, by where they were read.
 pub const CF_REJECTIONS: &str = "rejections_v1";
+/// The signed claims bundle of each publication (what a prover checks the
+/// model id and signature with).
+pub const CF_CLAIMS: &str = "claims_v1";
+/// Files by root: which models hold a file with that root.
+pub const CF_FILES: &str = "files_v1";
+/// Models by name (the claims' subject name, lowercased and hashed).
+pub const CF_NAMES: &str = "names_v1";
 
 /// Every column family, in the order the digest reads them.
-pub const COLUMN_FAMILIES: [&str; 14] = [
+pub const COLUMN_FAMILIES: [&str; 17] = [
     CF_META,
     CF_MODELS,
     CF_MODEL_PUBS,
@@ -77,6 +87,9 @@ pub const COLUMN_FAMILIES: [&str; 14] = [
     CF_EDGES_REV,
     CF_PENDING,
     CF_REJECTIONS,
+    CF_CLAIMS,
+    CF_FILES,
+    CF_NAMES,
 ];
 
 /// `meta_v1` key of the checkpoint: the last height whose batch is written
@@ -227,6 +240,26 @@ pub mod key {
         k
     }
 
+    /// `files_v1`: file root, model id, file index.
+    pub fn file(root: &[u8; 32], model: &[u8; 32], file: u32) -> [u8; 68] {
+        let mut k = [0u8; 68];
+        k[..32].copy_from_slice(root);
+        k[32..64].copy_from_slice(model);
+        k[64..].copy_from_slice(&file.to_be_bytes());
+        k
+    }
+
+    /// `names_v1`: the name's hash, then the model id.
+    pub fn name(name: &str, model: &[u8; 32]) -> [u8; 64] {
+        pair(&name_hash(name), model)
+    }
+
+    /// The 32 bytes a name is filed under: BLAKE3 of its lowercase form, so
+    /// a look-up ignores case.
+    pub fn name_hash(name: &str) -> [u8; 32] {
+        *blake3::hash(name.trim().to_lowercase().as_bytes()).as_bytes()
+    }
+
     /// `chunks_v1`: commitment, publication, file index, leaf index.
     pub fn chunk(commitment: &[u8; 32], id: PubId, file: u32, leaf: u64) -> [u8; 56] {
         let mut k = [0u8; 56];
@@ -253,6 +286,9 @@ pub struct Source {
 pub struct ModelEntry {
     /// The model id (the hash of the manifest).
     pub model_id: ModelId,
+    /// The name its first publication's claims give it (informational: the
+    /// signed statement's subject name, often the directory's name).
+    pub name: String,
     /// The manifest: files, tensors, lineage, training, card.
     pub manifest: ModelManifest,
     /// Per file path, the base64 of its leaf chaining values (files of two

@@ -5,6 +5,7 @@
 //! models, edges, evidence and rejection codes are asserted.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use modelda_da::{
     ChainLimits, DaLayer, LocalChain, LocalLayer, Locator, Namespace, ShareCommitment,
@@ -299,6 +300,18 @@ async fn a_mixed_chain_of_valid_and_hostile_records() {
     assert_eq!(v.publications[0].record, base_at.to_string());
     assert_eq!(v.children.len(), 2);
     assert!(v.parents.is_empty());
+    // Name, file roots and the signed claims are filed too.
+    assert_eq!(v.model.name, "synthetic");
+    let named = index.models_named("SYNTHETIC", None, 1000).unwrap();
+    assert!(named.items.contains(&base.id) && named.items.contains(&finetune.id));
+    let f0 = &base.manifest.files[0];
+    let holders = index.files_with_root(f0.root.as_bytes(), None, 10).unwrap();
+    assert!(holders.items.contains(&(base.id, 0)));
+    let claims = index.claims(v.publications[0].id).unwrap().unwrap();
+    let (c, _) =
+        modelda_manifest::verify::open_claims(Path::new("claims"), claims.as_bytes(), None)
+            .unwrap();
+    assert_eq!(c.model_id, base.id);
 
     // The finetune: one tensor and one leaf changed.
     let ft = index.model_view(&finetune.id).unwrap().unwrap();
@@ -511,7 +524,16 @@ fn key_bytes_are_pinned() {
     assert_eq!(
         schema::COLUMN_FAMILIES.join(","),
         "meta_v1,models_v1,model_pubs_v1,pubs_v1,pub_blobs_v1,signers_v1,publishers_v1,\
-         publisher_models_v1,tensors_v1,chunks_v1,edges_v1,edges_rev_v1,pending_v1,rejections_v1"
+         publisher_models_v1,tensors_v1,chunks_v1,edges_v1,edges_rev_v1,pending_v1,rejections_v1,\
+         claims_v1,files_v1,names_v1"
+    );
+    assert_eq!(
+        hex::encode(key::file(&c, &[0xbb; 32], 5)),
+        format!("{}{}00000005", "aa".repeat(32), "bb".repeat(32))
+    );
+    assert_eq!(
+        key::name_hash(" Llama "),
+        *blake3::hash(b"llama").as_bytes()
     );
 }
 
