@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use celestia_rpc::{BlobClient, Client, HeaderClient, StateClient, TxConfig};
 use celestia_types::{Blob, Commitment, ExtendedHeader};
 
-use crate::chain::{to_celestia, verify_square, ChainLimits};
+use crate::chain::{row_proof, to_celestia, verify_square, ChainLimits};
 use crate::layer::{DaLayer, Follow, InclusionProof, Limits, Receipt, Settlement};
 use crate::retry::{with_retry, Attempt, RetryPolicy};
 use crate::square;
@@ -431,10 +431,12 @@ impl DaLayer for CelestiaLayer {
                     .blob_get_proof(h, to_celestia(ns), Commitment::new(*c.as_bytes()))
             })
             .await?;
+        let first_row = (index / width) as u16;
         Ok(InclusionProof::Square {
             v: InclusionProof::VERSION,
             height: h,
-            first_row: (index / width) as u16,
+            first_row,
+            rows: Some(row_proof(&header.dah, h, first_row, proofs.len())?),
             proofs,
         })
     }

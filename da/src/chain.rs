@@ -102,6 +102,7 @@ pub(crate) fn verify_square(
         height: ph,
         first_row,
         proofs,
+        rows,
     } = proof
     else {
         return Err(bad("not a data-square proof".into()));
@@ -137,5 +138,49 @@ pub(crate) fn verify_square(
         index: None,
         signer: None,
     };
-    square::verify_blob(&header.dah, &blob, *first_row, proofs).map_err(bad)
+    match rows {
+        // The rows the proof brings must hash up to the header's data root;
+        // the shares are then checked against those rows.
+        Some(rows) => {
+            let last = usize::from(*first_row) + proofs.len().max(1) - 1;
+            if rows.start_row() != *first_row || usize::from(rows.end_row()) != last {
+                return Err(bad(format!(
+                    "the row proof covers rows {}..={}, the blob rows {first_row}..={last}",
+                    rows.start_row(),
+                    rows.end_row()
+                )));
+            }
+            rows.verify(header.dah.hash())
+                .map_err(|e| bad(format!("the row roots do not prove to the data root: {e}")))?;
+            let roots = rows.row_roots();
+            square::verify_blob_rows(
+                |row| roots.get(usize::from(row.checked_sub(*first_row)?)).cloned(),
+                &blob,
+                *first_row,
+                proofs,
+            )
+            .map_err(bad)
+        }
+        None => square::verify_blob(&header.dah, &blob, *first_row, proofs).map_err(bad),
+    }
+}
+
+/// The roots of rows `first_row..first_row + rows` of `dah`, with their
+/// proofs up to its hash (the data root).
+pub(crate) fn row_proof(
+    dah: &celestia_types::DataAvailabilityHeader,
+    height: u64,
+    first_row: u16,
+    rows: usize,
+) -> Result<celestia_types::RowProof> {
+    let last = u16::try_from(usize::from(first_row) + rows.max(1) - 1).map_err(|_| {
+        Error::Square {
+            height,
+            detail: format!("{rows} rows from row {first_row} overflow the square"),
+        }
+    })?;
+    dah.row_proof(first_row..=last).map_err(|e| Error::Square {
+        height,
+        detail: format!("row proof of rows {first_row}..={last}: {e}"),
+    })
 }

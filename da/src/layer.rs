@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use celestia_types::nmt::NamespaceProof;
+use celestia_types::RowProof;
 use serde::{Deserialize, Serialize};
 
 use crate::{Cert, Error, LayerKind, Locator, Namespace, Result};
@@ -66,6 +67,11 @@ pub enum InclusionProof {
         first_row: u16,
         /// One proof per row the blob touches.
         proofs: Vec<NamespaceProof>,
+        /// The roots of those rows with their Merkle proofs up to the
+        /// header's data root, so a verifier needs only the data root of a
+        /// header it trusts. Absent in proofs written before it was added.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rows: Option<RowProof>,
     },
     /// EigenDA: the cert is the commitment; a verifier re-reads the payload
     /// through its own proxy, which checks the cert against the chain.

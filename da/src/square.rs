@@ -10,7 +10,7 @@
 //! one proof per row it touches.
 
 use celestia_types::consts::appconsts::SHARE_SIZE;
-use celestia_types::nmt::{Namespace as CNamespace, NamespaceProof};
+use celestia_types::nmt::{Namespace as CNamespace, NamespaceProof, NamespacedHash};
 use celestia_types::{Blob, DataAvailabilityHeader, ExtendedDataSquare, InfoByte};
 
 use crate::{Error, Result};
@@ -175,6 +175,17 @@ pub fn verify_blob(
     first_row: u16,
     proofs: &[NamespaceProof],
 ) -> Result<(), String> {
+    verify_blob_rows(|row| dah.row_root(row), blob, first_row, proofs)
+}
+
+/// [`verify_blob`] against row roots from `row_root` (roots a row proof
+/// brought, checked against a data root).
+pub fn verify_blob_rows(
+    row_root: impl Fn(u16) -> Option<NamespacedHash>,
+    blob: &Blob,
+    first_row: u16,
+    proofs: &[NamespaceProof],
+) -> Result<(), String> {
     let shares = blob
         .to_shares()
         .map_err(|e| format!("blob does not split into shares: {e}"))?;
@@ -196,8 +207,7 @@ pub fn verify_blob(
         let row = first_row
             .checked_add(i as u16)
             .ok_or_else(|| "row index overflows".to_string())?;
-        let root = dah
-            .row_root(row)
+        let root = row_root(row)
             .ok_or_else(|| format!("row {row} is outside the square"))?;
         p.verify_range(&root, leaves, blob.namespace.into())
             .map_err(|e| format!("row {row}: {e:?}"))?;

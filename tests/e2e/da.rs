@@ -143,6 +143,20 @@ async fn every_operation_on_every_backend() {
                 layer.verify(&r.locator, b, &t).await.is_err(),
                 "{kind}: tampered proof verified"
             );
+            if kind != LayerKind::Eigenda {
+                // Square proofs carry their rows' roots up to the data root;
+                // a changed row root, or a row proof left out, is caught.
+                let mut j = serde_json::to_value(&proof).unwrap();
+                let rows = j.get_mut("rows").expect("square proofs carry their rows");
+                assert!(rows["row_roots"].as_array().is_some_and(|r| !r.is_empty()));
+                let root = rows["row_roots"][0].as_str().unwrap().to_string();
+                let mut c: Vec<char> = root.chars().collect();
+                c[40] = if c[40] == 'A' { 'B' } else { 'A' };
+                rows["row_roots"][0] = serde_json::Value::String(c.into_iter().collect());
+                let t: InclusionProof = serde_json::from_value(j).expect("still parses");
+                let e = layer.verify(&r.locator, b, &t).await.unwrap_err();
+                assert!(e.to_string().contains("row"), "{kind}: {e}");
+            }
         }
         if kind != LayerKind::Eigenda {
             let (height, _, _) = receipts[0].locator.square_parts().unwrap();

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::LocalChain;
-use crate::chain::verify_square;
+use crate::chain::{row_proof, verify_square};
 use crate::layer::{DaLayer, Follow, InclusionProof, Limits, Receipt, Settlement};
 use crate::{Error, LayerKind, Locator, Namespace, Result, ShareCommitment};
 
@@ -116,11 +116,14 @@ impl DaLayer for LocalLayer {
             let p = sq
                 .placement(b.index as usize)
                 .ok_or(Error::NotFound { locator: loc })?;
+            let proofs = sq.prove(h, p)?;
+            let first_row = (p.start / sq.k) as u16;
             Ok(InclusionProof::Square {
                 v: InclusionProof::VERSION,
                 height: h,
-                first_row: (p.start / sq.k) as u16,
-                proofs: sq.prove(h, p)?,
+                first_row,
+                rows: Some(row_proof(&sq.dah, h, first_row, proofs.len())?),
+                proofs,
             })
         })
         .await
