@@ -1,5 +1,30 @@
-//! The modelda API.
+//! The modelda API: GraphQL over the index, chunk bytes over HTTP, and
+//! inclusion proofs a client verifies without trusting the server.
 //!
-//! **Not built yet.** This crate will serve provenance, lineage and proofs of
-//! inclusion over GraphQL (async-graphql on axum) and raw chunk bytes over
-//! HTTP. It exports nothing today.
+//! Routes (see [`router`]):
+//! - `POST /graphql`: queries and the mutation; `GET /graphql`: GraphiQL,
+//!   or, with a websocket upgrade, subscriptions (graphql-transport-ws);
+//! - `GET /chunks/{commitment}`: a chunk's bytes, read from the DA layer and
+//!   verified against the commitment before they are sent;
+//! - `GET /health`, `GET /metrics` (Prometheus text).
+//!
+//! The schema follows the conventions of chain indexers: Relay connections
+//! with opaque cursors, `_meta` for the indexed height and lag, stable
+//! `extensions.code` on every error, and limits on depth, complexity,
+//! aliases, page size, body size and time (see [`Limits`]).
+
+mod chunks;
+mod error;
+mod graphql;
+mod http;
+mod metrics;
+mod proof;
+mod state;
+
+pub use error::Code;
+pub use graphql::{schema_sdl, ApiSchema};
+pub use http::router;
+pub use state::{Api, Limits};
+
+#[cfg(test)]
+mod tests;

@@ -31,23 +31,23 @@ pub struct IndexArgs {
 pub struct IndexDir {
     /// The index directory.
     #[arg(long, env = "MODELDA_INDEX_DIR", default_value = ".modelda/index")]
-    index_dir: PathBuf,
+    pub(crate) index_dir: PathBuf,
 }
 
 /// What to follow.
 #[derive(Args, Debug, Clone)]
 pub struct FollowArgs {
     #[command(flatten)]
-    da: DaArgs,
+    pub(crate) da: DaArgs,
     #[command(flatten)]
-    dir: IndexDir,
+    pub(crate) dir: IndexDir,
     /// First height of a new index (an existing one resumes from its
     /// checkpoint).
     #[arg(long, default_value_t = 1)]
-    from_height: u64,
+    pub(crate) from_height: u64,
     /// Stop after indexing this height (default: follow until stopped).
     #[arg(long)]
-    to_height: Option<u64>,
+    pub(crate) to_height: Option<u64>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -153,26 +153,25 @@ fn opt(h: Option<u64>) -> String {
     h.map_or_else(|| "none".into(), |h| h.to_string())
 }
 
-fn open_reader(dir: &Path) -> Result<Index> {
+pub(crate) fn open_reader(dir: &Path) -> Result<Index> {
     Index::open_reader(dir).with_context(|| format!("opening the index {}", dir.display()))
 }
 
-fn source(da: &DaArgs) -> Source {
+pub(crate) fn source(da: &DaArgs) -> Source {
     Source {
         layer: da.da.to_string(),
         namespace: (da.da != LayerKind::Eigenda).then(|| da.record_namespace.to_string()),
     }
 }
 
-/// Follows until stopped or `to_height`; returns the last height written.
-async fn run_follow(
+/// Opens the layer to read, waiting for the embedded chain to exist;
+/// `None` when stopped first.
+pub(crate) async fn open_layer(
     json: bool,
-    index: &Index,
-    args: &FollowArgs,
-    to_height: Option<u64>,
+    da: &DaArgs,
     stop: &CancellationToken,
-) -> Result<Stop> {
-    let config = args.da.config()?;
+) -> Result<Option<Box<dyn modelda_da::DaLayer>>> {
+    let config = da.config()?;
     // The embedded chain may not exist yet (the follower starts before the
     // first publish), or be mid-write as a reader opens it: wait and retry.
     let mut wait = std::time::Duration::from_millis(200);
@@ -180,7 +179,7 @@ async fn run_follow(
     let layer = loop {
         match config.open(Access::Read).await {
             Ok(l) => break l,
-            Err(e) if args.da.da == LayerKind::Local => {
+            Err(e) if da.da == LayerKind::Local => {
                 let now = e.to_string();
                 if now == said {
                     // Said once; wait quietly.
@@ -194,14 +193,28 @@ async fn run_follow(
                 }
                 said = now;
                 tokio::select! {
-                    _ = stop.cancelled() => return Ok(Stop::Cancelled),
+                    _ = stop.cancelled() => return Ok(None),
                     _ = tokio::time::sleep(wait) => {}
                 }
                 wait = (wait * 2).min(std::time::Duration::from_secs(5));
             }
-            Err(e) => return Err(e).with_context(|| format!("opening {} to read", args.da.da)),
+            Err(e) => return Err(e).with_context(|| format!("opening {} to read", da.da)),
         }
     };
+    Ok(Some(layer))
+}
+
+/// Follows until stopped or `to_height`; returns the last height written.
+/// `on_height` hears of every height written and of the layer's head.
+pub(crate) async fn run_follow(
+    json: bool,
+    index: &Index,
+    layer: &dyn modelda_da::DaLayer,
+    args: &FollowArgs,
+    to_height: Option<u64>,
+    stop: &CancellationToken,
+    on_height: &(dyn Fn(u64) + Send + Sync),
+) -> Result<Stop> {
     let opts = FollowOptions {
         namespace: args.da.record_namespace,
         from_height: args.from_height,
@@ -213,8 +226,9 @@ async fn run_follow(
             eprintln!("resuming after height {c}");
         }
     }
-    let stopped = modelda_indexer::follow(index, layer.as_ref(), &opts, stop, |e| match e {
+    let stopped = modelda_indexer::follow(index, layer, &opts, stop, |e| match e {
         Event::Height(r) => {
+            on_height(r.height);
             for i in &r.indexed {
                 if json {
                     println!(
@@ -269,6 +283,7 @@ async fn run_follow(
             }
         }
         Event::Live { next } => {
+            on_height(next.saturating_sub(1));
             if json {
                 println!("{}", json!({"event": "live", "next_height": next}));
             } else {
@@ -280,7 +295,7 @@ async fn run_follow(
     Ok(stopped)
 }
 
-fn print_stop(json: bool, index: &Index, stopped: Stop) -> Result<()> {
+pub(crate) fn print_stop(json: bool, index: &Index, stopped: Stop) -> Result<()> {
     let counts = index.counts()?;
     if json {
         println!(
@@ -312,7 +327,19 @@ fn follow(json: bool, args: &FollowArgs) -> Result<()> {
         let index = Index::open(&args.dir.index_dir, Some(&source(&args.da)))?;
         let stop = CancellationToken::new();
         stop_on_signal(stop.clone(), json, "finishing the height being written");
-        let stopped = run_follow(json, &index, args, args.to_height, &stop).await?;
+        let Some(layer) = open_layer(json, &args.da, &stop).await? else {
+            return print_stop(json, &index, Stop::Cancelled);
+        };
+        let stopped = run_follow(
+            json,
+            &index,
+            layer.as_ref(),
+            args,
+            args.to_height,
+            &stop,
+            &|_| {},
+        )
+        .await?;
         print_stop(json, &index, stopped)
     })
 }
@@ -337,7 +364,6 @@ fn rebuild(json: bool, args: &FollowArgs) -> Result<()> {
             Some(h) => h,
             None => layer.head().await?,
         };
-        drop(layer);
         if !json {
             eprintln!("rebuilding into {} up to height {to}", fresh.display());
         }
@@ -345,7 +371,8 @@ fn rebuild(json: bool, args: &FollowArgs) -> Result<()> {
         stop_on_signal(stop.clone(), json, "the old index stays in place");
         let stopped = {
             let index = Index::open(&fresh, Some(&source(&args.da)))?;
-            let s = run_follow(json, &index, args, Some(to), &stop).await?;
+            let s =
+                run_follow(json, &index, layer.as_ref(), args, Some(to), &stop, &|_| {}).await?;
             if s == Stop::Cancelled {
                 bail!(
                     "rebuild stopped; {} is unchanged ({} is left half-built)",

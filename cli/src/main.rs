@@ -6,6 +6,7 @@
 mod da_cmd;
 mod index_cmd;
 mod model_cmd;
+mod node_cmd;
 mod progress;
 mod publish_cmd;
 
@@ -13,7 +14,7 @@ use std::ops::Range;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use modelda_manifest::sign::OmsHash;
 use modelda_merkle::{FileRoot, LeafSize};
@@ -122,19 +123,40 @@ enum Command {
     /// Follow a layer's record namespace into an index of models, lineage
     /// and chunk places; or read, register, rebuild it.
     Index(index_cmd::IndexArgs),
+    /// Follow a layer into an index and serve the GraphQL API, chunks and
+    /// metrics over it, in one process (the embedded chain by default).
+    Node(node_cmd::NodeArgs),
+    /// Serve an existing index read-only (next to a running `modelda index`).
+    Serve(node_cmd::ServeArgs),
     /// Submit, fetch, prove and verify single blobs on a DA layer.
     #[command(subcommand)]
     Blob(da_cmd::BlobCommand),
-    /// Verify a proof against a trusted root.
+    /// Verify a proof against a trusted root; or, with --inclusion, an
+    /// inclusion proof from the API against your own DA node.
     VerifyProof {
         /// The proof file.
-        #[arg(long, short)]
-        proof: PathBuf,
+        #[arg(long, short, required_unless_present = "inclusion")]
+        proof: Option<PathBuf>,
         /// The trusted BLAKE3 root of the file (64 hex digits).
-        #[arg(long)]
-        root: FileRoot,
-        /// The bytes of the covered leaves (as written by prove --data-out).
-        #[arg(long, conflicts_with = "file", required_unless_present = "file")]
+        #[arg(long, required_unless_present = "inclusion")]
+        root: Option<FileRoot>,
+        /// An `inclusionProof` answer of the API (or its `document` field)
+        /// to verify entirely here: the bytes, the leaves, the file root, the
+        /// model id and its signature, and each blob against headers from
+        /// the DA node given with --da (never from the server).
+        #[arg(long, conflicts_with_all = ["proof", "root", "file", "len", "leaf_size", "range"])]
+        inclusion: Option<PathBuf>,
+        /// With --inclusion: the public key (PEM) the signer must have.
+        /// Without it the key in the claims is used, and reported as not
+        /// pinned.
+        #[arg(long, requires = "inclusion")]
+        key: Option<PathBuf>,
+        #[command(flatten)]
+        da: da_cmd::DaArgs,
+        /// The bytes of the covered leaves (as written by prove --data-out);
+        /// with --inclusion, the proven bytes (optional: the proof carries
+        /// them).
+        #[arg(long, conflicts_with = "file", required_unless_present_any = ["file", "inclusion"])]
         data: Option<PathBuf>,
         /// Or: the whole file, from which the covered bytes are read.
         #[arg(long)]
@@ -222,7 +244,24 @@ fn run(cli: &Cli) -> Result<ExitCode> {
         }
         Command::Devnet(args) => da_cmd::devnet(cli.json, args).map(|()| ExitCode::SUCCESS),
         Command::Index(args) => index_cmd::index(cli.json, args).map(|()| ExitCode::SUCCESS),
+        Command::Node(args) => node_cmd::node(cli.json, args).map(|()| ExitCode::SUCCESS),
+        Command::Serve(args) => node_cmd::serve(cli.json, args).map(|()| ExitCode::SUCCESS),
         Command::Blob(cmd) => da_cmd::blob(cli.json, cmd).map(|()| ExitCode::SUCCESS),
+        Command::VerifyProof {
+            inclusion: Some(inc),
+            key,
+            da,
+            data,
+            out,
+            ..
+        } => model_cmd::verify_inclusion(
+            cli,
+            inc,
+            key.as_deref(),
+            da,
+            data.as_deref(),
+            out.as_deref(),
+        ),
         Command::VerifyProof {
             proof,
             root,
@@ -232,10 +271,11 @@ fn run(cli: &Cli) -> Result<ExitCode> {
             leaf_size,
             range,
             out,
+            ..
         } => verify_proof(
             cli,
-            proof,
-            root,
+            proof.as_deref().context("give --proof")?,
+            root.as_ref().context("give --root")?,
             data.as_deref(),
             file.as_deref(),
             *len,

@@ -422,3 +422,75 @@ pub(crate) fn verify_proof(
 fn blake3_hex(b: &[u8]) -> String {
     blake3::hash(b).to_hex().to_string()
 }
+
+/// `verify-proof --inclusion`: checks an API inclusion proof with the
+/// user's own DA node.
+pub(crate) fn verify_inclusion(
+    cli: &Cli,
+    path: &Path,
+    key: Option<&Path>,
+    da: &crate::da_cmd::DaArgs,
+    data: Option<&Path>,
+    out: Option<&Path>,
+) -> Result<ExitCode> {
+    let raw = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let doc = modelda_wire::inclusion::parse(&raw)
+        .with_context(|| format!("reading the inclusion proof {}", path.display()))?;
+    let pinned = key
+        .map(|k| {
+            let pem = std::fs::read(k).with_context(|| format!("reading {}", k.display()))?;
+            modelda_manifest::sign::PublicKey::from_pem(k, &String::from_utf8_lossy(&pem))
+                .with_context(|| format!("reading the public key {}", k.display()))
+        })
+        .transpose()?;
+    let given = data
+        .map(|d| std::fs::read(d).with_context(|| format!("reading {}", d.display())))
+        .transpose()?;
+    let rt = crate::da_cmd::runtime()?;
+    let verified = rt.block_on(async {
+        let layer = da
+            .config()?
+            .open(modelda_da::Access::Read)
+            .await
+            .with_context(|| format!("opening your {} node to fetch headers", da.da))?;
+        modelda_wire::inclusion::verify(&doc, layer.as_ref(), pinned.as_ref(), given.as_deref())
+            .await
+            .with_context(|| format!("verifying {}", path.display()))
+    })?;
+    if let Some(o) = out {
+        std::fs::write(o, &verified.data).with_context(|| format!("writing {}", o.display()))?;
+    }
+    if cli.json {
+        println!("{}", json!({"ok": true, "verified": verified}));
+    } else {
+        println!(
+            "OK  {} bytes {}..{}{} of model {}",
+            verified.file,
+            verified.bytes.start,
+            verified.bytes.end,
+            verified
+                .tensor
+                .as_ref()
+                .map(|t| format!(" (tensor {t})"))
+                .unwrap_or_default(),
+            verified.model_id
+        );
+        println!(
+            "    signed by {} ({})",
+            verified.signer,
+            if verified.pinned {
+                "the key you pinned"
+            } else {
+                "the key in the claims; pin one with --key"
+            }
+        );
+        for (l, h) in &verified.blobs {
+            match h {
+                Some(h) => println!("    included: {l} against your node's header {h}"),
+                None => println!("    included: {l} (re-read through your proxy)"),
+            }
+        }
+        println!("    blake3 of the bytes: {}", verified.blake3);
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -10,7 +10,9 @@ use celestia_rpc::{BlobClient, Client, HeaderClient, StateClient, TxConfig};
 use celestia_types::{Blob, Commitment, ExtendedHeader};
 
 use crate::chain::{row_proof, to_celestia, verify_square, ChainLimits};
-use crate::layer::{DaLayer, Follow, InclusionProof, Limits, Receipt, Settlement};
+use crate::layer::{
+    checked_data_root, DaLayer, Follow, InclusionProof, Limits, Receipt, Settlement,
+};
 use crate::retry::{with_retry, Attempt, RetryPolicy};
 use crate::square;
 use crate::{Error, LayerKind, Locator, Namespace, Result, ShareCommitment};
@@ -446,6 +448,10 @@ impl DaLayer for CelestiaLayer {
         let (h, ns, c) = Self::parts(locator)?;
         let header = self.header(h).await?;
         verify_square(locator, h, ns, c, data, proof, &header)
+    }
+
+    async fn data_root(&self, height: u64) -> Result<Option<[u8; 32]>> {
+        checked_data_root(&self.header(height).await?)
     }
 }
 

@@ -154,7 +154,11 @@ pub(crate) fn verify_square(
                 .map_err(|e| bad(format!("the row roots do not prove to the data root: {e}")))?;
             let roots = rows.row_roots();
             square::verify_blob_rows(
-                |row| roots.get(usize::from(row.checked_sub(*first_row)?)).cloned(),
+                |row| {
+                    roots
+                        .get(usize::from(row.checked_sub(*first_row)?))
+                        .cloned()
+                },
                 &blob,
                 *first_row,
                 proofs,
@@ -173,12 +177,11 @@ pub(crate) fn row_proof(
     first_row: u16,
     rows: usize,
 ) -> Result<celestia_types::RowProof> {
-    let last = u16::try_from(usize::from(first_row) + rows.max(1) - 1).map_err(|_| {
-        Error::Square {
+    let last =
+        u16::try_from(usize::from(first_row) + rows.max(1) - 1).map_err(|_| Error::Square {
             height,
             detail: format!("{rows} rows from row {first_row} overflow the square"),
-        }
-    })?;
+        })?;
     dah.row_proof(first_row..=last).map_err(|e| Error::Square {
         height,
         detail: format!("row proof of rows {first_row}..={last}: {e}"),

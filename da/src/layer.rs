@@ -143,6 +143,29 @@ pub trait DaLayer: Send + Sync {
     /// Verifies that `data` is the blob at `locator`, with `proof`, against a
     /// header this client fetches itself (never one supplied by the prover).
     async fn verify(&self, locator: &Locator, data: &[u8], proof: &InclusionProof) -> Result<()>;
+
+    /// The data root of the block at `height`, from a header this client
+    /// fetches and validates itself; `None` on layers without headers
+    /// (EigenDA).
+    async fn data_root(&self, height: u64) -> Result<Option<[u8; 32]>> {
+        let _ = height;
+        Ok(None)
+    }
+}
+
+/// The data root of a header that validates (signature, validator set, DAH
+/// hash).
+pub(crate) fn checked_data_root(
+    header: &celestia_types::ExtendedHeader,
+) -> Result<Option<[u8; 32]>> {
+    header.validate().map_err(|e| Error::BadProof {
+        locator: format!("header {}", header.height()),
+        reason: format!("header does not validate: {e}"),
+    })?;
+    Ok(match header.header.data_hash {
+        Some(tendermint::Hash::Sha256(h)) => Some(h),
+        _ => None,
+    })
 }
 
 /// A layer whose blocks can be followed in height order by namespace: the

@@ -207,8 +207,7 @@ pub fn verify_blob_rows(
         let row = first_row
             .checked_add(i as u16)
             .ok_or_else(|| "row index overflows".to_string())?;
-        let root = row_root(row)
-            .ok_or_else(|| format!("row {row} is outside the square"))?;
+        let root = row_root(row).ok_or_else(|| format!("row {row} is outside the square"))?;
         p.verify_range(&root, leaves, blob.namespace.into())
             .map_err(|e| format!("row {row}: {e:?}"))?;
         off += n;

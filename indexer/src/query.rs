@@ -32,6 +32,19 @@ pub struct Page<T> {
     pub items: Vec<T>,
     /// The cursor after the last item, when more may follow.
     pub next: Option<String>,
+    /// Each item's cursor: a page that starts after it.
+    #[serde(skip)]
+    pub cursors: Vec<String>,
+}
+
+impl<T> Page<T> {
+    fn empty() -> Page<T> {
+        Page {
+            items: Vec::new(),
+            next: None,
+            cursors: Vec::new(),
+        }
+    }
 }
 
 fn page<T>(rows: Vec<(Vec<u8>, T)>, limit: usize) -> Page<T> {
@@ -40,9 +53,11 @@ fn page<T>(rows: Vec<(Vec<u8>, T)>, limit: usize) -> Page<T> {
     } else {
         None
     };
+    let (cursors, items) = rows.into_iter().map(|(k, v)| (hex::encode(k), v)).unzip();
     Page {
-        items: rows.into_iter().map(|(_, v)| v).collect(),
+        items,
         next,
+        cursors,
     }
 }
 
@@ -165,6 +180,30 @@ impl Index {
         Ok(page(rows, n))
     }
 
+    /// The models `ids` (each `None` when not indexed), in one batched
+    /// read: what a GraphQL data loader asks for.
+    pub fn models_many(&self, ids: &[ModelId]) -> Result<Vec<Option<ModelEntry>>> {
+        let keys: Vec<&[u8]> = ids.iter().map(|i| i.as_bytes().as_slice()).collect();
+        self.get_many_json(schema::CF_MODELS, &keys, "model")
+    }
+
+    /// The publications `ids`, in one batched read.
+    pub fn publications_many(&self, ids: &[PubId]) -> Result<Vec<Option<PublicationEntry>>> {
+        let raw: Vec<[u8; 12]> = ids.iter().map(|i| i.to_bytes()).collect();
+        let keys: Vec<&[u8]> = raw.iter().map(|k| k.as_slice()).collect();
+        self.get_many_json(schema::CF_PUBS, &keys, "publication")
+    }
+
+    /// The publishers with key hints `hints`, in one batched read.
+    pub fn publishers_many(&self, hints: &[String]) -> Result<Vec<Option<PublisherEntry>>> {
+        let raw: Vec<Option<[u8; 32]>> = hints.iter().map(|h| parse_hint(h)).collect();
+        let keys: Vec<&[u8]> = raw
+            .iter()
+            .map(|k| k.as_ref().map_or(&[][..], |k| k.as_slice()))
+            .collect();
+        self.get_many_json(schema::CF_PUBLISHERS, &keys, "publisher")
+    }
+
     /// The model `id`, when indexed.
     pub fn model(&self, id: &ModelId) -> Result<Option<ModelEntry>> {
         self.get_json(schema::CF_MODELS, id.as_bytes(), "model")
@@ -176,18 +215,12 @@ impl Index {
             return Ok(None);
         };
         let mut publications = Vec::new();
-        for (k, _) in self.scan(schema::CF_MODEL_PUBS, id.as_bytes(), None, usize::MAX)? {
-            let pid = PubId::from_bytes(&k[32..])
-                .ok_or_else(|| self.corrupt("model publication", "bad key"))?;
+        for pid in self.model_publication_ids(id)? {
             if let Some(p) = self.publication(pid)? {
                 publications.push(p);
             }
         }
-        let signers = self
-            .scan(schema::CF_SIGNERS, id.as_bytes(), None, usize::MAX)?
-            .into_iter()
-            .map(|(k, _)| hex::encode(&k[32..]))
-            .collect();
+        let signers = self.model_signers(id)?;
         Ok(Some(ModelView {
             model,
             publications,
@@ -235,6 +268,36 @@ impl Index {
         }
     }
 
+    /// The publications of model `id` (each signer's first), in the order
+    /// they were read.
+    pub fn model_publication_ids(&self, id: &ModelId) -> Result<Vec<PubId>> {
+        self.scan(schema::CF_MODEL_PUBS, id.as_bytes(), None, usize::MAX)?
+            .into_iter()
+            .map(|(k, _)| {
+                PubId::from_bytes(&k[32..])
+                    .ok_or_else(|| self.corrupt("model publication", "bad key"))
+            })
+            .collect()
+    }
+
+    /// The key hints of the keys that signed model `id`.
+    pub fn model_signers(&self, id: &ModelId) -> Result<Vec<String>> {
+        Ok(self
+            .scan(schema::CF_SIGNERS, id.as_bytes(), None, usize::MAX)?
+            .into_iter()
+            .map(|(k, _)| hex::encode(&k[32..]))
+            .collect())
+    }
+
+    /// Up to `n` blob locators of publication `id`, in order.
+    pub fn publication_blobs(&self, id: PubId, n: usize) -> Result<Vec<String>> {
+        Ok(self
+            .scan(schema::CF_PUB_BLOBS, &id.to_bytes(), None, n)?
+            .into_iter()
+            .map(|(_, v)| String::from_utf8_lossy(&v).into_owned())
+            .collect())
+    }
+
     /// A blob locator of publication `id`.
     pub fn publication_blob(&self, id: PubId, blob: u32) -> Result<Option<String>> {
         Ok(self
@@ -259,10 +322,7 @@ impl Index {
     ) -> Result<Page<ModelId>> {
         match parse_hint(hint) {
             Some(h) => self.id_page(schema::CF_PUBLISHER_MODELS, &h, after, n),
-            None => Ok(Page {
-                items: vec![],
-                next: None,
-            }),
+            None => Ok(Page::empty()),
         }
     }
 

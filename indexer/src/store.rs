@@ -162,6 +162,11 @@ impl Index {
         Ok(())
     }
 
+    /// Whether this is a reader (which cannot write).
+    pub fn is_reader(&self) -> bool {
+        self.reader
+    }
+
     /// The index directory.
     pub fn path(&self) -> &Path {
         &self.path
@@ -245,6 +250,25 @@ impl Index {
         self.get(cf, key)?
             .map(|v| self.decode(&v, what))
             .transpose()
+    }
+
+    /// The JSON values of `keys` in `cf`, in one batched read.
+    pub(crate) fn get_many_json<T: DeserializeOwned>(
+        &self,
+        cf: &str,
+        keys: &[&[u8]],
+        what: &str,
+    ) -> Result<Vec<Option<T>>> {
+        let handle = self.cf(cf);
+        self.db
+            .batched_multi_get_cf(handle, keys, false)
+            .into_iter()
+            .map(|r| {
+                r.map_err(|e| self.store_err(e))?
+                    .map(|v| self.decode(&v, what))
+                    .transpose()
+            })
+            .collect()
     }
 
     /// A JSON value of the index; a value that does not decode is corrupt.

@@ -143,6 +143,15 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// An inclusion document that does not check out.
+    #[error("inclusion proof: {part}: {reason}")]
+    Inclusion {
+        /// Which part failed (claims, file, range, blob inclusion, header,
+        /// leaves, merkle, tensor, data).
+        part: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
     /// The DA layer failed while a record was read.
     #[error(transparent)]
     Da(#[from] modelda_da::Error),

@@ -14,6 +14,7 @@
 pub mod envelope;
 mod error;
 pub mod geometry;
+pub mod inclusion;
 pub mod record;
 
 pub use envelope::{Envelope, Header, Kind, HEADER_LEN};

@@ -4,7 +4,9 @@ use async_trait::async_trait;
 
 use super::LocalChain;
 use crate::chain::{row_proof, verify_square};
-use crate::layer::{DaLayer, Follow, InclusionProof, Limits, Receipt, Settlement};
+use crate::layer::{
+    checked_data_root, DaLayer, Follow, InclusionProof, Limits, Receipt, Settlement,
+};
 use crate::{Error, LayerKind, Locator, Namespace, Result, ShareCommitment};
 
 /// The local chain as a [`DaLayer`]: each `submit` appends one block.
@@ -135,6 +137,12 @@ impl DaLayer for LocalLayer {
         let chain = self.chain.clone();
         let header = self.blocking(move |_| chain.header(h)).await?;
         verify_square(locator, h, ns, c, data, proof, &header)
+    }
+
+    async fn data_root(&self, height: u64) -> Result<Option<[u8; 32]>> {
+        let chain = self.chain.clone();
+        let header = self.blocking(move |_| chain.header(height)).await?;
+        checked_data_root(&header)
     }
 }
 

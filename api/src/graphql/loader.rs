@@ -1,0 +1,76 @@
+//! One data loader for the index: models, publications and publishers
+//! asked for while one response is built are read in one batched read per
+//! kind.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use async_graphql::dataloader::Loader;
+use modelda_indexer::schema::{ModelEntry, PubId, PublicationEntry, PublisherEntry};
+use modelda_manifest::ModelId;
+
+use crate::error::ApiError;
+use crate::state::Api;
+
+/// A publisher's key hint.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Hint(pub String);
+
+/// Reads the index in batches.
+pub struct IndexLoader {
+    api: Api,
+    /// Batched reads made (for tests and `/metrics`).
+    pub batches: Arc<AtomicU64>,
+}
+
+impl IndexLoader {
+    /// A loader over `api`'s index, counting its batches in `batches`.
+    pub fn new(api: Api, batches: Arc<AtomicU64>) -> IndexLoader {
+        IndexLoader { api, batches }
+    }
+
+    fn batch<K: Clone + Eq + std::hash::Hash, V>(
+        &self,
+        keys: &[K],
+        read: impl FnOnce(&[K]) -> modelda_indexer::Result<Vec<Option<V>>>,
+    ) -> Result<HashMap<K, V>, ApiError> {
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        let values = read(keys)?;
+        Ok(keys
+            .iter()
+            .cloned()
+            .zip(values)
+            .filter_map(|(k, v)| v.map(|v| (k, v)))
+            .collect())
+    }
+}
+
+impl Loader<ModelId> for IndexLoader {
+    type Value = Arc<ModelEntry>;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[ModelId]) -> Result<HashMap<ModelId, Arc<ModelEntry>>, ApiError> {
+        let m = self.batch(keys, |k| self.api.index().models_many(k))?;
+        Ok(m.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())
+    }
+}
+
+impl Loader<PubId> for IndexLoader {
+    type Value = PublicationEntry;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[PubId]) -> Result<HashMap<PubId, PublicationEntry>, ApiError> {
+        self.batch(keys, |k| self.api.index().publications_many(k))
+    }
+}
+
+impl Loader<Hint> for IndexLoader {
+    type Value = PublisherEntry;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[Hint]) -> Result<HashMap<Hint, PublisherEntry>, ApiError> {
+        let hints: Vec<String> = keys.iter().map(|h| h.0.clone()).collect();
+        self.batch(keys, |_| self.api.index().publishers_many(&hints))
+    }
+}

@@ -1,0 +1,185 @@
+//! The HTTP routes: GraphQL (queries over POST, GraphiQL and subscriptions
+//! over GET), chunks, health and metrics.
+
+use std::time::Instant;
+
+use async_graphql::http::{GraphiQLSource, ALL_WEBSOCKET_PROTOCOLS};
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use axum::body::Body;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use http_body_util::BodyExt as _;
+
+use crate::error::{graphql_error, Code};
+use crate::graphql::{self, ApiSchema};
+use crate::state::Api;
+
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub api: Api,
+    pub schema: ApiSchema,
+}
+
+/// The API's routes over `api`.
+pub fn router(api: Api) -> Router {
+    let schema = graphql::schema(api.clone());
+    Router::new()
+        .route("/graphql", get(graphql_get).post(graphql_post))
+        .route("/chunks/{commitment}", get(crate::chunks::get))
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .with_state(AppState { api, schema })
+}
+
+fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(b) => (status, [(header::CONTENT_TYPE, "application/json")], b).into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// The operation a request is counted under: its name, or its first root
+/// field.
+fn operation(req: &async_graphql::Request) -> String {
+    if let Some(name) = &req.operation_name {
+        return name.clone();
+    }
+    let Ok(doc) = async_graphql::parser::parse_query(&req.query) else {
+        return "invalid".into();
+    };
+    doc.operations
+        .iter()
+        .next()
+        .and_then(|(_, op)| {
+            op.node
+                .selection_set
+                .node
+                .items
+                .iter()
+                .find_map(|s| match &s.node {
+                    async_graphql::parser::types::Selection::Field(f) => {
+                        Some(f.node.name.node.to_string())
+                    }
+                    _ => None,
+                })
+        })
+        .unwrap_or_else(|| "anonymous".into())
+}
+
+async fn graphql_post(State(s): State<AppState>, body: Body) -> Response {
+    let started = Instant::now();
+    let limits = s.api.limits().clone();
+    let bytes = match http_body_util::Limited::new(body, limits.max_body_bytes)
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            s.api
+                .inner
+                .metrics
+                .observe("body_too_large", started.elapsed(), true);
+            return json_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &graphql_error(
+                    Code::BodyTooLarge,
+                    &format!(
+                        "the request body is over {} bytes; send a smaller query",
+                        limits.max_body_bytes
+                    ),
+                ),
+            );
+        }
+    };
+    let req: async_graphql::Request = match serde_json::from_slice(&bytes) {
+        Ok(r) => r,
+        Err(e) => {
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                &graphql_error(
+                    Code::BadQuery,
+                    &format!("the body is not a GraphQL request (JSON with a `query`): {e}"),
+                ),
+            )
+        }
+    };
+    let op = operation(&req);
+    let req = req.data(graphql::request_loader(&s.api));
+    let resp = match tokio::time::timeout(limits.timeout, s.schema.execute(req)).await {
+        Ok(r) => serde_json::to_value(&r).unwrap_or_default(),
+        Err(_) => graphql_error(
+            Code::Timeout,
+            &format!(
+                "the request ran over {} ms; ask for less",
+                limits.timeout.as_millis()
+            ),
+        ),
+    };
+    let error = resp
+        .get("errors")
+        .is_some_and(|e| e.as_array().is_some_and(|a| !a.is_empty()));
+    s.api.inner.metrics.observe(&op, started.elapsed(), error);
+    json_response(StatusCode::OK, &resp)
+}
+
+async fn graphql_get(
+    State(s): State<AppState>,
+    protocol: Result<GraphQLProtocol, StatusCode>,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Response {
+    match (ws, protocol) {
+        (Ok(ws), Ok(protocol)) => {
+            let mut data = async_graphql::Data::default();
+            data.insert(graphql::request_loader(&s.api));
+            let schema = s.schema.clone();
+            ws.protocols(ALL_WEBSOCKET_PROTOCOLS)
+                .on_upgrade(move |socket| {
+                    GraphQLWebSocket::new(socket, schema, protocol)
+                        .with_data(data)
+                        .serve()
+                })
+                .into_response()
+        }
+        _ => Html(
+            GraphiQLSource::build()
+                .endpoint("/graphql")
+                .subscription_endpoint("/graphql")
+                .title("modelda GraphQL")
+                .finish(),
+        )
+        .into_response(),
+    }
+}
+
+async fn health(State(s): State<AppState>) -> Response {
+    let started = Instant::now();
+    let r = Json(serde_json::json!({
+        "status": "ok",
+        "height": s.api.index().checkpoint(),
+        "head": s.api.head(),
+    }))
+    .into_response();
+    s.api
+        .inner
+        .metrics
+        .observe("health", started.elapsed(), false);
+    r
+}
+
+async fn metrics(State(s): State<AppState>) -> Response {
+    let mut out = String::new();
+    crate::metrics::render_index(&s.api, &mut out);
+    s.api.inner.metrics.render(&mut out);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        out,
+    )
+        .into_response()
+}

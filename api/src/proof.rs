@@ -1,0 +1,216 @@
+//! Building inclusion documents (see `modelda_wire::inclusion`): the
+//! server's half. Nothing here is trusted by a verifier; every part is
+//! checked by `modelda_wire::inclusion::verify`.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use modelda_da::Locator;
+use modelda_indexer::schema::{ModelEntry, PubId};
+use modelda_manifest::{FileEntry, ModelId};
+use modelda_merkle::{Commitment, LeafCv};
+use modelda_wire::inclusion::{
+    BlobInclusion, InclusionDocument, LeafPlace, DOCUMENT_KIND, MAX_BLOB_BYTES, MAX_LEAVES,
+};
+
+use crate::error::{ApiError, Code};
+use crate::state::Api;
+
+/// What to prove of a file.
+#[derive(Clone, Debug)]
+pub(crate) enum Target {
+    /// One leaf.
+    Leaf(u64),
+    /// A byte range.
+    Range(Range<u64>),
+    /// A tensor, by name.
+    Tensor(String),
+}
+
+fn bad(message: impl Into<String>) -> ApiError {
+    ApiError::new(Code::BadInput, message)
+}
+
+/// The leaf chaining values of a file of two or more leaves, from the
+/// index (as the signed claims list them).
+pub(crate) fn leaf_cvs(model: &ModelEntry, f: &FileEntry) -> Result<Vec<LeafCv>, ApiError> {
+    let b64 = model.leaves.get(&f.path).ok_or_else(|| {
+        ApiError::internal(format!(
+            "model {} lists no leaves of {}",
+            model.model_id, f.path
+        ))
+    })?;
+    let raw = B64.decode(b64).map_err(ApiError::internal)?;
+    Ok(raw
+        .chunks_exact(32)
+        .map(|c| LeafCv::from_bytes(c.try_into().expect("32-byte chunks")))
+        .collect())
+}
+
+/// The commitment leaf `leaf` of `f` carries: its chaining value, or the
+/// file's root for a file of one leaf.
+pub(crate) fn leaf_digest(cvs: &[LeafCv], f: &FileEntry, leaf: u64) -> [u8; 32] {
+    match cvs.get(leaf as usize) {
+        Some(cv) => *cv.as_bytes(),
+        None => *f.root.as_bytes(),
+    }
+}
+
+/// Builds the inclusion document of `target` of file `path` of `model`, as
+/// stored by publication `publication` (default: the model's first).
+pub(crate) async fn build(
+    api: &Api,
+    model: ModelId,
+    path: &str,
+    target: Target,
+    publication: Option<PubId>,
+) -> Result<InclusionDocument, ApiError> {
+    let index = api.index();
+    let entry = index
+        .model(&model)?
+        .ok_or_else(|| ApiError::new(Code::NotFound, format!("no model {model} is indexed")))?;
+    let (fi, f) = entry
+        .manifest
+        .files
+        .iter()
+        .enumerate()
+        .find(|(_, f)| f.path == path)
+        .ok_or_else(|| {
+            ApiError::new(
+                Code::NotFound,
+                format!("model {model} has no file {path:?}"),
+            )
+        })?;
+    let ls = f.leaf_size;
+    let n_leaves = ls.leaf_count(f.size);
+    let (range, tensor) = match target {
+        Target::Leaf(i) => {
+            if i >= n_leaves {
+                return Err(bad(format!(
+                    "{path:?} has {n_leaves} leaves; leaf {i} is past them"
+                )));
+            }
+            (ls.leaf_bytes(f.size, i), None)
+        }
+        Target::Range(r) => {
+            if r.start >= r.end || r.end > f.size {
+                return Err(bad(format!(
+                    "bytes {}..{} are not a non-empty range of {path:?} ({} bytes)",
+                    r.start, r.end, f.size
+                )));
+            }
+            (r, None)
+        }
+        Target::Tensor(name) => {
+            let t = f.tensors.iter().find(|t| t.name == name).ok_or_else(|| {
+                ApiError::new(Code::NotFound, format!("{path:?} has no tensor {name:?}"))
+            })?;
+            if t.start == t.end {
+                return Err(bad(format!("tensor {name:?} holds no bytes to prove")));
+            }
+            (t.start..t.end, Some(name))
+        }
+    };
+    let leaves = ls
+        .leaves_of(f.size, range.clone())
+        .map_err(|e| bad(e.to_string()))?;
+    if leaves.end - leaves.start > MAX_LEAVES {
+        return Err(ApiError::new(
+            Code::ProofTooLarge,
+            format!(
+                "the range covers {} leaves; a proof covers at most {MAX_LEAVES}: prove a \
+                 narrower range",
+                leaves.end - leaves.start
+            ),
+        ));
+    }
+    let pid = publication.unwrap_or(entry.first);
+    let p = index
+        .publication(pid)?
+        .filter(|p| p.model_id == model)
+        .ok_or_else(|| {
+            ApiError::new(
+                Code::NotFound,
+                format!("publication {pid} is not a publication of model {model}"),
+            )
+        })?;
+    let claims = index
+        .claims(p.id)?
+        .ok_or_else(|| ApiError::internal(format!("publication {pid} has no claims stored")))?;
+    let cvs = if n_leaves >= 2 {
+        leaf_cvs(&entry, f)?
+    } else {
+        Vec::new()
+    };
+    let merkle = if n_leaves >= 2 {
+        let c = Commitment::from_leaves(f.size, ls, cvs.clone()).map_err(ApiError::internal)?;
+        let proof = c.prove(range.clone()).map_err(|e| bad(e.to_string()))?;
+        Some(B64.encode(proof.encode()))
+    } else {
+        None
+    };
+    // Each leaf's place, and the blobs that hold them.
+    let mut blob_slots: BTreeMap<u32, u32> = BTreeMap::new();
+    let mut locators = Vec::new();
+    let mut places = Vec::new();
+    for leaf in leaves.clone() {
+        let digest = leaf_digest(&cvs, f, leaf);
+        let place = index
+            .chunk_place(&digest, p.id, fi as u32, leaf)?
+            .ok_or_else(|| {
+                ApiError::internal(format!("{pid}: leaf {leaf} of {path} has no place"))
+            })?;
+        let slot = match blob_slots.get(&place.blob) {
+            Some(s) => *s,
+            None => {
+                let loc = index.publication_blob(p.id, place.blob)?.ok_or_else(|| {
+                    ApiError::internal(format!("{pid}: blob {} has no locator", place.blob))
+                })?;
+                let loc: Locator = loc.parse().map_err(ApiError::internal)?;
+                let s = locators.len() as u32;
+                locators.push(loc);
+                blob_slots.insert(place.blob, s);
+                s
+            }
+        };
+        places.push(LeafPlace {
+            leaf,
+            blob: slot,
+            offset: place.offset,
+        });
+    }
+    let mut blobs = Vec::with_capacity(locators.len());
+    let mut total = 0usize;
+    for loc in &locators {
+        let data = api.blob(loc).await?;
+        total += data.len();
+        if total > MAX_BLOB_BYTES / 4 * 3 {
+            return Err(ApiError::new(
+                Code::ProofTooLarge,
+                "the blobs holding this range are more than a proof may carry: prove a \
+                 narrower range",
+            ));
+        }
+        let da = api.da_proof(loc).await?;
+        blobs.push(BlobInclusion {
+            locator: loc.to_string(),
+            data_root: da.data_root.map(hex::encode),
+            data: B64.encode(data.as_slice()),
+            proof: da.proof.clone(),
+        });
+    }
+    Ok(InclusionDocument {
+        kind: DOCUMENT_KIND.to_string(),
+        v: 1,
+        model_id: model,
+        file: path.to_string(),
+        bytes: [range.start, range.end],
+        tensor,
+        claims,
+        merkle,
+        leaves: places,
+        blobs,
+    })
+}

@@ -1,0 +1,293 @@
+//! What every request shares: the index, the layer, limits, caches and
+//! metrics.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use modelda_da::{DaLayer, InclusionProof, Locator};
+use modelda_indexer::Index;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{ApiError, Code};
+use crate::metrics::Metrics;
+
+/// Limits on what one request may ask, each refused with its own code.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Deepest selection nesting. Default: 16 (`QUERY_TOO_DEEP`).
+    pub max_depth: usize,
+    /// Highest complexity (one per field, list fields times their page
+    /// size). Default: 20,000 (`QUERY_TOO_COMPLEX`).
+    pub max_complexity: usize,
+    /// Most aliased fields in one document. Default: 32 (`TOO_MANY_ALIASES`).
+    pub max_aliases: usize,
+    /// Largest `first` of a connection. Default: 100 (`PAGE_TOO_LARGE`).
+    pub max_page: usize,
+    /// Largest request body. Default: 64 KiB (`BODY_TOO_LARGE`).
+    pub max_body_bytes: usize,
+    /// Longest a request may run. Default: 10 s (`TIMEOUT`).
+    pub timeout: Duration,
+    /// Bytes of blobs kept in memory for chunks and proofs. Default: 256 MiB.
+    pub blob_cache_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_depth: 16,
+            max_complexity: 20_000,
+            max_aliases: 32,
+            max_page: 100,
+            max_body_bytes: 64 << 10,
+            timeout: Duration::from_secs(10),
+            blob_cache_bytes: 256 << 20,
+        }
+    }
+}
+
+/// The API's shared state. Cheap to clone.
+#[derive(Clone)]
+pub struct Api {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub index: Arc<Index>,
+    pub layer: Option<Arc<dyn DaLayer>>,
+    /// Further layers, for records registered from them (EigenDA).
+    pub extra: Vec<Arc<dyn DaLayer>>,
+    /// Batched index reads of the data loaders.
+    pub loader_batches: Arc<AtomicU64>,
+    pub limits: Limits,
+    pub metrics: Metrics,
+    /// The layer's head, as last read (0: not known).
+    pub head: AtomicU64,
+    pub blobs: Mutex<BlobCache>,
+    pub proofs: Mutex<HashMap<String, Arc<DaProof>>>,
+}
+
+/// A blob's DA proof and the data root the server saw, cached by locator.
+pub(crate) struct DaProof {
+    pub proof: InclusionProof,
+    pub data_root: Option<[u8; 32]>,
+}
+
+impl Api {
+    /// An API over `index`, reading blobs from `layer` (chunks and proofs
+    /// need it; without one they answer `LAYER_UNAVAILABLE`).
+    pub fn new(index: Arc<Index>, layer: Option<Arc<dyn DaLayer>>, limits: Limits) -> Api {
+        Api {
+            inner: Arc::new(Inner {
+                index,
+                layer,
+                extra: Vec::new(),
+                loader_batches: Arc::new(AtomicU64::new(0)),
+                blobs: Mutex::new(BlobCache::new(limits.blob_cache_bytes)),
+                limits,
+                metrics: Metrics::default(),
+                head: AtomicU64::new(0),
+                proofs: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// Also reads `layer` (an EigenDA proxy, to register and prove records
+    /// that are there). Call before the API is shared.
+    pub fn with_layer(mut self, layer: Arc<dyn DaLayer>) -> Api {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.extra.push(layer);
+        }
+        self
+    }
+
+    /// Batched index reads the data loaders made so far.
+    pub fn loader_batches(&self) -> u64 {
+        self.inner.loader_batches.load(Ordering::Relaxed)
+    }
+
+    /// The index.
+    pub fn index(&self) -> &Index {
+        &self.inner.index
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    /// Records the layer's head (the follower knows it as it goes).
+    pub fn set_head(&self, head: u64) {
+        self.inner.head.fetch_max(head, Ordering::Relaxed);
+    }
+
+    /// The layer's head as last read, when known.
+    pub fn head(&self) -> Option<u64> {
+        match self.inner.head.load(Ordering::Relaxed) {
+            0 => None,
+            h => Some(h),
+        }
+    }
+
+    /// Reads the layer's head every `every` until `stop`, for `_meta` and
+    /// `/metrics`; a reader's index also catches up with its writer.
+    pub fn spawn_watch(&self, every: Duration, stop: CancellationToken) {
+        let api = self.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Some(l) = &api.inner.layer {
+                    if l.as_follow().is_some() {
+                        if let Ok(h) = l.head().await {
+                            api.set_head(h);
+                        }
+                    }
+                }
+                if let Err(e) = api.inner.index.catch_up() {
+                    tracing::warn!(error = %e, "the index reader could not catch up");
+                }
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(every) => {}
+                }
+            }
+        });
+    }
+
+    /// The layer that holds `locator`.
+    pub(crate) fn layer_for(&self, locator: &Locator) -> Result<&Arc<dyn DaLayer>, ApiError> {
+        let kind = locator.kind();
+        self.inner
+            .layer
+            .iter()
+            .chain(&self.inner.extra)
+            .find(|l| l.kind() == kind)
+            .ok_or_else(|| {
+                ApiError::new(
+                    Code::LayerUnavailable,
+                    format!(
+                        "this server reads no {kind} layer; start it with that layer configured"
+                    ),
+                )
+            })
+    }
+
+    /// The blob at `locator`, from the cache or the layer.
+    pub(crate) async fn blob(&self, locator: &Locator) -> Result<Arc<Vec<u8>>, ApiError> {
+        let key = locator.to_string();
+        if let Some(b) = self.lock_blobs().get(&key) {
+            return Ok(b);
+        }
+        let bytes = self.layer_for(locator)?.get(locator).await.map_err(|e| {
+            tracing::warn!(%locator, error = %e, "blob read failed");
+            ApiError::new(
+                Code::LayerUnavailable,
+                format!("the DA layer did not return blob {locator}; try again"),
+            )
+        })?;
+        let bytes = Arc::new(bytes);
+        self.lock_blobs().insert(key, bytes.clone());
+        Ok(bytes)
+    }
+
+    /// The DA proof of the blob at `locator`, with the data root the server
+    /// saw, from the cache or the layer.
+    pub(crate) async fn da_proof(&self, locator: &Locator) -> Result<Arc<DaProof>, ApiError> {
+        let key = locator.to_string();
+        if let Some(p) = self.lock_proofs().get(&key) {
+            return Ok(p.clone());
+        }
+        let layer = self.layer_for(locator)?;
+        let unavailable = |e: modelda_da::Error| {
+            tracing::warn!(%locator, error = %e, "proof failed");
+            ApiError::new(
+                Code::LayerUnavailable,
+                format!("the DA layer did not prove blob {locator}; try again"),
+            )
+        };
+        let proof = layer.prove(locator).await.map_err(unavailable)?;
+        let data_root = match locator.square_parts() {
+            Some((h, _, _)) => layer.data_root(h).await.map_err(unavailable)?,
+            None => None,
+        };
+        let p = Arc::new(DaProof { proof, data_root });
+        let mut cache = self.lock_proofs();
+        if cache.len() >= 4096 {
+            cache.clear();
+        }
+        cache.insert(key, p.clone());
+        Ok(p)
+    }
+
+    fn lock_blobs(&self) -> std::sync::MutexGuard<'_, BlobCache> {
+        self.inner.blobs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lock_proofs(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<DaProof>>> {
+        self.inner.proofs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Blobs by locator, least recently used out first, bounded in bytes.
+pub(crate) struct BlobCache {
+    map: HashMap<String, Arc<Vec<u8>>>,
+    order: VecDeque<String>,
+    bytes: usize,
+    limit: usize,
+}
+
+impl BlobCache {
+    fn new(limit: usize) -> BlobCache {
+        BlobCache {
+            map: HashMap::new(),
+            order: VecDeque::new(),
+            bytes: 0,
+            limit,
+        }
+    }
+
+    fn get(&mut self, key: &str) -> Option<Arc<Vec<u8>>> {
+        let v = self.map.get(key)?.clone();
+        if let Some(i) = self.order.iter().position(|k| k == key) {
+            let k = self.order.remove(i).expect("present");
+            self.order.push_back(k);
+        }
+        Some(v)
+    }
+
+    fn insert(&mut self, key: String, value: Arc<Vec<u8>>) {
+        if value.len() > self.limit || self.map.contains_key(&key) {
+            return;
+        }
+        self.bytes += value.len();
+        self.map.insert(key.clone(), value);
+        self.order.push_back(key);
+        while self.bytes > self.limit {
+            let Some(old) = self.order.pop_front() else {
+                break;
+            };
+            if let Some(v) = self.map.remove(&old) {
+                self.bytes -= v.len();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_blob_cache_stays_within_its_bytes() {
+        let mut c = BlobCache::new(10);
+        c.insert("a".into(), Arc::new(vec![0; 4]));
+        c.insert("b".into(), Arc::new(vec![0; 4]));
+        assert!(c.get("a").is_some());
+        c.insert("c".into(), Arc::new(vec![0; 4]));
+        assert!(c.get("b").is_none(), "the least recently used goes first");
+        assert!(c.get("a").is_some() && c.get("c").is_some());
+        c.insert("huge".into(), Arc::new(vec![0; 11]));
+        assert!(c.get("huge").is_none());
+        assert!(c.bytes <= 10);
+    }
+}

@@ -1,0 +1,410 @@
+//! Inclusion proofs of model bytes, and their verification.
+//!
+//! An [`InclusionDocument`] proves that some bytes of a file of a model are
+//! what its signer committed to and that they are available on a DA layer.
+//! It is what the API's `inclusionProof` returns (its `document` field), and
+//! what a client saves and checks with [`verify`], trusting nothing the
+//! server said:
+//!
+//! 1. the signed claims (a DSSE bundle, exactly as signed): their signature,
+//!    and the model id as the hash of the manifest inside;
+//! 2. the file's entry in that manifest: its root, size and leaf size;
+//! 3. each blob holding the leaves: its DA inclusion, against a header the
+//!    verifier's own DA node gives (share commitment, NMT proofs of the rows
+//!    it touches, the rows' roots up to the header's data root), or on
+//!    EigenDA the cert, re-read through the verifier's own proxy;
+//! 4. each leaf: the envelope at its offset in its blob, for this model, file
+//!    and leaf index;
+//! 5. the leaves against the file root, with the BLAKE3 range proof;
+//! 6. for a tensor, the BLAKE3 of its bytes against the signed tensor hash.
+//!
+//! Every count and size read from the document is bounded before anything
+//! is allocated for it.
+
+use std::ops::Range;
+use std::path::Path;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use modelda_da::{DaLayer, InclusionProof, Locator};
+use modelda_manifest::sign::PublicKey;
+use modelda_manifest::verify::open_claims;
+use modelda_manifest::{FileEntry, ModelId};
+use modelda_merkle::RangeProof;
+use serde::{Deserialize, Serialize};
+
+use crate::envelope::{Envelope, Kind};
+use crate::record::MAX_RECORD_BYTES;
+use crate::{Error, Result};
+
+/// The `kind` every document carries.
+pub const DOCUMENT_KIND: &str = "modelda.inclusion";
+
+/// Most leaves one document proves.
+pub const MAX_LEAVES: u64 = 1024;
+
+/// Most blobs one document carries.
+pub const MAX_BLOBS: usize = 1024;
+
+/// Most blob bytes one document carries, in all: 256 MiB.
+pub const MAX_BLOB_BYTES: usize = 256 << 20;
+
+/// Everything a verifier needs to check some bytes of a model's file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InclusionDocument {
+    /// Always [`DOCUMENT_KIND`].
+    pub kind: String,
+    /// Format version (1).
+    pub v: u32,
+    /// The model.
+    pub model_id: ModelId,
+    /// The file's path in the manifest.
+    pub file: String,
+    /// The proven byte range of the file (`[start, end)`).
+    pub bytes: [u64; 2],
+    /// The tensor the range is, when a tensor was asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tensor: Option<String>,
+    /// The signed claims bundle (JSON text, exactly as signed): the
+    /// manifest, the leaves and the signer's key.
+    pub claims: String,
+    /// Base64 of the BLAKE3 range proof of the covered leaves under the
+    /// file root (absent for a file of one leaf, whose root is the hash of
+    /// its bytes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merkle: Option<String>,
+    /// Where each covered leaf is, in leaf order.
+    pub leaves: Vec<LeafPlace>,
+    /// The blobs holding those leaves, with their DA inclusion proofs.
+    pub blobs: Vec<BlobInclusion>,
+}
+
+/// Where one leaf of the proven range is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeafPlace {
+    /// Leaf index in the file.
+    pub leaf: u64,
+    /// Index in [`InclusionDocument::blobs`].
+    pub blob: u32,
+    /// Byte offset of the leaf's envelope in the blob.
+    pub offset: u32,
+}
+
+/// One blob and the proof that it is included.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlobInclusion {
+    /// Where the blob is (text form).
+    pub locator: String,
+    /// The header's data root (hex), as the server saw it (square layers);
+    /// the verifier compares it with its own node's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_root: Option<String>,
+    /// The blob's bytes, base64.
+    pub data: String,
+    /// The layer's inclusion proof.
+    pub proof: InclusionProof,
+}
+
+/// What [`verify`] checked.
+#[derive(Clone, Debug, Serialize)]
+pub struct Verified {
+    /// The model.
+    pub model_id: ModelId,
+    /// Hint of the key that signed the claims.
+    pub signer: String,
+    /// Whether that key was pinned by the caller (otherwise the key the
+    /// claims carry was used: integrity, not identity).
+    pub pinned: bool,
+    /// The file.
+    pub file: String,
+    /// The proven byte range.
+    pub bytes: Range<u64>,
+    /// The tensor, when one was proven (its hash checked).
+    pub tensor: Option<String>,
+    /// BLAKE3 of the proven bytes (hex).
+    pub blake3: String,
+    /// The blobs whose inclusion was checked, with the height of each
+    /// (absent on layers without heights).
+    pub blobs: Vec<(String, Option<u64>)>,
+    /// The proven bytes.
+    #[serde(skip)]
+    pub data: Vec<u8>,
+}
+
+fn bad(part: &'static str, reason: impl Into<String>) -> Error {
+    Error::Inclusion {
+        part,
+        reason: reason.into(),
+    }
+}
+
+/// Parses a document from JSON: the document itself, or an API answer
+/// holding it as the `document` field (at any depth of `data`).
+pub fn parse(json: &[u8]) -> Result<InclusionDocument> {
+    let v: serde_json::Value =
+        serde_json::from_slice(json).map_err(|e| bad("document", e.to_string()))?;
+    fn find(v: &serde_json::Value) -> Option<&serde_json::Value> {
+        if v.get("kind").and_then(|k| k.as_str()) == Some(DOCUMENT_KIND) {
+            return Some(v);
+        }
+        match v {
+            serde_json::Value::Object(m) => m
+                .get("document")
+                .and_then(find)
+                .or_else(|| m.values().find_map(find)),
+            _ => None,
+        }
+    }
+    let doc = find(&v).ok_or_else(|| {
+        bad(
+            "document",
+            "no inclusion document in it (an object with kind \"modelda.inclusion\", or an \
+             answer with a `document` field)",
+        )
+    })?;
+    InclusionDocument::deserialize(doc).map_err(|e| bad("document", e.to_string()))
+}
+
+/// The file entry at `path` of a manifest's files.
+fn file_entry<'a>(files: &'a [FileEntry], path: &str) -> Option<(usize, &'a FileEntry)> {
+    files.iter().enumerate().find(|(_, f)| f.path == path)
+}
+
+/// Verifies `doc` (see the module docs). `layer` is the verifier's own
+/// access to the DA layer: headers and, on EigenDA, the payload come from
+/// it, never from the document's author. `pinned` is the key the signer
+/// must have. `data`, when given, must be the proven bytes.
+pub async fn verify(
+    doc: &InclusionDocument,
+    layer: &dyn DaLayer,
+    pinned: Option<&PublicKey>,
+    data: Option<&[u8]>,
+) -> Result<Verified> {
+    if doc.kind != DOCUMENT_KIND || doc.v != 1 {
+        return Err(bad(
+            "document",
+            format!(
+                "kind {:?} version {}; this build reads {DOCUMENT_KIND:?} version 1",
+                doc.kind, doc.v
+            ),
+        ));
+    }
+    // 1. The claims: signature, model id = hash of the manifest.
+    if doc.claims.len() > MAX_RECORD_BYTES {
+        return Err(bad("claims", "larger than any record this build reads"));
+    }
+    let (claims, key) = open_claims(Path::new("claims"), doc.claims.as_bytes(), pinned)
+        .map_err(|e| bad("claims", e.to_string()))?;
+    if claims.model_id != doc.model_id {
+        return Err(bad(
+            "claims",
+            format!(
+                "the claims are for model {}, the document for {}",
+                claims.model_id, doc.model_id
+            ),
+        ));
+    }
+    // 2. The file.
+    let (fi, entry) = file_entry(&claims.manifest.files, &doc.file)
+        .ok_or_else(|| bad("file", format!("the manifest has no file {:?}", doc.file)))?;
+    let range = doc.bytes[0]..doc.bytes[1];
+    if range.start >= range.end || range.end > entry.size {
+        return Err(bad(
+            "range",
+            format!(
+                "bytes {}..{} are not a non-empty range of the file's {} bytes",
+                range.start, range.end, entry.size
+            ),
+        ));
+    }
+    let ls = entry.leaf_size;
+    let leaves = ls
+        .leaves_of(entry.size, range.clone())
+        .map_err(|e| bad("range", e.to_string()))?;
+    let n_leaves = leaves.end - leaves.start;
+    if n_leaves > MAX_LEAVES {
+        return Err(bad(
+            "range",
+            format!("{n_leaves} leaves; one document proves at most {MAX_LEAVES}"),
+        ));
+    }
+    if doc.leaves.len() as u64 != n_leaves
+        || doc
+            .leaves
+            .iter()
+            .zip(leaves.clone())
+            .any(|(p, l)| p.leaf != l)
+    {
+        return Err(bad(
+            "leaves",
+            format!(
+                "the document places {} leaves, the range covers leaves {}..{}",
+                doc.leaves.len(),
+                leaves.start,
+                leaves.end
+            ),
+        ));
+    }
+    let tensor = match &doc.tensor {
+        Some(name) => {
+            let t = entry
+                .tensors
+                .iter()
+                .find(|t| &t.name == name)
+                .ok_or_else(|| bad("tensor", format!("{:?} has no tensor {name:?}", entry.path)))?;
+            if (t.start..t.end) != range {
+                return Err(bad(
+                    "tensor",
+                    format!(
+                        "tensor {name:?} is bytes {}..{}, the document proves {}..{}",
+                        t.start, t.end, range.start, range.end
+                    ),
+                ));
+            }
+            Some(t)
+        }
+        None => None,
+    };
+    // 3. The blobs, against the verifier's own node.
+    if doc.blobs.len() > MAX_BLOBS {
+        return Err(bad(
+            "blobs",
+            format!("{} blobs; at most {MAX_BLOBS}", doc.blobs.len()),
+        ));
+    }
+    let mut total = 0usize;
+    let mut blobs = Vec::with_capacity(doc.blobs.len());
+    let mut checked = Vec::with_capacity(doc.blobs.len());
+    for b in &doc.blobs {
+        // Base64 of n bytes is 4/3 n characters: bound before decoding.
+        total = total.saturating_add(b.data.len() / 4 * 3);
+        if total > MAX_BLOB_BYTES {
+            return Err(bad("blobs", "more blob bytes than a document may carry"));
+        }
+        let locator: Locator = b
+            .locator
+            .parse()
+            .map_err(|e: modelda_da::Error| bad("blob locator", e.to_string()))?;
+        let bytes = B64
+            .decode(&b.data)
+            .map_err(|e| bad("blob data", format!("{locator}: not base64 ({e})")))?;
+        layer
+            .verify(&locator, &bytes, &b.proof)
+            .await
+            .map_err(|e| bad("blob inclusion", e.to_string()))?;
+        let height = locator.square_parts().map(|(h, _, _)| h);
+        if let Some(h) = height {
+            let own = layer
+                .data_root(h)
+                .await
+                .map_err(|e| bad("header", e.to_string()))?;
+            let claimed = b.data_root.as_deref().map(str::to_ascii_lowercase);
+            match (own, claimed) {
+                (Some(own), Some(c)) if hex::encode(own) == c => {}
+                (Some(own), c) => {
+                    return Err(bad(
+                        "header",
+                        format!(
+                            "the document says the data root at height {h} is {}, your node \
+                             says {}",
+                            c.unwrap_or_else(|| "(missing)".into()),
+                            hex::encode(own)
+                        ),
+                    ))
+                }
+                (None, _) => {}
+            }
+        }
+        checked.push((b.locator.clone(), height));
+        blobs.push(bytes);
+    }
+    // 4. The leaves, out of their envelopes.
+    let mut covered = Vec::new();
+    for p in &doc.leaves {
+        let blob = blobs
+            .get(p.blob as usize)
+            .ok_or_else(|| bad("leaves", format!("leaf {} names blob {}", p.leaf, p.blob)))?;
+        let env = Envelope::decode_at(blob, p.offset as usize)
+            .map_err(|e| bad("leaves", format!("leaf {}: {e}", p.leaf)))?;
+        let h = &env.header;
+        let kind_ok = matches!(h.kind, Kind::Data | Kind::Whole);
+        if !kind_ok
+            || h.model != doc.model_id
+            || h.file as usize != fi
+            || h.leaf_size != ls
+            || (h.kind == Kind::Data && h.leaf_index() != Some(p.leaf))
+        {
+            return Err(bad(
+                "leaves",
+                format!(
+                    "the envelope at blob {} offset {} is not leaf {} of this file",
+                    p.blob, p.offset, p.leaf
+                ),
+            ));
+        }
+        covered.extend_from_slice(&env.payload);
+    }
+    // 5. The leaves against the file root.
+    let proven: Vec<u8> = match &doc.merkle {
+        Some(m) => {
+            if m.len() > 4 * 64 * 1024 {
+                return Err(bad("merkle", "longer than any range proof"));
+            }
+            let raw = B64
+                .decode(m)
+                .map_err(|e| bad("merkle", format!("not base64 ({e})")))?;
+            let proof = RangeProof::decode(&raw).map_err(|e| bad("merkle", e.to_string()))?;
+            proof
+                .verify(&entry.root, entry.size, ls, range.clone(), &covered)
+                .map_err(|e| bad("merkle", e.to_string()))?
+                .to_vec()
+        }
+        None => {
+            if entry.size > ls.bytes() {
+                return Err(bad(
+                    "merkle",
+                    "a file of two or more leaves needs a range proof",
+                ));
+            }
+            if blake3::hash(&covered).as_bytes() != entry.root.as_bytes() {
+                return Err(bad("merkle", "the bytes do not hash to the file root"));
+            }
+            covered[range.start as usize..range.end as usize].to_vec()
+        }
+    };
+    // 6. The tensor hash.
+    if let Some(t) = tensor {
+        if blake3::hash(&proven).as_bytes() != t.blake3.as_bytes() {
+            return Err(bad(
+                "tensor",
+                "the bytes do not hash to the signed tensor hash",
+            ));
+        }
+    }
+    if let Some(d) = data {
+        if d != proven.as_slice() {
+            return Err(bad(
+                "data",
+                format!(
+                    "the given {} bytes differ from the {} proven bytes",
+                    d.len(),
+                    proven.len()
+                ),
+            ));
+        }
+    }
+    Ok(Verified {
+        model_id: doc.model_id,
+        signer: key.hint(),
+        pinned: pinned.is_some(),
+        file: doc.file.clone(),
+        bytes: range,
+        tensor: doc.tensor.clone(),
+        blake3: blake3::hash(&proven).to_hex().to_string(),
+        blobs: checked,
+        data: proven,
+    })
+}
