@@ -14,6 +14,8 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${MODELDA_VENV:-$REPO/.venv}"
 
 # pyopenssl: model-signing 1.1.1 imports OpenSSL but does not declare it.
+# gql (with its websockets and requests transports): a GraphQL client
+# nobody on the project wrote, for the API's end-to-end tests.
 PINS=(
     model-signing==1.1.1
     pyopenssl==26.4.0
@@ -21,6 +23,10 @@ PINS=(
     gguf==0.19.0
     numpy==2.4.6
     blake3==1.0.11
+    gql==4.4.0
+    graphql-core==3.3.2
+    websockets==17.4
+    requests-toolbelt==1.0.0
 )
 
 as_root() {

@@ -1,5 +1,6 @@
 //! Test modules and shared helpers.
 
+mod api;
 mod cli;
 mod da;
 mod golden;

@@ -102,8 +102,13 @@ pub(crate) async fn models_of(
     Ok(conn)
 }
 
-fn complexity(first: Option<i32>, child: usize) -> usize {
-    (first.unwrap_or(DEFAULT_PAGE as i32).max(1) as usize).saturating_mul(child)
+/// A connection's complexity: its page size times its children's. A page
+/// over the index's own limit counts as that limit, so that it is refused
+/// for its size (`PAGE_TOO_LARGE`), not for its complexity.
+pub(crate) fn complexity(first: Option<i32>, child: usize) -> usize {
+    let n = first.unwrap_or(DEFAULT_PAGE as i32).max(1) as usize;
+    n.min(modelda_indexer::query::MAX_PAGE)
+        .saturating_mul(child)
 }
 
 /// Queries.

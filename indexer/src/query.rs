@@ -47,12 +47,12 @@ impl<T> Page<T> {
     }
 }
 
-fn page<T>(rows: Vec<(Vec<u8>, T)>, limit: usize) -> Page<T> {
-    let next = if rows.len() == limit {
-        rows.last().map(|(k, _)| hex::encode(k))
-    } else {
-        None
-    };
+/// A key and its value, as read.
+type Row = (Vec<u8>, Vec<u8>);
+
+/// A page of `rows`; `next` is the cursor after the last row read when more
+/// follow (see [`Index::scan_page`]), so `next` is `None` on the last page.
+fn page<T>(rows: Vec<(Vec<u8>, T)>, next: Option<String>) -> Page<T> {
     let (cursors, items) = rows.into_iter().map(|(k, v)| (hex::encode(k), v)).unzip();
     Page {
         items,
@@ -162,6 +162,25 @@ pub struct Counts {
 }
 
 impl Index {
+    /// Up to `n` entries after `after` with `prefix`, and the cursor of the
+    /// last when more follow (one more is read to know).
+    fn scan_page(
+        &self,
+        cf: &str,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        n: usize,
+    ) -> Result<(Vec<Row>, Option<String>)> {
+        let mut rows = self.scan(cf, prefix, after, n + 1)?;
+        let next = if rows.len() > n {
+            rows.truncate(n);
+            rows.last().map(|(k, _)| hex::encode(k))
+        } else {
+            None
+        };
+        Ok((rows, next))
+    }
+
     /// One page of a column family of JSON values, in key order.
     fn json_page<T: serde::de::DeserializeOwned>(
         &self,
@@ -172,12 +191,12 @@ impl Index {
     ) -> Result<Page<T>> {
         let n = limit(n);
         let after = cursor(after)?;
-        let rows = self
-            .scan(cf, &[], after.as_deref(), n)?
+        let (raw, next) = self.scan_page(cf, &[], after.as_deref(), n)?;
+        let rows = raw
             .into_iter()
             .map(|(k, v)| Ok((k, self.decode(&v, what)?)))
             .collect::<Result<Vec<_>>>()?;
-        Ok(page(rows, n))
+        Ok(page(rows, next))
     }
 
     /// The models `ids` (each `None` when not indexed), in one batched
@@ -342,7 +361,9 @@ impl Index {
         let after = cursor(after)?;
         let mut rows = Vec::new();
         let mut models: BTreeMap<ModelId, Option<ModelEntry>> = BTreeMap::new();
-        for (k, _) in self.scan(schema::CF_TENSORS, hash.as_bytes(), after.as_deref(), n)? {
+        let (raw, next) =
+            self.scan_page(schema::CF_TENSORS, hash.as_bytes(), after.as_deref(), n)?;
+        for (k, _) in raw {
             let model = ModelId::from_bytes(k[32..64].try_into().expect("72-byte key"));
             let file = u32::from_be_bytes(k[64..68].try_into().expect("72-byte key"));
             let ti = u32::from_be_bytes(k[68..72].try_into().expect("72-byte key"));
@@ -370,7 +391,7 @@ impl Index {
                 },
             ));
         }
-        Ok(page(rows, n))
+        Ok(page(rows, next))
     }
 
     /// Every place a chunk with commitment `commitment` (a leaf's chaining
@@ -385,7 +406,8 @@ impl Index {
         let after = cursor(after)?;
         let mut rows = Vec::new();
         let mut pubs: BTreeMap<PubId, Option<PublicationEntry>> = BTreeMap::new();
-        for (k, v) in self.scan(schema::CF_CHUNKS, commitment, after.as_deref(), n)? {
+        let (raw, next) = self.scan_page(schema::CF_CHUNKS, commitment, after.as_deref(), n)?;
+        for (k, v) in raw {
             let id =
                 PubId::from_bytes(&k[32..44]).ok_or_else(|| self.corrupt("chunk", "bad key"))?;
             let file = u32::from_be_bytes(k[44..48].try_into().expect("56-byte key"));
@@ -413,7 +435,7 @@ impl Index {
                 },
             ));
         }
-        Ok(page(rows, n))
+        Ok(page(rows, next))
     }
 
     /// The signed claims bundle (JSON text, exactly as signed) of
@@ -455,8 +477,8 @@ impl Index {
     ) -> Result<Page<(ModelId, u32)>> {
         let n = limit(n);
         let after = cursor(after)?;
-        let rows = self
-            .scan(schema::CF_FILES, root, after.as_deref(), n)?
+        let (raw, next) = self.scan_page(schema::CF_FILES, root, after.as_deref(), n)?;
+        let rows = raw
             .into_iter()
             .map(|(k, _)| {
                 let m = ModelId::from_bytes(k[32..64].try_into().expect("68-byte key"));
@@ -464,7 +486,7 @@ impl Index {
                 (k, (m, f))
             })
             .collect();
-        Ok(page(rows, n))
+        Ok(page(rows, next))
     }
 
     /// Model ids from keys `prefix (32) ++ model id (32)`.
@@ -477,15 +499,15 @@ impl Index {
     ) -> Result<Page<ModelId>> {
         let n = limit(n);
         let after = cursor(after)?;
-        let rows = self
-            .scan(cf, prefix, after.as_deref(), n)?
+        let (raw, next) = self.scan_page(cf, prefix, after.as_deref(), n)?;
+        let rows = raw
             .into_iter()
             .map(|(k, _)| {
                 let m = ModelId::from_bytes(k[32..64].try_into().expect("64-byte key"));
                 (k, m)
             })
             .collect();
-        Ok(page(rows, n))
+        Ok(page(rows, next))
     }
 
     /// Edges to the parents model `id` claims.
@@ -507,7 +529,9 @@ impl Index {
         let n = limit(n);
         let after = cursor(after)?;
         let mut rows = Vec::new();
-        for (k, _) in self.scan(schema::CF_EDGES_REV, id.as_bytes(), after.as_deref(), n)? {
+        let (raw, next) =
+            self.scan_page(schema::CF_EDGES_REV, id.as_bytes(), after.as_deref(), n)?;
+        for (k, _) in raw {
             let child = ModelId::from_bytes(k[32..64].try_into().expect("64-byte key"));
             if let Some(entry) = self.get_json(
                 schema::CF_EDGES,
@@ -524,7 +548,7 @@ impl Index {
                 ));
             }
         }
-        Ok(page(rows, n))
+        Ok(page(rows, next))
     }
 
     /// The lineage of `id` up to `depth` generations (at most
@@ -586,11 +610,13 @@ impl Index {
                 break;
             }
         }
-        let mut p = page(rows, n);
-        if p.next.is_none() && p.items.len() == n {
-            p.next = after.map(hex::encode);
-        }
-        Ok(p)
+        // Filtered: a full page says more may follow (the next may be empty).
+        let next = if rows.len() == n {
+            after.map(hex::encode)
+        } else {
+            None
+        };
+        Ok(page(rows, next))
     }
 
     /// Counters: records, rejections (by code), reposts, skipped.

@@ -13,6 +13,18 @@ use modelda_manifest::ModelId;
 use crate::error::ApiError;
 use crate::state::Api;
 
+/// The publications of a model (a list read per model, batched).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PubsOf(pub ModelId);
+
+/// The signers of a model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SignersOf(pub ModelId);
+
+/// The parent edges of a model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ParentsOf(pub ModelId);
+
 /// A publisher's key hint.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Hint(pub String);
@@ -28,6 +40,16 @@ impl IndexLoader {
     /// A loader over `api`'s index, counting its batches in `batches`.
     pub fn new(api: Api, batches: Arc<AtomicU64>) -> IndexLoader {
         IndexLoader { api, batches }
+    }
+
+    /// One batch of per-key list reads.
+    fn lists<K: Clone + Eq + std::hash::Hash, V>(
+        &self,
+        keys: &[K],
+        read: impl Fn(&K) -> modelda_indexer::Result<V>,
+    ) -> Result<HashMap<K, V>, ApiError> {
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        keys.iter().map(|k| Ok((k.clone(), read(k)?))).collect()
     }
 
     fn batch<K: Clone + Eq + std::hash::Hash, V>(
@@ -72,5 +94,35 @@ impl Loader<Hint> for IndexLoader {
     async fn load(&self, keys: &[Hint]) -> Result<HashMap<Hint, PublisherEntry>, ApiError> {
         let hints: Vec<String> = keys.iter().map(|h| h.0.clone()).collect();
         self.batch(keys, |_| self.api.index().publishers_many(&hints))
+    }
+}
+
+impl Loader<PubsOf> for IndexLoader {
+    type Value = Vec<PubId>;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[PubsOf]) -> Result<HashMap<PubsOf, Vec<PubId>>, ApiError> {
+        self.lists(keys, |k| self.api.index().model_publication_ids(&k.0))
+    }
+}
+
+impl Loader<SignersOf> for IndexLoader {
+    type Value = Vec<String>;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[SignersOf]) -> Result<HashMap<SignersOf, Vec<String>>, ApiError> {
+        self.lists(keys, |k| self.api.index().model_signers(&k.0))
+    }
+}
+
+impl Loader<ParentsOf> for IndexLoader {
+    type Value = Vec<modelda_indexer::query::Edge>;
+    type Error = ApiError;
+
+    async fn load(
+        &self,
+        keys: &[ParentsOf],
+    ) -> Result<HashMap<ParentsOf, Vec<modelda_indexer::query::Edge>>, ApiError> {
+        self.lists(keys, |k| self.api.index().parents(&k.0))
     }
 }

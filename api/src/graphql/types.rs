@@ -16,7 +16,7 @@ use modelda_indexer::schema::{
 use modelda_manifest::{FileEntry, ModelId, Relation as ManifestRelation, TensorInfo};
 
 use super::cursor::{self, Cursor};
-use super::loader::IndexLoader;
+use super::loader::{IndexLoader, ParentsOf, PubsOf, SignersOf};
 use super::{api, first_of};
 use crate::error::{ApiError, Code};
 
@@ -208,11 +208,11 @@ impl Model {
 
     /// Its publications: each signer's first record of it.
     async fn publications(&self, ctx: &Context<'_>) -> Result<Vec<Publication>> {
-        let ids = api(ctx)
-            .index()
-            .model_publication_ids(&self.0.model_id)
-            .map_err(ApiError::from)?;
         let loader = ctx.data_unchecked::<DataLoader<IndexLoader>>();
+        let ids = loader
+            .load_one(PubsOf(self.0.model_id))
+            .await?
+            .unwrap_or_default();
         let found = loader.load_many(ids.iter().copied()).await?;
         Ok(ids
             .iter()
@@ -228,11 +228,11 @@ impl Model {
 
     /// The keys that published or attested it.
     async fn signers(&self, ctx: &Context<'_>) -> Result<Vec<Publisher>> {
-        let hints = api(ctx)
-            .index()
-            .model_signers(&self.0.model_id)
-            .map_err(ApiError::from)?;
         let loader = ctx.data_unchecked::<DataLoader<IndexLoader>>();
+        let hints = loader
+            .load_one(SignersOf(self.0.model_id))
+            .await?
+            .unwrap_or_default();
         let keys: Vec<super::loader::Hint> = hints.into_iter().map(super::loader::Hint).collect();
         let found = loader.load_many(keys.iter().cloned()).await?;
         Ok(keys
@@ -243,14 +243,16 @@ impl Model {
 
     /// Edges to the parents it claims, with the evidence.
     async fn parents(&self, ctx: &Context<'_>) -> Result<Vec<LineageEdge>> {
-        let edges = api(ctx)
-            .index()
-            .parents(&self.0.model_id)
-            .map_err(ApiError::from)?;
+        let loader = ctx.data_unchecked::<DataLoader<IndexLoader>>();
+        let edges = loader
+            .load_one(ParentsOf(self.0.model_id))
+            .await?
+            .unwrap_or_default();
         Ok(edges.into_iter().map(LineageEdge).collect())
     }
 
     /// Edges from the models that claim it as a parent.
+    #[graphql(complexity = "super::complexity(first, child_complexity)")]
     async fn children(
         &self,
         ctx: &Context<'_>,
@@ -365,6 +367,7 @@ impl File {
     }
 
     /// Its tensors, in file order.
+    #[graphql(complexity = "super::complexity(first, child_complexity)")]
     async fn tensors(
         &self,
         ctx: &Context<'_>,
@@ -554,6 +557,7 @@ impl Publication {
     }
 
     /// Blob locators, in order (at most `first`).
+    #[graphql(complexity = "super::complexity(first, child_complexity)")]
     async fn blobs(&self, ctx: &Context<'_>, first: Option<i32>) -> Result<Vec<String>> {
         let n = first_of(ctx, first)?;
         Ok(api(ctx)
@@ -601,6 +605,7 @@ impl Publisher {
     }
 
     /// The models it published or attested, in id order.
+    #[graphql(complexity = "super::complexity(first, child_complexity)")]
     async fn models(
         &self,
         ctx: &Context<'_>,
