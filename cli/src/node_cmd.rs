@@ -115,7 +115,16 @@ pub fn node(json: bool, args: &NodeArgs) -> Result<()> {
             return print_stop(json, &index, Stop::Cancelled);
         };
         let layer: Arc<dyn modelda_da::DaLayer> = Arc::from(layer);
-        let api = Api::new(index.clone(), Some(layer.clone()), args.server.limits());
+        let mut api = Api::new(index.clone(), Some(layer.clone()), args.server.limits());
+        if f.da.da != modelda_da::LayerKind::Eigenda {
+            // Records on EigenDA are registered by cert (registerPublication),
+            // read through the proxy at --eigenda-url.
+            let mut e = f.da.clone();
+            e.da = modelda_da::LayerKind::Eigenda;
+            if let Ok(l) = e.config()?.open(modelda_da::Access::Read).await {
+                api = api.with_layer(Arc::from(l));
+            }
+        }
         let server = tokio::spawn(serve_api(
             json,
             api.clone(),

@@ -70,8 +70,13 @@ pub struct FetchArgs {
     /// The model id.
     model_id: ModelId,
     /// Locator of the model's publication record (printed by publish).
-    #[arg(long)]
-    record: Locator,
+    #[arg(long, required_unless_present = "index")]
+    record: Option<Locator>,
+    /// Or: a modelda API (`modelda node`) to find the record with, e.g.
+    /// http://127.0.0.1:8700. Nothing it says is trusted: the record and
+    /// every leaf are verified as with --record.
+    #[arg(long, conflicts_with = "record")]
+    index: Option<String>,
     /// Fetch only this file (path as in the manifest).
     #[arg(long)]
     file: Option<String>,
@@ -326,6 +331,65 @@ fn dry_run(json: bool, show_progress: bool, args: &PublishArgs, geometry: Geomet
     Ok(())
 }
 
+/// Asks the API at `url` for the record of `model` on `layer` (signed by
+/// the key with hint `signer` when given).
+async fn find_record(
+    url: &str,
+    model: &ModelId,
+    layer: modelda_da::LayerKind,
+    signer: Option<&str>,
+) -> Result<Locator> {
+    let base = url.trim_end_matches('/');
+    let endpoint = if base.ends_with("/graphql") {
+        base.to_string()
+    } else {
+        format!("{base}/graphql")
+    };
+    let query = serde_json::json!({
+        "query": "query($id: ID!) { model(id: $id) { publications { record layer signerKey } } }",
+        "variables": {"id": model.to_hex()},
+    });
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(&endpoint)
+        .json(&query)
+        .timeout(std::time::Duration::from_secs(30))
+        .send()
+        .await
+        .with_context(|| format!("asking {endpoint} for model {model}"))?
+        .json()
+        .await
+        .with_context(|| format!("reading the answer of {endpoint}"))?;
+    if let Some(e) = answer["errors"].get(0) {
+        bail!(
+            "{endpoint} refused: {} ({})",
+            e["message"].as_str().unwrap_or("?"),
+            e["extensions"]["code"].as_str().unwrap_or("no code")
+        );
+    }
+    let pubs = answer["data"]["model"]["publications"]
+        .as_array()
+        .with_context(|| format!("{endpoint} does not know model {model}: is it indexed?"))?;
+    let chosen = pubs.iter().find(|p| {
+        p["layer"] == layer.to_string() && signer.is_none_or(|h| p["signerKey"].as_str() == Some(h))
+    });
+    let Some(p) = chosen else {
+        bail!(
+            "{endpoint} lists {} publication(s) of model {model}, none on {layer}{}",
+            pubs.len(),
+            if signer.is_some() {
+                " signed by the pinned key"
+            } else {
+                ""
+            }
+        );
+    };
+    p["record"]
+        .as_str()
+        .context("the API's publication has no record")?
+        .parse()
+        .with_context(|| format!("the record locator {endpoint} gave"))
+}
+
 pub fn fetch(json: bool, show_progress: bool, args: &FetchArgs) -> Result<()> {
     if args.tensor.is_none() && args.as_safetensors {
         bail!("--as-safetensors needs --tensor");
@@ -352,15 +416,23 @@ pub fn fetch(json: bool, show_progress: bool, args: &FetchArgs) -> Result<()> {
     };
     let rt = runtime()?;
     let (rec, fetched) = rt.block_on(async {
+        let locator = match (&args.record, &args.index) {
+            (Some(r), _) => r.clone(),
+            (None, Some(url)) => {
+                let hint = pinned.as_ref().map(|k| k.hint());
+                find_record(url, &args.model_id, args.da.da, hint.as_deref()).await?
+            }
+            (None, None) => bail!("give --record LOCATOR or --index URL"),
+        };
         let layer: Arc<dyn DaLayer> = Arc::from(args.da.open_read().await?);
         let rec = record::open(
             layer.as_ref(),
-            &args.record,
+            &locator,
             Some(args.model_id),
             pinned.as_ref(),
         )
         .await
-        .with_context(|| format!("reading the publication record {}", args.record))?;
+        .with_context(|| format!("reading the publication record {locator}"))?;
         let rec = Arc::new(rec);
         let bar = PublishBar(Bar::new(show_progress, "fetching"), show_progress);
         let r = fetch::fetch(layer, rec.clone(), &selection, &out, &bar).await;

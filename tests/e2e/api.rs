@@ -862,9 +862,14 @@ async fn a_page_of_100_models_costs_a_bounded_number_of_batched_reads() {
 
 /// `modelda node` in its own process; returns it and its address.
 fn spawn_node(root: &Path, extra: &[&str]) -> (Child, String) {
+    spawn_server(root, "node", extra)
+}
+
+/// `modelda node` or `modelda serve` on `node-index`.
+fn spawn_server(root: &Path, command: &str, extra: &[&str]) -> (Child, String) {
     let mut args = vec![
         "--json",
-        "node",
+        command,
         "--listen",
         "127.0.0.1:0",
         "--index-dir",
@@ -1067,7 +1072,53 @@ fn node_serves_gql_clients_on_the_local_chain_and_restarts_on_its_index() {
     wait_indexed(&addr, 5);
     let meta = http_get(&format!("http://{addr}/health"));
     assert!(meta.contains("\"ok\""), "{meta}");
+
+    // A prover finds the record through the API; every leaf is verified.
+    let url = format!("http://{addr}");
+    modelda_ok(
+        root,
+        &[
+            "fetch",
+            &g.finetune,
+            "--index",
+            &url,
+            "--file",
+            "model-00002-of-00002.safetensors",
+            "-o",
+            "fetched",
+            "--key",
+            "a.pem.pub",
+        ],
+    );
+    assert_eq!(
+        std::fs::read(root.join("fetched/model-00002-of-00002.safetensors")).unwrap(),
+        std::fs::read(root.join("ft/model-00002-of-00002.safetensors")).unwrap()
+    );
+    let r = modelda(root, &["fetch", &"cd".repeat(32), "--index", &url]);
+    assert!(
+        String::from_utf8_lossy(&r.stderr).contains("is it indexed?"),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
     stop(node);
+
+    // `modelda serve`: the same index, read-only.
+    let (server, addr) = spawn_server(root, "serve", &[]);
+    wait_indexed(&addr, 5);
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-H",
+            "content-type: application/json",
+            "-d",
+            r#"{"query":"mutation { registerPublication(locator: \"eigenda:0x00\") { repost } }"}"#,
+            format!("http://{addr}/graphql").as_str(),
+        ])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["errors"][0]["extensions"]["code"].is_string(), "{v}");
+    stop(server);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1087,6 +1138,7 @@ async fn node_serves_gql_clients_over_the_devnet_celestia_api() {
     .await
     .expect("devnet starts");
     let url = devnet.rpc_url();
+    let eigenda = devnet.eigenda_url();
     let write = devnet.token(Permission::Write);
     let read = devnet.token(Permission::Read);
     tokio::task::spawn_blocking(move || {
@@ -1107,9 +1159,38 @@ async fn node_serves_gql_clients_over_the_devnet_celestia_api() {
             "--celestia-token",
             &read,
         ];
-        let (node, addr) = spawn_node(&root, &r);
+        let e = ["--eigenda-url", eigenda.as_str()];
+        let mut node_args = r.clone();
+        node_args.extend_from_slice(&e);
+        let (node, addr) = spawn_node(&root, &node_args);
         wait_indexed(&addr, 4);
         python_client(&py, &root, &addr, &g, &w);
+
+        // A record on EigenDA, registered through the API's mutation.
+        write_model(&root.join("e"), &SampleOptions { weights_bytes: 32 << 10, gguf: false, seed: 5, ..Default::default() }).unwrap();
+        let mut pe = vec!["--da", "eigenda"];
+        pe.extend_from_slice(&e);
+        let out = publish(&root, "e", "a.pem", &pe);
+        let record = out["record"].as_str().unwrap();
+        let m = format!(
+            r#"{{"query":"mutation($l: String!) {{ registerPublication(locator: $l) {{ repost publication {{ id layer modelId }} }} }}","variables":{{"l":"{record}"}}}}"#
+        );
+        let post = |body: &str| -> Value {
+            let out = Command::new("curl")
+                .args(["-s", "-H", "content-type: application/json", "-d", body, &format!("http://{addr}/graphql")])
+                .output()
+                .unwrap();
+            serde_json::from_slice(&out.stdout).unwrap()
+        };
+        let v = post(&m);
+        let p = &v["data"]["registerPublication"]["publication"];
+        assert_eq!(p["layer"], "eigenda", "{v}");
+        assert_eq!(p["modelId"], out["model_id"]);
+        assert!(p["id"].as_str().unwrap().starts_with("0."), "registered ids have height 0");
+        let again = post(&m);
+        assert_eq!(again["data"]["registerPublication"]["publication"]["id"], p["id"], "idempotent: {again}");
+        let junk = post(r#"{"query":"mutation { registerPublication(locator: \"eigenda:0x0102\") { repost } }"}"#);
+        assert!(junk["errors"][0]["extensions"]["code"].is_string(), "{junk}");
         stop(node);
     })
     .await
