@@ -42,32 +42,33 @@ fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Response {
     }
 }
 
-/// The operation a request is counted under: its name, or its first root
-/// field.
-fn operation(req: &async_graphql::Request) -> String {
-    if let Some(name) = &req.operation_name {
-        return name.clone();
-    }
+/// The operation a request is counted under (its name, or its first root
+/// field), and whether it is a single query (whose answer may be cached).
+fn operation(req: &async_graphql::Request) -> (String, bool) {
+    use async_graphql::parser::types::{OperationType, Selection};
     let Ok(doc) = async_graphql::parser::parse_query(&req.query) else {
-        return "invalid".into();
+        return ("invalid".into(), false);
     };
-    doc.operations
+    let mut ops = doc.operations.iter();
+    let Some((_, op)) = ops.next() else {
+        return ("anonymous".into(), false);
+    };
+    let query = op.node.ty == OperationType::Query && ops.next().is_none();
+    if let Some(name) = &req.operation_name {
+        return (name.clone(), query);
+    }
+    let name = op
+        .node
+        .selection_set
+        .node
+        .items
         .iter()
-        .next()
-        .and_then(|(_, op)| {
-            op.node
-                .selection_set
-                .node
-                .items
-                .iter()
-                .find_map(|s| match &s.node {
-                    async_graphql::parser::types::Selection::Field(f) => {
-                        Some(f.node.name.node.to_string())
-                    }
-                    _ => None,
-                })
+        .find_map(|s| match &s.node {
+            Selection::Field(f) => Some(f.node.name.node.to_string()),
+            _ => None,
         })
-        .unwrap_or_else(|| "anonymous".into())
+        .unwrap_or_else(|| "anonymous".into());
+    (name, query)
 }
 
 async fn graphql_post(State(s): State<AppState>, body: Body) -> Response {
@@ -95,6 +96,22 @@ async fn graphql_post(State(s): State<AppState>, body: Body) -> Response {
             );
         }
     };
+    // A query asked again while the index and the head are unchanged has
+    // the same answer.
+    let key = *blake3::hash(&bytes).as_bytes();
+    if let Some(hit) = s.api.cached_answer(&key) {
+        s.api
+            .inner
+            .metrics
+            .observe(&hit.op, started.elapsed(), false);
+        return (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            hit.body,
+        )
+            .into_response();
+    }
+    let state = s.api.answer_state();
     let req: async_graphql::Request = match serde_json::from_slice(&bytes) {
         Ok(r) => r,
         Err(e) => {
@@ -107,7 +124,7 @@ async fn graphql_post(State(s): State<AppState>, body: Body) -> Response {
             )
         }
     };
-    let op = operation(&req);
+    let (op, is_query) = operation(&req);
     let req = req.data(graphql::request_loader(&s.api));
     // The deadline wins a tie with the answer.
     let answer = tokio::select! {
@@ -115,21 +132,45 @@ async fn graphql_post(State(s): State<AppState>, body: Body) -> Response {
         _ = tokio::time::sleep(limits.timeout) => None,
         r = s.schema.execute(req) => Some(r),
     };
-    let resp = match answer {
-        Some(r) => serde_json::to_value(&r).unwrap_or_default(),
-        None => graphql_error(
-            Code::Timeout,
-            &format!(
-                "the request ran over {} ms; ask for less",
-                limits.timeout.as_millis()
+    // An answer finished past the deadline is late all the same.
+    let answer = answer.filter(|_| started.elapsed() <= limits.timeout);
+    let Some(r) = answer else {
+        s.api.inner.metrics.observe(&op, started.elapsed(), true);
+        return json_response(
+            StatusCode::OK,
+            &graphql_error(
+                Code::Timeout,
+                &format!(
+                    "the request ran over {} ms; ask for less",
+                    limits.timeout.as_millis()
+                ),
             ),
-        ),
+        );
     };
-    let error = resp
-        .get("errors")
-        .is_some_and(|e| e.as_array().is_some_and(|a| !a.is_empty()));
+    let error = r.is_err();
     s.api.inner.metrics.observe(&op, started.elapsed(), error);
-    json_response(StatusCode::OK, &resp)
+    let Ok(body) = serde_json::to_vec(&r) else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let body = axum::body::Bytes::from(body);
+    // Only an answer computed on one state of the index is kept.
+    if is_query && !error && s.api.answer_state() == state {
+        s.api.remember_answer(
+            key,
+            crate::state::Answer {
+                op: op.as_str().into(),
+                sequence: state.0,
+                head: state.1,
+                body: body.clone(),
+            },
+        );
+    }
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
 }
 
 async fn graphql_get(

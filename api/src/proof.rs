@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::ops::Range;
+use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
@@ -68,7 +69,7 @@ pub(crate) async fn build(
     publication: Option<PubId>,
 ) -> Result<InclusionDocument, ApiError> {
     let index = api.index();
-    let entry = index
+    let entry = api
         .model(&model)?
         .ok_or_else(|| ApiError::new(Code::NotFound, format!("no model {model} is indexed")))?;
     let (fi, f) = entry
@@ -184,8 +185,17 @@ pub(crate) async fn build(
     let mut blobs = Vec::with_capacity(locators.len());
     let mut total = 0usize;
     for loc in &locators {
-        let data = api.blob(loc).await?;
-        total += data.len();
+        let da = api.da_proof(loc).await?;
+        let data = match da.data_b64.get() {
+            Some(d) => d.clone(),
+            None => {
+                let raw = api.blob(loc).await?;
+                da.data_b64
+                    .get_or_init(|| Arc::new(B64.encode(raw.as_slice())))
+                    .clone()
+            }
+        };
+        total += data.len() / 4 * 3;
         if total > MAX_BLOB_BYTES / 4 * 3 {
             return Err(ApiError::new(
                 Code::ProofTooLarge,
@@ -193,11 +203,10 @@ pub(crate) async fn build(
                  narrower range",
             ));
         }
-        let da = api.da_proof(loc).await?;
         blobs.push(BlobInclusion {
             locator: loc.to_string(),
             data_root: da.data_root.map(hex::encode),
-            data: B64.encode(data.as_slice()),
+            data: data.as_str().to_owned(),
             proof: da.proof.clone(),
         });
     }

@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use modelda_da::{DaLayer, InclusionProof, Locator};
+use modelda_indexer::schema::ModelEntry;
 use modelda_indexer::Index;
+use modelda_manifest::ModelId;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{ApiError, Code};
@@ -31,6 +33,9 @@ pub struct Limits {
     pub timeout: Duration,
     /// Bytes of blobs kept in memory for chunks and proofs. Default: 256 MiB.
     pub blob_cache_bytes: usize,
+    /// Bytes of query answers kept in memory, each valid while the index
+    /// and the layer's head are unchanged. Default: 64 MiB (0: off).
+    pub response_cache_bytes: usize,
 }
 
 impl Default for Limits {
@@ -43,6 +48,7 @@ impl Default for Limits {
             max_body_bytes: 64 << 10,
             timeout: Duration::from_secs(10),
             blob_cache_bytes: 256 << 20,
+            response_cache_bytes: 64 << 20,
         }
     }
 }
@@ -66,12 +72,18 @@ pub(crate) struct Inner {
     pub head: AtomicU64,
     pub blobs: Mutex<BlobCache>,
     pub proofs: Mutex<HashMap<String, Arc<DaProof>>>,
+    /// Query answers by the hash of the request body.
+    pub answers: Mutex<AnswerCache>,
+    /// Decoded models: an entry is written once and never changes.
+    pub models: Mutex<HashMap<ModelId, Arc<ModelEntry>>>,
 }
 
-/// A blob's DA proof and the data root the server saw, cached by locator.
+/// A blob's DA proof and the data root the server saw, cached by locator,
+/// with the blob's base64 once a proof has carried it.
 pub(crate) struct DaProof {
     pub proof: InclusionProof,
     pub data_root: Option<[u8; 32]>,
+    pub data_b64: std::sync::OnceLock<Arc<String>>,
 }
 
 impl Api {
@@ -89,6 +101,8 @@ impl Api {
                 metrics: Metrics::default(),
                 head: AtomicU64::new(0),
                 proofs: Mutex::new(HashMap::new()),
+                models: Mutex::new(HashMap::new()),
+                answers: Mutex::new(AnswerCache::default()),
             }),
         }
     }
@@ -154,6 +168,55 @@ impl Api {
         });
     }
 
+    /// Most decoded models kept in memory.
+    const MODEL_CACHE: usize = 4096;
+
+    /// The model `id`, decoded once (entries never change once written).
+    pub(crate) fn model(&self, id: &ModelId) -> Result<Option<Arc<ModelEntry>>, ApiError> {
+        if let Some(m) = self.lock_models().get(id) {
+            return Ok(Some(m.clone()));
+        }
+        let Some(m) = self.index().model(id)? else {
+            return Ok(None);
+        };
+        let m = Arc::new(m);
+        self.remember_models([m.clone()]);
+        Ok(Some(m))
+    }
+
+    /// The models among `ids` already decoded, and the ids still to read.
+    pub(crate) fn cached_models(
+        &self,
+        ids: &[ModelId],
+    ) -> (HashMap<ModelId, Arc<ModelEntry>>, Vec<ModelId>) {
+        let cache = self.lock_models();
+        let mut found = HashMap::new();
+        let mut missing = Vec::new();
+        for id in ids {
+            match cache.get(id) {
+                Some(m) => {
+                    found.insert(*id, m.clone());
+                }
+                None => missing.push(*id),
+            }
+        }
+        (found, missing)
+    }
+
+    pub(crate) fn remember_models(&self, models: impl IntoIterator<Item = Arc<ModelEntry>>) {
+        let mut cache = self.lock_models();
+        for m in models {
+            if cache.len() >= Self::MODEL_CACHE {
+                cache.clear();
+            }
+            cache.insert(m.model_id, m);
+        }
+    }
+
+    fn lock_models(&self) -> std::sync::MutexGuard<'_, HashMap<ModelId, Arc<ModelEntry>>> {
+        self.inner.models.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// The layer that holds `locator`.
     pub(crate) fn layer_for(&self, locator: &Locator) -> Result<&Arc<dyn DaLayer>, ApiError> {
         let kind = locator.kind();
@@ -210,7 +273,11 @@ impl Api {
             Some((h, _, _)) => layer.data_root(h).await.map_err(unavailable)?,
             None => None,
         };
-        let p = Arc::new(DaProof { proof, data_root });
+        let p = Arc::new(DaProof {
+            proof,
+            data_root,
+            data_b64: std::sync::OnceLock::new(),
+        });
         let mut cache = self.lock_proofs();
         if cache.len() >= 4096 {
             cache.clear();
@@ -225,6 +292,65 @@ impl Api {
 
     fn lock_proofs(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<DaProof>>> {
         self.inner.proofs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A cached answer: its operation, and the index sequence and head it was
+/// computed at.
+#[derive(Clone)]
+pub(crate) struct Answer {
+    pub op: Arc<str>,
+    pub sequence: u64,
+    pub head: u64,
+    pub body: axum::body::Bytes,
+}
+
+/// Query answers, dropped wholesale when full (they all go stale together
+/// when the index moves).
+#[derive(Default)]
+pub(crate) struct AnswerCache {
+    map: HashMap<[u8; 32], Answer>,
+    bytes: usize,
+}
+
+impl Api {
+    /// The state an answer depends on: the index's sequence and the head.
+    pub(crate) fn answer_state(&self) -> (u64, u64) {
+        (
+            self.inner.index.sequence(),
+            self.inner.head.load(Ordering::Relaxed),
+        )
+    }
+
+    /// The cached answer to request `key`, if still current.
+    pub(crate) fn cached_answer(&self, key: &[u8; 32]) -> Option<Answer> {
+        if self.inner.limits.response_cache_bytes == 0 {
+            return None;
+        }
+        let (sequence, head) = self.answer_state();
+        let cache = self.inner.answers.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .map
+            .get(key)
+            .filter(|a| a.sequence == sequence && a.head == head)
+            .cloned()
+    }
+
+    /// Keeps `answer` to request `key`.
+    pub(crate) fn remember_answer(&self, key: [u8; 32], answer: Answer) {
+        let limit = self.inner.limits.response_cache_bytes;
+        if answer.body.len() > limit / 8 {
+            return;
+        }
+        let mut cache = self.inner.answers.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.bytes + answer.body.len() > limit {
+            cache.map.clear();
+            cache.bytes = 0;
+        }
+        cache.bytes += answer.body.len();
+        if let Some(old) = cache.map.insert(key, answer) {
+            cache.bytes -= old.body.len();
+        }
     }
 }
 

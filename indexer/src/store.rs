@@ -162,6 +162,13 @@ impl Index {
         Ok(())
     }
 
+    /// RocksDB's sequence number: it moves with every write (heights and
+    /// registrations), in a reader after [`Index::catch_up`]. Equal numbers
+    /// mean equal contents, so answers may be cached under it.
+    pub fn sequence(&self) -> u64 {
+        self.db.latest_sequence_number()
+    }
+
     /// Whether this is a reader (which cannot write).
     pub fn is_reader(&self) -> bool {
         self.reader

@@ -1039,8 +1039,27 @@ fn node_serves_gql_clients_on_the_local_chain_and_restarts_on_its_index() {
     let g = three_generations(root, &[]);
     let (node, addr) = spawn_node(root, &[]);
     wait_indexed(&addr, 4);
+    // The same query, asked before and after the index moves: a cached
+    // answer is never served for another state of the index.
+    let meta = || -> Value {
+        let out = Command::new("curl")
+            .args([
+                "-s",
+                "-H",
+                "content-type: application/json",
+                "-d",
+                r#"{"query":"{ _meta { publications } }"}"#,
+                format!("http://{addr}/graphql").as_str(),
+            ])
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    assert_eq!(meta()["data"]["_meta"]["publications"], "4");
+    assert_eq!(meta()["data"]["_meta"]["publications"], "4");
     python_client(&py, root, &addr, &g, &[]);
     wait_indexed(&addr, 5);
+    assert_eq!(meta()["data"]["_meta"]["publications"], "5");
 
     // Graceful shutdown under load, then a restart on the same index.
     let load: Vec<_> = (0..4)

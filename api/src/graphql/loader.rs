@@ -73,8 +73,14 @@ impl Loader<ModelId> for IndexLoader {
     type Error = ApiError;
 
     async fn load(&self, keys: &[ModelId]) -> Result<HashMap<ModelId, Arc<ModelEntry>>, ApiError> {
-        let m = self.batch(keys, |k| self.api.index().models_many(k))?;
-        Ok(m.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())
+        let (mut found, missing) = self.api.cached_models(keys);
+        if !missing.is_empty() {
+            let read = self.batch(&missing, |k| self.api.index().models_many(k))?;
+            let read: Vec<Arc<ModelEntry>> = read.into_values().map(Arc::new).collect();
+            self.api.remember_models(read.iter().cloned());
+            found.extend(read.into_iter().map(|m| (m.model_id, m)));
+        }
+        Ok(found)
     }
 }
 

@@ -1,0 +1,340 @@
+//! API benchmark: queries per second and p50/p99 latency on loopback under
+//! concurrent load, for `model(id)`, `lineage(depth: 3)` and
+//! `inclusionProof(tensor)` (warm caches), each as a ratio to a plain
+//! `GET /health` measured in the same run with the same client.
+//!
+//!   cargo build --release -p modelda-cli
+//!   cargo bench -p modelda-benches --bench api -- [--seconds 5] [--clients 16]
+//!
+//! Three generations (base, finetune, quantized) of a sample model with
+//! 64 KiB leaves are published with the `modelda` binary to a local chain
+//! under target/release/bench-data, indexed in process, and served by the
+//! API on 127.0.0.1. The load is a Rust client (reqwest, keep-alive) in the
+//! same process: server and client share the machine's cores, as they do
+//! for the baseline.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use modelda_api::{Api, Limits};
+use modelda_benches::bench_dir;
+use modelda_da::{ChainLimits, DaLayer, LocalChain, LocalLayer};
+use modelda_fixtures::sample::{write_model, SampleOptions};
+use modelda_indexer::{follow, FollowOptions, Index};
+use serde_json::{json, Value};
+
+struct Args {
+    seconds: u64,
+    clients: usize,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        seconds: 5,
+        clients: 16,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(s) = it.next() {
+        match s.as_str() {
+            "--seconds" => a.seconds = it.next().and_then(|v| v.parse().ok()).expect("--seconds N"),
+            "--clients" => a.clients = it.next().and_then(|v| v.parse().ok()).expect("--clients N"),
+            _ => {}
+        }
+    }
+    a
+}
+
+fn modelda(root: &Path, args: &[&str]) -> Value {
+    let bin = bench_dir().parent().unwrap().join("modelda");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build --release -p modelda-cli` first",
+        bin.display()
+    );
+    let out = std::process::Command::new(&bin)
+        .args(args)
+        .current_dir(root)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "modelda {args:?}: {} {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+/// Publishes the three generations once; returns (base, quantized) ids.
+fn generations(root: &Path) -> (String, String) {
+    let ids = root.join("ids.json");
+    if let Ok(v) = std::fs::read(&ids) {
+        let v: Value = serde_json::from_slice(&v).unwrap();
+        return (v[0].as_str().unwrap().into(), v[1].as_str().unwrap().into());
+    }
+    let _ = std::fs::remove_dir_all(root);
+    std::fs::create_dir_all(root).unwrap();
+    write_model(
+        &root.join("base"),
+        &SampleOptions {
+            weights_bytes: 4 << 20,
+            gguf: false,
+            seed: 1,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    modelda(root, &["keygen", "--out", "a.pem"]);
+    let publish = |dir: &str, extra: &[&str]| -> String {
+        let mut a = vec![
+            "--json",
+            "publish",
+            dir,
+            "--key",
+            "a.pem",
+            "--leaf-size",
+            "64KiB",
+        ];
+        a.extend_from_slice(extra);
+        modelda(root, &a)["model_id"].as_str().unwrap().to_string()
+    };
+    let base = publish("base", &[]);
+    let ft_dir = root.join("ft");
+    copy_dir(&root.join("base"), &ft_dir);
+    let _ = std::fs::remove_file(ft_dir.join("model.sig"));
+    let _ = std::fs::remove_file(ft_dir.join("model.claims.sig"));
+    let shard = ft_dir.join("model-00002-of-00002.safetensors");
+    let mut b = std::fs::read(&shard).unwrap();
+    *b.last_mut().unwrap() ^= 1;
+    std::fs::write(&shard, b).unwrap();
+    let ft = publish("ft", &["--parent", &format!("{base}:finetune")]);
+    write_model(
+        &root.join("q"),
+        &SampleOptions {
+            weights_bytes: 1 << 20,
+            shards: 1,
+            gguf: true,
+            seed: 2,
+        },
+    )
+    .unwrap();
+    let q = publish("q", &["--parent", &format!("{ft}:quantized")]);
+    std::fs::write(&ids, json!([base, q]).to_string()).unwrap();
+    (base, q)
+}
+
+struct Figures {
+    qps: f64,
+    p50: Duration,
+    p99: Duration,
+    errors: u64,
+}
+
+/// `clients` tasks sending `req` back to back for `secs` seconds.
+async fn load(
+    client: &reqwest::Client,
+    url: &str,
+    body: Option<&str>,
+    clients: usize,
+    secs: u64,
+) -> Figures {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let client = client.clone();
+        let url = url.to_string();
+        let body = body.map(str::to_string);
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut errors = 0u64;
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                let r = match &body {
+                    Some(b) => {
+                        client
+                            .post(&url)
+                            .header("content-type", "application/json")
+                            .body(b.clone())
+                            .send()
+                            .await
+                    }
+                    None => client.get(&url).send().await,
+                };
+                let ok = match r {
+                    // async-graphql writes `errors` after `data`: look at
+                    // the start and the end, not through megabytes.
+                    Ok(r) if r.status().is_success() => match r.bytes().await {
+                        Ok(b) => {
+                            let tail = &b[b.len().saturating_sub(4096)..];
+                            body.is_none()
+                                || (b.starts_with(b"{\"data\":{")
+                                    && !tail.windows(9).any(|w| w == b"\"errors\":"))
+                        }
+                        Err(_) => false,
+                    },
+                    _ => false,
+                };
+                lat.push(t.elapsed());
+                if !ok {
+                    errors += 1;
+                }
+            }
+            (lat, errors)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (l, e) = t.await.unwrap();
+        all.extend(l);
+        errors += e;
+    }
+    all.sort();
+    let n = all.len().max(1);
+    Figures {
+        qps: all.len() as f64 / secs as f64,
+        p50: all[n / 2],
+        p99: all[(n * 99 / 100).min(n - 1)],
+        errors,
+    }
+}
+
+fn main() {
+    let a = args();
+    let root: PathBuf = bench_dir().join("api");
+    let (base, q) = generations(&root);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let chain = LocalChain::open_reader(&root.join(".modelda/local"), ChainLimits::APP_V5).unwrap();
+        let layer: Arc<dyn DaLayer> = Arc::new(LocalLayer::new(chain));
+        let idx_dir = root.join("index");
+        let _ = std::fs::remove_dir_all(&idx_dir);
+        let index = Index::open(&idx_dir, None).unwrap();
+        let head = layer.head().await.unwrap();
+        follow(
+            &index,
+            layer.as_ref(),
+            &FollowOptions {
+                to_height: Some(head),
+                ..FollowOptions::default()
+            },
+            &tokio_util::sync::CancellationToken::new(),
+            |_| {},
+        )
+        .await
+        .unwrap();
+        let index = Arc::new(index);
+        // The same index served twice: with the answer cache (a query asked
+        // again while the index is unchanged), and without it (every
+        // answer computed).
+        let serve = |limits: Limits| {
+            let api = Api::new(index.clone(), Some(layer.clone()), limits);
+            async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let addr = listener.local_addr().unwrap();
+                tokio::spawn(async move {
+                    axum::serve(listener, modelda_api::router(api)).await.unwrap();
+                });
+                addr
+            }
+        };
+        let addr = serve(Limits::default()).await;
+        let cold = serve(Limits {
+            response_cache_bytes: 0,
+            ..Limits::default()
+        })
+        .await;
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(a.clients)
+            .build()
+            .unwrap();
+        let gql = format!("http://{addr}/graphql");
+        let gql_cold = format!("http://{cold}/graphql");
+        let body = |q: &str, v: Value| json!({"query": q, "variables": v}).to_string();
+        let model = body(
+            "query($id: ID!) { model(id: $id) { id name card { license } files { path size root } } }",
+            json!({"id": base}),
+        );
+        let lineage = body(
+            "query($id: ID!) { lineage(id: $id, direction: ANCESTORS, depth: 3) { childId parentId relation proven evidence { identicalTensors sharedLeaves } } }",
+            json!({"id": q}),
+        );
+        let proof = body(
+            "query($id: ID!) { inclusionProof(model: $id, file: \"model-00001-of-00002.safetensors\", tensor: \"model.shard0.layers.0.self_attn.q_proj.weight\") { leaves document } }",
+            json!({"id": base}),
+        );
+        // Warm the caches (blobs and DA proofs) and check every answer.
+        for (b, url) in [&model, &lineage, &proof].into_iter().flat_map(|b| [(b, &gql), (b, &gql_cold)]) {
+            let r: Value = client.post(url.as_str()).header("content-type", "application/json").body(b.clone()).send().await.unwrap().json().await.unwrap();
+            assert!(r.get("errors").is_none(), "{r}");
+        }
+        let proof_bytes = client.post(&gql).header("content-type", "application/json").body(proof.clone()).send().await.unwrap().bytes().await.unwrap().len();
+        let health_url = format!("http://{addr}/health");
+        let health = load(&client, &health_url, None, a.clients, a.seconds).await;
+        let rows = [
+            ("GET /health", health),
+            ("model(id)", load(&client, &gql, Some(&model), a.clients, a.seconds).await),
+            ("lineage(depth: 3)", load(&client, &gql, Some(&lineage), a.clients, a.seconds).await),
+            ("inclusionProof(tensor)", load(&client, &gql, Some(&proof), a.clients, a.seconds).await),
+            ("model(id), no cache", load(&client, &gql_cold, Some(&model), a.clients, a.seconds).await),
+            ("lineage, no cache", load(&client, &gql_cold, Some(&lineage), a.clients, a.seconds).await),
+            ("inclusionProof, no cache", load(&client, &gql_cold, Some(&proof), a.clients, a.seconds).await),
+        ];
+        let base_qps = rows[0].1.qps;
+        println!(
+            "{} clients, {} s per operation, loopback; inclusion proof answer {} KiB",
+            a.clients,
+            a.seconds,
+            proof_bytes / 1024
+        );
+        println!("{:<24} {:>10} {:>8} {:>10} {:>10} {:>7}", "operation", "req/s", "ratio", "p50 ms", "p99 ms", "errors");
+        let mut out = serde_json::Map::new();
+        for (name, f) in &rows {
+            println!(
+                "{:<24} {:>10.0} {:>7.2}x {:>10.2} {:>10.2} {:>7}",
+                name,
+                f.qps,
+                f.qps / base_qps,
+                f.p50.as_secs_f64() * 1e3,
+                f.p99.as_secs_f64() * 1e3,
+                f.errors
+            );
+            out.insert(
+                name.to_string(),
+                json!({"qps": f.qps, "ratio": f.qps / base_qps, "p50_ms": f.p50.as_secs_f64() * 1e3,
+                       "p99_ms": f.p99.as_secs_f64() * 1e3, "errors": f.errors}),
+            );
+        }
+        for (label, m, p) in [
+            ("answer cache on", &rows[1].1, &rows[3].1),
+            ("answer cache off", &rows[4].1, &rows[6].1),
+        ] {
+            println!(
+                "goals, {label}: model(id) >= 0.5x of /health: {} ({:.2}x); model(id) p99 < 5 ms: {} ({:.2} ms); inclusionProof p99 < 50 ms: {} ({:.2} ms)",
+                if m.qps / base_qps >= 0.5 { "met" } else { "MISSED" },
+                m.qps / base_qps,
+                if m.p99 < Duration::from_millis(5) { "met" } else { "MISSED" },
+                m.p99.as_secs_f64() * 1e3,
+                if p.p99 < Duration::from_millis(50) { "met" } else { "MISSED" },
+                p.p99.as_secs_f64() * 1e3,
+            );
+        }
+        println!("{}", Value::Object(out));
+    });
+}
