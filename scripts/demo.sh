@@ -71,6 +71,20 @@ HEAD="$("$M" --json blob head | python3 -c 'import json,sys; print(json.load(sys
 "$M" index show "$ID"
 "$M" index digest
 
+step "modelda node: the GraphQL API over the index; a tensor's inclusion proof, verified here against the chain"
+"$M" --json node --listen 127.0.0.1:0 --index-dir node-index > node.log 2> node.err &
+NODE=$!
+for _ in $(seq 1 300); do grep -q listening node.log 2>/dev/null && break; sleep 0.2; done
+ADDR="$(python3 -c 'import json; print(next(json.loads(l)["addr"] for l in open("node.log") if "listening" in l))')"
+for _ in $(seq 1 300); do curl -sf "http://$ADDR/metrics" | grep -q '^modelda_index_publications_total 1$' && break; sleep 0.2; done
+Q='{"query":"query($id: ID!) { _meta { height layer lag } model(id: $id) { name files { path size root } publications { record signer { key } } } }","variables":{"id":"'"$ID"'"}}'
+curl -sf -H 'content-type: application/json' -d "$Q" "http://$ADDR/graphql" | python3 -m json.tool | head -40
+P='{"query":"query($id: ID!) { inclusionProof(model: $id, file: \"model-00001-of-00002.safetensors\", tensor: \"model.shard0.layers.3.mlp.up_proj.weight\") { start end blobs { locator height dataRoot } document } }","variables":{"id":"'"$ID"'"}}'
+curl -sf -H 'content-type: application/json' -d "$P" "http://$ADDR/graphql" > proof.json
+"$M" verify-proof --inclusion proof.json --key publisher.pem.pub
+kill -TERM "$NODE"
+wait "$NODE"
+
 step "modelda fetch: one tensor as a safetensors file"
 "$M" fetch "$ID" --record "$REC" --tensor model.shard0.layers.3.mlp.up_proj.weight --as-safetensors --out tensor
 

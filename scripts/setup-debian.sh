@@ -3,6 +3,7 @@
 #   clang, libclang-dev   (C toolchain / bindgen)
 #   b3sum                 (cross-checking BLAKE3 hashes)
 #   python3               (the demo's JSON reading; the test venv)
+#   curl                  (the demo and the API tests talk HTTP to `modelda node`)
 #
 # Idempotent, and fast when everything is present: apt-get is skipped
 # entirely if clang, libclang and b3sum are already installed. b3sum comes
@@ -58,6 +59,8 @@ command -v clang >/dev/null 2>&1 || apt_pkgs+=(clang)
 have_libclang || apt_pkgs+=(libclang-dev)
 # The demo and the test setup read JSON and build a venv with python3.
 command -v python3 >/dev/null 2>&1 || apt_pkgs+=(python3)
+# curl: the demo and the API tests talk HTTP to `modelda node` with it.
+command -v curl >/dev/null 2>&1 || apt_pkgs+=(curl ca-certificates)
 need_b3sum=0
 command -v b3sum >/dev/null 2>&1 || need_b3sum=1
 

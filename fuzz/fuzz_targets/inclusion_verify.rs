@@ -1,0 +1,103 @@
+//! Checking an inclusion document from a hostile server, past the
+//! signature: the claims are replaced by a bundle properly signed by a
+//! fixed key (anyone can sign claims), and the layer accepts every blob, so
+//! the fuzzer drives the range, the leaf places, the blob bytes, the
+//! envelopes and the range proof. Never panics, never allocates from a
+//! claimed size more than the input holds, and accepts only the real bytes.
+#![no_main]
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use async_trait::async_trait;
+use libfuzzer_sys::fuzz_target;
+use modelda_da::{DaLayer, InclusionProof, LayerKind, Limits, Locator, Namespace, Receipt, Settlement};
+use modelda_manifest::sign::{claims_payload, Bundle, PrivateKey};
+use modelda_manifest::{CommittedModel, FileEntry, FileFormat, ModelCard, ModelManifest};
+use modelda_merkle::{Commitment, LeafSize};
+use modelda_wire::inclusion::{self, InclusionDocument};
+
+const KEY: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgt9b8QBmT4TvRj0m1
+G8xBE12Ib0qWl5ndUZconhoJ+1ChRANCAAS/bXGklntmdA9VtmzpB62Q5PrG6ID4
+bmqNZDPCwW/fbBZFfNWdadOAhoomOg6W891hqK7RmOwP1mJW342Nv/FL
+-----END PRIVATE KEY-----
+";
+
+/// The file every document is about: 40,000 bytes in 16 KiB leaves (3).
+fn file() -> &'static [u8] {
+    static F: OnceLock<Vec<u8>> = OnceLock::new();
+    F.get_or_init(|| (0..40_000u32).map(|i| (i * 31 % 251) as u8).collect())
+}
+
+/// Signed claims of a model holding that file, and its id.
+fn claims() -> &'static (String, modelda_manifest::ModelId) {
+    static C: OnceLock<(String, modelda_manifest::ModelId)> = OnceLock::new();
+    C.get_or_init(|| {
+        let key = PrivateKey::from_pem(std::path::Path::new("fuzz.pem"), KEY).unwrap();
+        let ls = LeafSize::MIN;
+        let c = Commitment::from_bytes(file(), ls);
+        let entry = FileEntry {
+            path: "w.bin".into(),
+            size: file().len() as u64,
+            root: c.root(),
+            leaf_size: ls,
+            format: FileFormat::Other,
+            tensors: vec![],
+        };
+        let manifest = ModelManifest::new(vec![entry], vec![], None, ModelCard::default()).unwrap();
+        let model = CommittedModel {
+            id: manifest.id(),
+            manifest,
+            commitments: BTreeMap::from([("w.bin".to_string(), c)]),
+            has_symlinks: false,
+        };
+        let bundle = Bundle::sign(&key, &claims_payload(&model, &key.public(), "fuzz")).to_json();
+        (bundle, model.id)
+    })
+}
+
+/// A layer that accepts every blob: the fuzzer is the DA node too.
+struct Accepting;
+
+#[async_trait]
+impl DaLayer for Accepting {
+    fn kind(&self) -> LayerKind {
+        LayerKind::Local
+    }
+    async fn limits(&self) -> modelda_da::Result<Limits> {
+        Ok(Limits { max_blob_bytes: 1 << 20, max_batch_bytes: 1 << 20 })
+    }
+    async fn head(&self) -> modelda_da::Result<u64> {
+        Ok(1)
+    }
+    fn settlement(&self) -> Settlement {
+        Settlement::Immediate
+    }
+    async fn submit(&self, _: Namespace, _: Vec<Vec<u8>>) -> modelda_da::Result<Vec<Receipt>> {
+        Ok(vec![])
+    }
+    async fn get(&self, l: &Locator) -> modelda_da::Result<Vec<u8>> {
+        Err(modelda_da::Error::NotFound { locator: l.to_string() })
+    }
+    async fn prove(&self, l: &Locator) -> modelda_da::Result<InclusionProof> {
+        Err(modelda_da::Error::NotFound { locator: l.to_string() })
+    }
+    async fn verify(&self, _: &Locator, _: &[u8], _: &InclusionProof) -> modelda_da::Result<()> {
+        Ok(())
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(mut doc) = serde_json::from_slice::<InclusionDocument>(data) else {
+        return;
+    };
+    let (c, id) = claims();
+    doc.claims = c.clone();
+    doc.model_id = *id;
+    doc.file = "w.bin".into();
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    if let Ok(v) = rt.block_on(inclusion::verify(&doc, &Accepting, None, None)) {
+        // Whatever the server sent, only the real bytes verify.
+        assert_eq!(v.data, file()[v.bytes.start as usize..v.bytes.end as usize]);
+    }
+});
