@@ -78,7 +78,16 @@ for _ in $(seq 1 300); do grep -q listening node.log 2>/dev/null && break; sleep
 ADDR="$(python3 -c 'import json; print(next(json.loads(l)["addr"] for l in open("node.log") if "listening" in l))')"
 for _ in $(seq 1 300); do curl -sf "http://$ADDR/metrics" | grep -q '^modelda_index_publications_total 1$' && break; sleep 0.2; done
 Q='{"query":"query($id: ID!) { _meta { height layer lag } model(id: $id) { name files { path size root } publications { record signer { key } } } }","variables":{"id":"'"$ID"'"}}'
-curl -sf -H 'content-type: application/json' -d "$Q" "http://$ADDR/graphql" | python3 -m json.tool | head -40
+curl -sf -H 'content-type: application/json' -d "$Q" "http://$ADDR/graphql" > model.json
+python3 - <<'PYEOF'
+import json
+d = json.load(open("model.json"))["data"]
+print("_meta:", json.dumps(d["_meta"]))
+m = d["model"]
+print("model %s: %d files, published by %s" % (m["name"], len(m["files"]), m["publications"][0]["signer"]["key"][:16]))
+for f in m["files"][:4]:
+    print("  %-40s %10s  %s" % (f["path"], f["size"], f["root"]))
+PYEOF
 P='{"query":"query($id: ID!) { inclusionProof(model: $id, file: \"model-00001-of-00002.safetensors\", tensor: \"model.shard0.layers.3.mlp.up_proj.weight\") { start end blobs { locator height dataRoot } document } }","variables":{"id":"'"$ID"'"}}'
 curl -sf -H 'content-type: application/json' -d "$P" "http://$ADDR/graphql" > proof.json
 "$M" verify-proof --inclusion proof.json --key publisher.pem.pub
