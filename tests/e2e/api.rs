@@ -1210,6 +1210,21 @@ async fn node_serves_gql_clients_over_the_devnet_celestia_api() {
         assert_eq!(again["data"]["registerPublication"]["publication"]["id"], p["id"], "idempotent: {again}");
         let junk = post(r#"{"query":"mutation { registerPublication(locator: \"eigenda:0x0102\") { repost } }"}"#);
         assert!(junk["errors"][0]["extensions"]["code"].is_string(), "{junk}");
+        // An inclusion proof of the EigenDA model: the cert, checked by
+        // re-reading the payload through this side's own proxy.
+        let q = format!(
+            r#"{{"query":"query($id: ID!) {{ inclusionProof(model: $id, file: \"model-00001-of-00002.safetensors\", leaf: \"0\") {{ blobs {{ locator height }} document }} }}","variables":{{"id":"{}"}}}}"#,
+            out["model_id"].as_str().unwrap()
+        );
+        let v = post(&q);
+        let blob = &v["data"]["inclusionProof"]["blobs"][0];
+        assert!(blob["locator"].as_str().unwrap().starts_with("eigenda:"), "{v}");
+        assert!(blob["height"].is_null(), "{v}");
+        std::fs::write(root.join("eproof.json"), v.to_string()).unwrap();
+        let mut args = vec!["--json", "verify-proof", "--inclusion", "eproof.json", "--da", "eigenda"];
+        args.extend_from_slice(&e);
+        let r: Value = serde_json::from_str(&modelda_ok(&root, &args)).unwrap();
+        assert_eq!(r["ok"], true, "{r}");
         stop(node);
     })
     .await
