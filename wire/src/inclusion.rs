@@ -408,3 +408,6 @@ pub async fn verify(
         data: proven,
     })
 }
+
+#[cfg(test)]
+mod tests;
