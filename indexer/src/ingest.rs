@@ -111,6 +111,7 @@ pub async fn ingest_height(
     height: u64,
     blobs: &[(Locator, Vec<u8>)],
 ) -> Result<HeightReport> {
+    let _writing = index.writes.lock().await;
     let mut report = HeightReport {
         height,
         blobs: blobs.len() as u64,
@@ -137,6 +138,7 @@ pub async fn register(
     layer: &dyn DaLayer,
     locator: &Locator,
 ) -> Result<HeightReport> {
+    let _writing = index.writes.lock().await;
     let mut ov = Overlay::new(index);
     let reg_key = format!("registered/{locator}").into_bytes();
     if let Some(v) = ov.get(schema::CF_META, &reg_key)? {

@@ -26,6 +26,11 @@ pub struct Index {
     reader: bool,
     secondary: Option<PathBuf>,
     checkpoint: tokio::sync::watch::Sender<Option<u64>>,
+    /// Held by a unit of work from its first read to its commit: a height
+    /// and a registration (the API's, in the same process) never interleave,
+    /// so counters and first-seen entries are never written from stale
+    /// reads, and the index stays a function of what was read.
+    pub(crate) writes: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Index {
@@ -148,6 +153,7 @@ impl Index {
             reader,
             secondary: None,
             checkpoint: tokio::sync::watch::channel(None).0,
+            writes: tokio::sync::Mutex::new(()),
         }
     }
 
