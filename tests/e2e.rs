@@ -68,6 +68,18 @@ pub fn test_seed() -> u64 {
     seed
 }
 
+/// Sends SIGTERM to `child` (a follower or a server, which stop cleanly on
+/// it) and waits for it.
+pub fn terminate(child: std::process::Child) -> Output {
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    child.wait_with_output().unwrap()
+}
+
 /// Runs `modelda ARGS` in `cwd`.
 pub fn modelda(cwd: &Path, args: &[&str]) -> Output {
     Command::new(modelda_bin())

@@ -26,7 +26,6 @@ async fn read_place(api: &Api, c: &[u8; 32], hit: &ChunkHit) -> Result<Vec<u8>, 
         ApiError::new(Code::Corrupt, "the bytes read do not match the commitment")
     };
     let model = api
-        .index()
         .model(&hit.model_id)?
         .ok_or_else(|| ApiError::internal(format!("model {} is missing", hit.model_id)))?;
     let f = model

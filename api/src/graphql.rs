@@ -432,7 +432,7 @@ impl Query {
                 let Some((model, fi)) = holders.items.first().copied() else {
                     return Ok(None);
                 };
-                let Some(m) = index.model(&model).map_err(ApiError::from)? else {
+                let Some(m) = api(ctx).model(&model)? else {
                     return Ok(None);
                 };
                 let f = &m.manifest.files[fi as usize];
@@ -444,12 +444,7 @@ impl Query {
                     )
                     .into());
                 }
-                let cvs = if n >= 2 {
-                    proof::leaf_cvs(&m, f)?
-                } else {
-                    Vec::new()
-                };
-                proof::leaf_digest(&cvs, f, leaf.0)
+                proof::leaf_commitment(&m, f, leaf.0)?
             }
         };
         let chunk = Chunk::find(ctx, c)?;
@@ -566,7 +561,40 @@ impl Mutation {
         let layer = a.layer_for(&loc)?;
         let report = modelda_indexer::register(a.index(), layer.as_ref(), &loc)
             .await
-            .map_err(ApiError::from)?;
+            .map_err(|e| match e {
+                // The layer's answer is about the client's locator, not
+                // about this server.
+                modelda_indexer::Error::Da(modelda_da::Error::NotFound { .. }) => ApiError::new(
+                    Code::NotFound,
+                    format!("the layer holds nothing at {loc}: check the locator"),
+                ),
+                modelda_indexer::Error::Da(modelda_da::Error::DropCert { .. }) => ApiError::new(
+                    Code::BadInput,
+                    format!("the layer refused the cert of {loc} as invalid"),
+                ),
+                modelda_indexer::Error::Da(modelda_da::Error::Remote { detail, .. })
+                    if detail.starts_with("HTTP 4") =>
+                {
+                    ApiError::new(
+                        Code::BadInput,
+                        format!(
+                            "the layer refused {loc} ({}): check the locator",
+                            detail.split(':').next().unwrap_or("HTTP 4xx")
+                        ),
+                    )
+                }
+                modelda_indexer::Error::Da(e) => {
+                    tracing::warn!(locator = %loc, error = %e, "registration read failed");
+                    ApiError::new(
+                        Code::LayerUnavailable,
+                        format!(
+                            "the layer did not return {loc} (an unknown cert, or the layer \
+                             is down): check the locator, or try again"
+                        ),
+                    )
+                }
+                e => ApiError::from(e),
+            })?;
         if let Some(x) = report.rejected.first() {
             return Err(ApiError::new(
                 Code::Rejected,

@@ -52,31 +52,30 @@ impl Metrics {
     /// The request metrics in Prometheus text format.
     pub fn render(&self, out: &mut String) {
         let ops = self.ops.lock().unwrap_or_else(|p| p.into_inner());
-        let _ = writeln!(
-            out,
-            "# HELP modelda_api_requests_total Requests served, by operation.\n\
-             # TYPE modelda_api_requests_total counter"
-        );
-        for (op, h) in ops.iter() {
-            let _ = writeln!(
-                out,
-                "modelda_api_requests_total{{operation=\"{}\"}} {}",
-                label(op),
+        type Counter = (&'static str, &'static str, fn(&Histogram) -> u64);
+        let counters: [Counter; 2] = [
+            ("requests_total", "Requests served, by operation.", |h| {
                 h.count
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP modelda_api_request_errors_total Requests answered with an error, by operation.\n\
-             # TYPE modelda_api_request_errors_total counter"
-        );
-        for (op, h) in ops.iter() {
+            }),
+            (
+                "request_errors_total",
+                "Requests answered with an error, by operation.",
+                |h| h.errors,
+            ),
+        ];
+        for (name, help, value) in counters {
             let _ = writeln!(
                 out,
-                "modelda_api_request_errors_total{{operation=\"{}\"}} {}",
-                label(op),
-                h.errors
+                "# HELP modelda_api_{name} {help}\n# TYPE modelda_api_{name} counter"
             );
+            for (op, h) in ops.iter() {
+                let _ = writeln!(
+                    out,
+                    "modelda_api_{name}{{operation=\"{}\"}} {}",
+                    label(op),
+                    value(h)
+                );
+            }
         }
         let _ = writeln!(
             out,

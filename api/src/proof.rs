@@ -34,9 +34,12 @@ fn bad(message: impl Into<String>) -> ApiError {
     ApiError::new(Code::BadInput, message)
 }
 
-/// The leaf chaining values of a file of two or more leaves, from the
-/// index (as the signed claims list them).
+/// The leaf chaining values of a file, from the index (as the signed claims
+/// list them); none for a file of one leaf, whose root is its commitment.
 pub(crate) fn leaf_cvs(model: &ModelEntry, f: &FileEntry) -> Result<Vec<LeafCv>, ApiError> {
+    if f.leaf_size.leaf_count(f.size) < 2 {
+        return Ok(Vec::new());
+    }
     let b64 = model.leaves.get(&f.path).ok_or_else(|| {
         ApiError::internal(format!(
             "model {} lists no leaves of {}",
@@ -48,6 +51,15 @@ pub(crate) fn leaf_cvs(model: &ModelEntry, f: &FileEntry) -> Result<Vec<LeafCv>,
         .chunks_exact(32)
         .map(|c| LeafCv::from_bytes(c.try_into().expect("32-byte chunks")))
         .collect())
+}
+
+/// The commitment leaf `leaf` of `f` carries (see [`leaf_digest`]).
+pub(crate) fn leaf_commitment(
+    model: &ModelEntry,
+    f: &FileEntry,
+    leaf: u64,
+) -> Result<[u8; 32], ApiError> {
+    Ok(leaf_digest(&leaf_cvs(model, f)?, f, leaf))
 }
 
 /// The commitment leaf `leaf` of `f` carries: its chaining value, or the
@@ -140,11 +152,7 @@ pub(crate) async fn build(
     let claims = index
         .claims(p.id)?
         .ok_or_else(|| ApiError::internal(format!("publication {pid} has no claims stored")))?;
-    let cvs = if n_leaves >= 2 {
-        leaf_cvs(&entry, f)?
-    } else {
-        Vec::new()
-    };
+    let cvs = leaf_cvs(&entry, f)?;
     let merkle = if n_leaves >= 2 {
         let c = Commitment::from_leaves(f.size, ls, cvs.clone()).map_err(ApiError::internal)?;
         let proof = c.prove(range.clone()).map_err(|e| bad(e.to_string()))?;

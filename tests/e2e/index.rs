@@ -240,13 +240,7 @@ fn index_follows_the_local_chain_while_a_publish_writes_it() {
     let text = modelda_ok(root, &["index", "show", id]);
     assert!(text.contains("published   1 time(s)"), "{text}");
     // SIGTERM stops it cleanly.
-    let pid = follower.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let out = follower.wait_with_output().unwrap();
+    let out = super::terminate(follower);
     assert!(
         out.status.success(),
         "{}",

@@ -402,12 +402,7 @@ impl File {
         if leaf.0 >= f.leaf_size.leaf_count(f.size) {
             return Ok(None);
         }
-        let cvs = if f.leaf_size.leaf_count(f.size) >= 2 {
-            crate::proof::leaf_cvs(&self.model, f)?
-        } else {
-            Vec::new()
-        };
-        let c = crate::proof::leaf_digest(&cvs, f, leaf.0);
+        let c = crate::proof::leaf_commitment(&self.model, f, leaf.0)?;
         Ok(Some(Chunk::find(ctx, c)?))
     }
 }
