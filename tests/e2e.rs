@@ -3,6 +3,7 @@
 mod api;
 mod cli;
 mod da;
+mod explorer;
 mod golden;
 mod index;
 mod publish;

@@ -112,12 +112,34 @@ async fn serve(api: &Api, commitment: &str, headers: &HeaderMap) -> Result<Respo
     let mut last = None;
     for hit in &places.items {
         match read_place(api, &c, hit).await {
-            Ok(bytes) => return Ok(respond(bytes, etag, headers)),
+            Ok(mut bytes) => {
+                fault(&c, &mut bytes);
+                return Ok(respond(bytes, etag, headers));
+            }
             Err(e) => last = Some(e),
         }
     }
     Err(last.expect("at least one place was tried"))
 }
+
+/// Test hook: with the `fault-injection` feature,
+/// `MODELDA_FAULT_CORRUPT_CHUNK=<commitment hex>` makes the server flip one
+/// byte of that chunk after it verified it, as a lying server would: the
+/// explorer's browser test checks that verification in the page fails.
+/// Without the feature the variable is ignored.
+#[cfg(feature = "fault-injection")]
+fn fault(c: &[u8; 32], bytes: &mut [u8]) {
+    let target = std::env::var("MODELDA_FAULT_CORRUPT_CHUNK").unwrap_or_default();
+    if !bytes.is_empty() && target.eq_ignore_ascii_case(&hex::encode(c)) {
+        tracing::warn!(commitment = %target, "fault injection: corrupting a chunk");
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 0x01;
+    }
+}
+
+#[cfg(not(feature = "fault-injection"))]
+#[inline(always)]
+fn fault(_: &[u8; 32], _: &mut [u8]) {}
 
 fn respond(bytes: Vec<u8>, etag: String, headers: &HeaderMap) -> Response {
     let len = bytes.len() as u64;

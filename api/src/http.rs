@@ -32,6 +32,7 @@ pub fn router(api: Api) -> Router {
         .route("/chunks/{commitment}", get(crate::chunks::get))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
+        .merge(crate::explorer::routes())
         .with_state(AppState { api, schema })
 }
 

@@ -6,7 +6,9 @@
 //!   or, with a websocket upgrade, subscriptions (graphql-transport-ws);
 //! - `GET /chunks/{commitment}`: a chunk's bytes, read from the DA layer and
 //!   verified against the commitment before they are sent;
-//! - `GET /health`, `GET /metrics` (Prometheus text).
+//! - `GET /health`, `GET /metrics` (Prometheus text);
+//! - `GET /`: the web explorer (built from `explorer/`, embedded), which
+//!   also answers `/search`, `/model/...`, `/publisher/...`, `/rejections`.
 //!
 //! The schema follows the conventions of chain indexers: Relay connections
 //! with opaque cursors, `_meta` for the indexed height and lag, stable
@@ -14,7 +16,9 @@
 //! aliases, page size, body size and time (see [`Limits`]).
 
 mod chunks;
+mod cost;
 mod error;
+mod explorer;
 mod graphql;
 mod http;
 mod metrics;

@@ -7,11 +7,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use modelda_da::{DaLayer, InclusionProof, Locator};
-use modelda_indexer::schema::ModelEntry;
+use modelda_indexer::schema::{ModelEntry, PubId};
 use modelda_indexer::Index;
 use modelda_manifest::ModelId;
 use tokio_util::sync::CancellationToken;
 
+use crate::cost::Cost;
 use crate::error::{ApiError, Code};
 use crate::metrics::Metrics;
 
@@ -76,6 +77,7 @@ pub(crate) struct Inner {
     pub answers: Mutex<AnswerCache>,
     /// Decoded models: an entry is written once and never changes.
     pub models: Mutex<HashMap<ModelId, Arc<ModelEntry>>>,
+    pub costs: Mutex<HashMap<PubId, Arc<Cost>>>,
 }
 
 /// A blob's DA proof and the data root the server saw, cached by locator,
@@ -102,6 +104,7 @@ impl Api {
                 head: AtomicU64::new(0),
                 proofs: Mutex::new(HashMap::new()),
                 models: Mutex::new(HashMap::new()),
+                costs: Mutex::new(HashMap::new()),
                 answers: Mutex::new(AnswerCache::default()),
             }),
         }
@@ -211,6 +214,25 @@ impl Api {
             }
             cache.insert(m.model_id, m);
         }
+    }
+
+    /// Most publication costs kept.
+    const COST_CACHE: usize = 4096;
+
+    pub(crate) fn cached_cost(&self, id: PubId) -> Option<Arc<Cost>> {
+        self.lock_costs().get(&id).cloned()
+    }
+
+    pub(crate) fn remember_cost(&self, id: PubId, cost: Arc<Cost>) {
+        let mut cache = self.lock_costs();
+        if cache.len() >= Self::COST_CACHE {
+            cache.clear();
+        }
+        cache.insert(id, cost);
+    }
+
+    fn lock_costs(&self) -> std::sync::MutexGuard<'_, HashMap<PubId, Arc<Cost>>> {
+        self.inner.costs.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn lock_models(&self) -> std::sync::MutexGuard<'_, HashMap<ModelId, Arc<ModelEntry>>> {

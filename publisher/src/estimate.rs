@@ -79,20 +79,7 @@ pub fn estimate(plan: &Plan, p: &EstimateParams) -> Estimate {
         .map(|&s| modelda_da::square::shares_for(s) as u64)
         .sum();
     // Transactions as the publisher batches them: blobs up to the batch limit.
-    let mut txs: Vec<Vec<usize>> = Vec::new();
-    let mut cur: Vec<usize> = Vec::new();
-    let mut cur_bytes = 0usize;
-    for &s in &sizes {
-        if !cur.is_empty() && cur_bytes + s > p.limits.max_batch_bytes {
-            txs.push(std::mem::take(&mut cur));
-            cur_bytes = 0;
-        }
-        cur.push(s);
-        cur_bytes += s;
-    }
-    if !cur.is_empty() {
-        txs.push(cur);
-    }
+    let txs = modelda_da::celestia::batches(&sizes, p.limits.max_batch_bytes);
     let jobs = p.jobs.max(1) as u64;
     let (fee, estimated_seconds, time_basis) = match p.layer {
         LayerKind::Celestia | LayerKind::Local => {
@@ -118,7 +105,7 @@ pub fn estimate(plan: &Plan, p: &EstimateParams) -> Estimate {
         LayerKind::Eigenda => {
             let billed_bytes = sizes
                 .iter()
-                .map(|&s| ((s as u64).div_ceil(31)).next_power_of_two().max(4096) * 32)
+                .map(|&s| modelda_da::eigenda::billed_bytes(s))
                 .sum();
             (
                 Fee::Billed { billed_bytes },

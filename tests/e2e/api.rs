@@ -25,13 +25,13 @@ use tower::ServiceExt as _;
 use super::{modelda, modelda_bin, modelda_ok, venv_python};
 
 /// Ids of the published models.
-struct Generations {
-    base: String,
-    finetune: String,
-    quantized: String,
+pub(super) struct Generations {
+    pub base: String,
+    pub finetune: String,
+    pub quantized: String,
 }
 
-fn publish(root: &Path, dir: &str, key: &str, extra: &[&str]) -> Value {
+pub(super) fn publish(root: &Path, dir: &str, key: &str, extra: &[&str]) -> Value {
     let mut args = vec![
         "--json",
         "publish",
@@ -48,7 +48,7 @@ fn publish(root: &Path, dir: &str, key: &str, extra: &[&str]) -> Value {
 /// Base (key A), an attestation of it (key B), a finetune that changes one
 /// byte of one tensor, and a quantized model with nothing in common, on
 /// the chain `extra` selects.
-fn three_generations(root: &Path, extra: &[&str]) -> Generations {
+pub(super) fn three_generations(root: &Path, extra: &[&str]) -> Generations {
     write_model(
         &root.join("base"),
         &SampleOptions {
@@ -862,12 +862,22 @@ async fn a_page_of_100_models_costs_a_bounded_number_of_batched_reads() {
 }
 
 /// `modelda node` in its own process; returns it and its address.
-fn spawn_node(root: &Path, extra: &[&str]) -> (Child, String) {
+pub(super) fn spawn_node(root: &Path, extra: &[&str]) -> (Child, String) {
     spawn_server(root, "node", extra)
 }
 
 /// `modelda node` or `modelda serve` on `node-index`.
-fn spawn_server(root: &Path, command: &str, extra: &[&str]) -> (Child, String) {
+pub(super) fn spawn_server(root: &Path, command: &str, extra: &[&str]) -> (Child, String) {
+    spawn_server_with(root, command, extra, &[])
+}
+
+/// [`spawn_server`] with environment variables set for the server.
+pub(super) fn spawn_server_with(
+    root: &Path,
+    command: &str,
+    extra: &[&str],
+    envs: &[(&str, &str)],
+) -> (Child, String) {
     let mut args = vec![
         "--json",
         command,
@@ -879,6 +889,7 @@ fn spawn_server(root: &Path, command: &str, extra: &[&str]) -> (Child, String) {
     args.extend_from_slice(extra);
     let mut child = Command::new(modelda_bin())
         .args(&args)
+        .envs(envs.iter().copied())
         .current_dir(root)
         .stdout(Stdio::piped())
         .stderr(Stdio::from(
@@ -914,7 +925,7 @@ fn spawn_server(root: &Path, command: &str, extra: &[&str]) -> (Child, String) {
 
 /// A GraphQL request body sent with curl (a client apart from the
 /// server's crates), and its JSON answer.
-fn post_graphql(addr: &str, body: &str) -> Value {
+pub(super) fn post_graphql(addr: &str, body: &str) -> Value {
     let out = Command::new("curl")
         .args([
             "-s",
@@ -937,7 +948,7 @@ fn http_get(url: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn wait_indexed(addr: &str, n: usize) {
+pub(super) fn wait_indexed(addr: &str, n: usize) {
     let t = Instant::now();
     while t.elapsed() < Duration::from_secs(120) {
         if http_get(&format!("http://{addr}/metrics"))
@@ -950,7 +961,7 @@ fn wait_indexed(addr: &str, n: usize) {
     panic!("node did not index {n} publications");
 }
 
-fn stop(child: Child) {
+pub(super) fn stop(child: Child) {
     let status = super::terminate(child).status;
     assert!(status.success(), "node exited with {status}");
 }

@@ -575,6 +575,85 @@ impl Publication {
     async fn reposts(&self) -> BigInt {
         BigInt(self.0.reposts)
     }
+
+    /// The signed claims bundle it carries (Sigstore bundle JSON, exactly
+    /// as signed): the manifest with every tensor, the leaf chaining values
+    /// and the signer's key. Check it yourself; the explorer does, in the
+    /// browser.
+    async fn claims(&self, ctx: &Context<'_>) -> Result<String> {
+        Ok(api(ctx)
+            .index()
+            .claims(self.0.id)
+            .map_err(ApiError::from)?
+            .ok_or_else(|| {
+                ApiError::internal(format!(
+                    "publication {} has no claims stored",
+                    pub_id_text(self.0.id)
+                ))
+            })?)
+    }
+
+    /// What it posted and what that cost (read from its record on the DA
+    /// layer the first time it is asked for).
+    async fn cost(&self, ctx: &Context<'_>) -> Result<PublicationCost> {
+        Ok(PublicationCost(crate::cost::cost(api(ctx), &self.0).await?))
+    }
+}
+
+/// What a publication posted and what that cost.
+pub struct PublicationCost(Arc<crate::cost::Cost>);
+
+#[Object]
+impl PublicationCost {
+    /// Blobs of shards it posted itself (the others of its list were
+    /// posted by a parent's or an earlier publication: none for an
+    /// attestation).
+    async fn own_blobs(&self) -> i64 {
+        i64::from(self.0.own_blobs)
+    }
+
+    /// Bytes of those blobs (data and parity shards, with envelopes).
+    async fn shard_bytes(&self) -> BigInt {
+        BigInt(self.0.shard_bytes)
+    }
+
+    /// Blobs of its record (the root page and any pages).
+    async fn record_blobs(&self) -> i64 {
+        i64::from(self.0.record_blobs)
+    }
+
+    /// Bytes of its record's blobs.
+    async fn record_bytes(&self) -> BigInt {
+        BigInt(self.0.record_bytes)
+    }
+
+    /// Everything it posted: shards and record.
+    async fn posted_bytes(&self) -> BigInt {
+        BigInt(self.0.posted_bytes())
+    }
+
+    /// Model bytes in the data shards it posted.
+    async fn payload_bytes(&self) -> BigInt {
+        BigInt(self.0.payload_bytes)
+    }
+
+    /// Bytes it posted (shards and record) per model byte it posted, as
+    /// `modelda publish` reports it: 1.3 is 30% more posted than carried
+    /// (null when it posted no model bytes: an attestation).
+    async fn overhead(&self) -> Option<f64> {
+        self.0.overhead()
+    }
+
+    /// Estimated fee in utia at the minimum gas price (Celestia and the
+    /// local chain), transactions batched as the publisher sends them.
+    async fn fee_utia(&self) -> Option<BigInt> {
+        self.0.fee_utia.map(BigInt)
+    }
+
+    /// Bytes billed (EigenDA).
+    async fn billed_bytes(&self) -> Option<BigInt> {
+        self.0.billed_bytes.map(BigInt)
+    }
 }
 
 /// A key that signed at least one indexed record.
