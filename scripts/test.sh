@@ -3,10 +3,12 @@
 #
 #   bash scripts/test.sh
 #
-# Installs Debian's clang, libclang-dev and b3sum, creates the Python venv
-# with the reference packages (model-signing, safetensors, gguf), checks
-# formatting and lints, builds once in the release profile and runs the
-# whole workspace's tests. Missing reference tools fail the run
+# Installs Debian's clang, libclang-dev, b3sum and chromium, creates the
+# Python venv with the reference packages (model-signing, safetensors, gguf,
+# gql) and the explorer's npm packages, rebuilds the explorer and checks the
+# committed build is current, runs its unit tests, checks formatting and
+# lints, builds once in the release profile and runs the whole workspace's
+# tests (the browser test among them). Missing reference tools fail the run
 # (MODELDA_REQUIRE_TOOLS=1) instead of skipping tests.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -14,7 +16,19 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup-debian.sh
 export MODELDA_VENV="${MODELDA_VENV:-$PWD/.venv}"
 bash scripts/setup-python.sh >/dev/null
+bash scripts/setup-explorer.sh
 export MODELDA_REQUIRE_TOOLS=1
+
+# The explorer: type-check, rebuild, and fail when the committed build
+# (embedded in the binary) differs from what its sources build; then its
+# unit tests. The browser test runs with the end-to-end tests below.
+(cd explorer && npm run --silent build >/dev/null)
+if [[ -n "$(git status --porcelain -- explorer/dist)" ]]; then
+    git status --short -- explorer/dist >&2
+    echo "explorer/dist is stale: run 'npm run build' in explorer/ and commit explorer/dist" >&2
+    exit 1
+fi
+(cd explorer && npm test --silent)
 
 cargo fmt --all -- --check
 cargo clippy --release --workspace --all-targets -- -D warnings

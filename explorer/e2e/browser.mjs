@@ -114,7 +114,11 @@ async function full() {
   await open(page, '/');
   await page.waitForSelector('#feed li');
   await page.waitForFunction(() => (document.getElementById('feed-state')?.textContent ?? '').startsWith('Live'), null, { timeout: 30000 });
-  check((await page.locator('#feed li').count()) >= 5, 'the home page lists the publications');
+  check((await page.locator('#feed li').count()) === 5, 'the home page lists the publications');
+  // The test publishes a model when asked: the live feed shows it.
+  console.log('waiting for a publication');
+  await page.waitForSelector('#feed li.live', { timeout: 120000 });
+  check((await page.locator('#feed li').count()) === 6, 'a publication made while the page is open appears in the live feed');
   check((await page.textContent('.status')).includes('local'), 'the home page shows the layer');
   await shot(page, 'home');
   const assetBytes = (sizes['/assets/app.js']?.encoded ?? NaN) + (sizes['/assets/app.css']?.encoded ?? NaN);

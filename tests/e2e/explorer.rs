@@ -5,7 +5,7 @@
 //! verification in the page must fail.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use modelda_fixtures::sample::{write_safetensors, TensorSpec};
 use serde_json::Value;
@@ -61,21 +61,35 @@ fn wide_model(dir: &Path, n: usize) {
     .unwrap();
 }
 
-fn run_browser(explorer: &Path, chromium: &Path, args: &[&str]) {
-    let out = Command::new("node")
+/// Runs the browser script; each line it prints goes to `on_line` as it
+/// comes (the script asks for a publication mid-run so that the live feed
+/// has something to show).
+fn run_browser(explorer: &Path, chromium: &Path, args: &[&str], mut on_line: impl FnMut(&str)) {
+    use std::io::BufRead as _;
+    let mut child = Command::new("node")
         .arg("e2e/browser.mjs")
         .args(args)
         .env("CHROMIUM", chromium)
         .current_dir(explorer)
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    println!("{text}");
-    assert!(out.status.success(), "the browser test failed:\n{text}");
+    let stderr = child.stderr.take().unwrap();
+    let errors = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
+    let mut text = String::new();
+    for line in std::io::BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+    {
+        println!("{line}");
+        on_line(&line);
+        text.push_str(&line);
+        text.push('\n');
+    }
+    let status = child.wait().unwrap();
+    let errors = errors.join().unwrap_or_default();
+    assert!(status.success(), "the browser test failed:\n{text}{errors}");
 }
 
 #[test]
@@ -185,6 +199,14 @@ fn explorer_pages_and_in_browser_verification_in_chromium() {
             "--tensor-hash",
             &tensor_hash,
         ],
+        |line| {
+            if line == "waiting for a publication" {
+                // Published while the home page listens: it must appear.
+                let (_tiny_tmp, tiny) = super::tiny_model();
+                super::copy_dir(&tiny, &root.join("live"));
+                publish(root, "live", "b.pem", &[]);
+            }
+        },
     );
     let q = serde_json::json!({
         "query": "query($id: ID!, $p: String!, $l: BigInt!) { file(model: $id, path: $p) { chunk(leaf: $l) { commitment } } }",
@@ -221,6 +243,7 @@ fn explorer_pages_and_in_browser_verification_in_chromium() {
             "--tensor",
             &tensor,
         ],
+        |_| {},
     );
     stop(liar);
 

@@ -67,7 +67,7 @@ export async function home(main: HTMLElement): Promise<PageResult> {
     h('p', { class: 'lead' }, 'Look up what a model is made of, where it came from, and check it in this browser.'),
     searchForm(),
     section('Index', 'index-h', status),
-    section('Publications', 'pubs-h', feedState, feed),
+    section('Publications', 'pubs-h', h('p', { class: 'muted' }, 'The first 20 indexed, then every new one at the top as it is indexed.'), feedState, feed),
   );
   try {
     const d = await gql<{ _meta: Meta; publications: { nodes: Pub[] } }>(
@@ -97,6 +97,6 @@ export async function home(main: HTMLElement): Promise<PageResult> {
       feed.prepend(pubItem(d.publications, true));
     },
     (msg) => (feedState.textContent = `The live feed stopped: ${msg}`),
-    () => (feedState.textContent = 'Live: new publications appear at the top as they are indexed.'),
+    () => (feedState.textContent = 'Live: connected.'),
   );
 }
