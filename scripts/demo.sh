@@ -91,6 +91,8 @@ PYEOF
 P='{"query":"query($id: ID!) { inclusionProof(model: $id, file: \"model-00001-of-00002.safetensors\", tensor: \"model.shard0.layers.3.mlp.up_proj.weight\") { start end blobs { locator height dataRoot } document } }","variables":{"id":"'"$ID"'"}}'
 curl -sf -H 'content-type: application/json' -d "$P" "http://$ADDR/graphql" > proof.json
 "$M" verify-proof --inclusion proof.json --key publisher.pem.pub
+curl -sf "http://$ADDR/" | grep -q 'src="/assets/app.js"'
+echo "the web explorer is served at http://$ADDR/ (this model: http://$ADDR/model/$ID)"
 kill -TERM "$NODE"
 wait "$NODE"
 

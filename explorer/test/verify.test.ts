@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { blake3 } from '@noble/hashes/blake3.js';
 import { derToP1363, fromBase64, keyHint, pae, verifyP256 } from '../src/verify/dsse';
 import { ClaimsError, openClaims, type Claims } from '../src/verify/claims';
-import { chunkCommitment, hashRange, leavesOf } from '../src/verify/bytes';
+import { chunkCommitment, fetchChunkHttp, hashRange, leavesOf } from '../src/verify/bytes';
 import { verifyTarget } from '../src/verify/index';
 import { hex } from '../src/format';
 
@@ -51,8 +51,9 @@ async function server(claims: Claims, lie?: (c: string, b: Uint8Array) => Uint8A
     for (let i = 0; i < n; i++) byCommitment.set(chunkCommitment(claims, f, i), bytes.subarray(i * f.leaf_size, (i + 1) * f.leaf_size));
   }
   const reads: string[] = [];
-  const fetchChunk = async (c: string): Promise<Uint8Array> => {
+  const fetchChunk = async (c: string, max: number): Promise<Uint8Array> => {
     reads.push(c);
+    expect(max).toBeLessThanOrEqual(16384);
     const b = byCommitment.get(c);
     if (!b) throw new Error(`404 ${c}`);
     return lie ? lie(c, b.slice()) : b;
@@ -185,6 +186,8 @@ describe('verification of the fixed model', () => {
     const o = await verifyTarget(CLAIMS, { modelId: MODEL_ID, file: 'weights/w.bin' }, flip.fetchChunk);
     expect(o.ok).toBe(false);
     expect(o.steps.at(-1)).toMatchObject({ label: 'Bytes', ok: false });
+    const long = await server(claims, (_, b) => new Uint8Array(b.length + 1));
+    expect((await verifyTarget(CLAIMS, { modelId: MODEL_ID, file: 'config.json' }, long.fetchChunk)).ok).toBe(false);
     const short = await server(claims, (_, b) => b.subarray(0, b.length - 1));
     expect((await verifyTarget(CLAIMS, { modelId: MODEL_ID, file: 'model.safetensors', tensor: 'a' }, short.fetchChunk)).ok).toBe(false);
     const honest = await server(claims);
@@ -199,5 +202,20 @@ describe('verification of the fixed model', () => {
     ]);
     const missing = await verifyTarget(CLAIMS, { modelId: MODEL_ID, file: 'model.safetensors', tensor: 'zz' }, honest.fetchChunk);
     expect(missing.ok).toBe(false);
+  });
+});
+
+describe('chunk reads', () => {
+  it('never hold more than one byte past the longest genuine leaf', async () => {
+    const huge = new Uint8Array(1 << 20);
+    const real = globalThis.fetch;
+    globalThis.fetch = (async () => new Response(huge)) as typeof fetch;
+    try {
+      expect((await fetchChunkHttp('ab'.repeat(32), 1000)).length).toBe(1001);
+      globalThis.fetch = (async () => new Response('gone', { status: 404 })) as typeof fetch;
+      await expect(fetchChunkHttp('ab'.repeat(32), 1000)).rejects.toThrow(/404/);
+    } finally {
+      globalThis.fetch = real;
+    }
   });
 });

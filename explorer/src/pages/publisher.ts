@@ -10,7 +10,7 @@ interface PublisherData {
   publicKey: string;
   firstPublication: { id: string } | null;
   models: {
-    nodes: { id: string; name: string; publications: { id: string; signerKey: string; cost: { ownBlobs: number } }[] }[];
+    nodes: { id: string; name: string; firstPublication: { signerKey: string } | null; publications: { id: string; signerKey: string }[] }[];
     pageInfo: { hasNextPage: boolean; endCursor: string | null };
   };
 }
@@ -24,7 +24,7 @@ export async function publisherPage(main: HTMLElement, key: string, after?: stri
         `query($key: ID!, $after: String) { publisher(key: $key) {
            key publicKey firstPublication { id }
            models(first: 100, after: $after) {
-             nodes { id name publications { id signerKey cost { ownBlobs } } }
+             nodes { id name firstPublication { signerKey } publications { id signerKey } }
              pageInfo { hasNextPage endCursor }
            } } }`,
         { key, after: after ?? null },
@@ -41,7 +41,8 @@ export async function publisherPage(main: HTMLElement, key: string, after?: stri
   document.title = `Publisher ${short(p.key)} · modelda`;
   const rows = p.models.nodes.map((m) => {
     const own = m.publications.find((x) => x.signerKey === p!.key);
-    const role = own ? (own.cost.ownBlobs === 0 ? 'attested' : 'published') : '–';
+    // The first key to sign a model published it; later keys attest it.
+    const role = own ? (m.firstPublication?.signerKey === p!.key ? 'published' : 'attested') : '–';
     return [modelLink(m.id, m.name), h('span', { class: `badge ${role}` }, role), own ? publicationPlace(own.id) : '–'];
   });
   mount(

@@ -78,7 +78,7 @@ async function byHash(q: string): Promise<HTMLElement[]> {
       section(
         'Chunk',
         'r-chunk',
-        h('p', null, h('a', { href: d.chunk.url }, 'Download its verified bytes'), ` · stored in ${count(d.chunk.places.length)} places`),
+        h('p', null, h('a', { href: `/chunks/${encodeURIComponent(d.chunk.commitment)}`, download: `${d.chunk.commitment}.bin` }, 'Download its verified bytes'), ` · stored in ${count(d.chunk.places.length)} places`),
         h(
           'ul',
           { class: 'results' },

@@ -30,7 +30,8 @@ export function chunkCommitment(claims: Claims, file: FileClaim, i: number): str
   return hex(cvs.subarray(i * 32, i * 32 + 32));
 }
 
-export type FetchChunk = (commitment: string) => Promise<Uint8Array>;
+/** Reads a chunk by commitment; `maxBytes` is the most a genuine one can have. */
+export type FetchChunk = (commitment: string, maxBytes: number) => Promise<Uint8Array>;
 
 export interface HashResult {
   computed: string;
@@ -61,7 +62,7 @@ export async function hashRange(
     for (let i = span.first; i <= span.last; i++) {
       const leafStart = i * file.leaf_size;
       const want = Math.min(file.leaf_size, file.size - leafStart);
-      const leaf = await fetchChunk(chunkCommitment(claims, file, i));
+      const leaf = await fetchChunk(chunkCommitment(claims, file, i), want);
       if (leaf.length !== want) {
         return { computed: `leaf ${i} has ${leaf.length} bytes, not ${want}`, expected, bytes: 0, ok: false };
       }
@@ -75,12 +76,32 @@ export async function hashRange(
   return { computed, expected, bytes: end - start, ok: computed === expected };
 }
 
-/** Fetches a chunk's bytes from this server's `/chunks/{commitment}`. */
-export async function fetchChunkHttp(commitment: string): Promise<Uint8Array> {
-  const res = await fetch(`/chunks/${commitment}`, { cache: 'no-store' });
+/**
+ * Fetches a chunk's bytes from this server's `/chunks/{commitment}`,
+ * reading at most `maxBytes + 1` (a longer answer is cut there and fails
+ * the length check: a hostile server cannot make the page hold more).
+ */
+export async function fetchChunkHttp(commitment: string, maxBytes: number): Promise<Uint8Array> {
+  const res = await fetch(`/chunks/${encodeURIComponent(commitment)}`, { cache: 'no-store' });
   if (!res.ok) {
     const text = await res.text().catch(() => '');
     throw new Error(`GET /chunks/${commitment.slice(0, 12)}… answered ${res.status} ${text.slice(0, 200)}`);
   }
-  return new Uint8Array(await res.arrayBuffer());
+  if (!res.body) return new Uint8Array(await res.arrayBuffer()).subarray(0, maxBytes + 1);
+  const cap = maxBytes + 1;
+  const out = new Uint8Array(cap);
+  let n = 0;
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    const take = Math.min(value.length, cap - n);
+    out.set(value.subarray(0, take), n);
+    n += take;
+    if (n >= cap) {
+      await reader.cancel();
+      break;
+    }
+  }
+  return out.subarray(0, n);
 }
