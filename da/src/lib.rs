@@ -15,6 +15,7 @@
 //! remote layers, and everything that only reads records, locators and
 //! proofs builds without a C++ toolchain (the fuzz targets use this).
 
+pub mod avail;
 pub mod celestia;
 pub mod chain;
 pub mod config;
