@@ -3,7 +3,8 @@
 //! 3100), on loopback, with JWT auth, a block every `block_time`, Celestia's
 //! size limits and fault injection. A restart keeps the chain on disk.
 
-pub mod celestia_rpc;
+pub mod avail_api;
+mod celestia_rpc;
 pub mod eigenda_rest;
 pub mod faults;
 pub mod jwt;
@@ -56,6 +57,13 @@ pub struct DevnetConfig {
     /// (never included), as celestia-app's `ttl-num-blocks`. Default:
     /// [`modelda_da::celestia::DEFAULT_MEMPOOL_TTL_BLOCKS`] (36).
     pub mempool_ttl_blocks: u64,
+    /// Address of the Avail light client API and node RPC (see
+    /// [`avail_api`]). Default: none (not served).
+    pub avail_addr: Option<SocketAddr>,
+    /// The Avail light client's app id. Default: 1.
+    pub avail_app_id: u32,
+    /// Blocks until an Avail block is final. Default: 2.
+    pub avail_finality_blocks: u64,
 }
 
 impl Default for DevnetConfig {
@@ -70,6 +78,9 @@ impl Default for DevnetConfig {
             auth: true,
             balance: 1_000_000_000_000,
             mempool_ttl_blocks: modelda_da::celestia::DEFAULT_MEMPOOL_TTL_BLOCKS,
+            avail_addr: None,
+            avail_app_id: 1,
+            avail_finality_blocks: 2,
         }
     }
 }
@@ -276,6 +287,7 @@ pub struct Devnet {
     jwt: JwtKey,
     rpc_addr: SocketAddr,
     eigenda_addr: SocketAddr,
+    avail_addr: Option<SocketAddr>,
     stop: CancellationToken,
     rpc: jsonrpsee::server::ServerHandle,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -365,6 +377,39 @@ impl Devnet {
                 .await;
         });
 
+        // Avail light client API and node RPC.
+        let mut tasks = vec![rest];
+        let avail_addr = match cfg.avail_addr {
+            None => None,
+            Some(addr) => {
+                let listener =
+                    tokio::net::TcpListener::bind(addr)
+                        .await
+                        .map_err(|e| Error::Io {
+                            path: PathBuf::from(addr.to_string()),
+                            source: e,
+                        })?;
+                let bound = listener.local_addr().map_err(|e| Error::Io {
+                    path: PathBuf::from(addr.to_string()),
+                    source: e,
+                })?;
+                let app = avail_api::router(avail_api::AvailState {
+                    node: node.clone(),
+                    app_id: cfg.avail_app_id,
+                    finality_blocks: cfg.avail_finality_blocks,
+                    faults: faults.clone(),
+                });
+                let listener = eigenda_rest::DroppingListener::new(listener, faults.clone());
+                let s = stop.clone();
+                tasks.push(tokio::spawn(async move {
+                    let _ = axum::serve(listener, app)
+                        .with_graceful_shutdown(async move { s.cancelled().await })
+                        .await;
+                }));
+                Some(bound)
+            }
+        };
+
         // Block producer.
         let n = node.clone();
         let s = stop.clone();
@@ -384,15 +429,17 @@ impl Devnet {
                 }
             }
         });
-        tracing::info!(%rpc_addr, %eigenda_addr, head, "devnet started");
+        tasks.push(producer);
+        tracing::info!(%rpc_addr, %eigenda_addr, ?avail_addr, head, "devnet started");
         Ok(Devnet {
             node,
             jwt,
             rpc_addr,
             eigenda_addr,
+            avail_addr,
             stop,
             rpc,
-            tasks: vec![rest, producer],
+            tasks,
         })
     }
 
@@ -404,6 +451,11 @@ impl Devnet {
     /// URL of the EigenDA REST API.
     pub fn eigenda_url(&self) -> String {
         format!("http://{}", self.eigenda_addr)
+    }
+
+    /// URL of the Avail light client API (and node RPC), when served.
+    pub fn avail_url(&self) -> Option<String> {
+        self.avail_addr.map(|a| format!("http://{a}"))
     }
 
     /// A JWT granting `perm`.

@@ -1,0 +1,490 @@
+//! The devnet's Avail APIs over the embedded chain: the light client's HTTP
+//! API v2 in app mode (`POST /v2/submit`, `GET /v2/blocks/{n}`,
+//! `/header`, `/data`, `/v2/status`, `/v2/version`) and the full node's
+//! JSON-RPC methods a verifier needs (`chain_getBlockHash`,
+//! `chain_getHeader`, `chain_getFinalizedHead`, `kate_queryDataProof`,
+//! `kate_blockLength`) at `POST /` of the same address.
+//!
+//! An app id is a chain namespace (`"avail\0"` and the id, big-endian); a
+//! block's submissions are its blobs in those namespaces, in block order,
+//! each at extrinsic index 1 + its position (index 0 is the timestamp
+//! inherent, as on Avail). The data root is Avail's
+//! ([`modelda_da::avail::proof`]). Blocks finalize `finality_blocks` after
+//! they are made; the light client answers 404 for a block until then, as
+//! the real one does until it has sampled it. Errors are plain text, as the
+//! light client writes them; the RPC's are JSON-RPC errors.
+//!
+//! Devnet simplifications, documented: the header hash is Keccak-256 of
+//! the height and the data root (not BLAKE2 of a SCALE header), there are no KZG commitments (`commitments` is empty), and
+//! `fields=extrinsic` is refused (no SCALE extrinsics are made).
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use modelda_da::avail::proof::{self, keccak, H256};
+use modelda_da::Namespace;
+use serde_json::{json, Value};
+
+use crate::faults::{roll, Faults};
+use crate::Node;
+
+/// Largest `submit_data` payload: the runtime's `MaxAppDataLength`.
+pub const MAX_APP_DATA: usize = 1 << 20;
+
+/// App ids the devnet knows (as Avail's dev genesis: 0..9 registered, and
+/// those the devnet was told about).
+pub const NEXT_APP_ID: u32 = 10;
+
+/// The namespace that holds app `id`'s submissions on the devnet chain.
+pub fn app_namespace(id: u32) -> Namespace {
+    let mut raw = *b"avail\0\0\0\0\0";
+    raw[6..].copy_from_slice(&id.to_be_bytes());
+    Namespace::new_v0(&raw).expect("a 10-byte id is a valid namespace")
+}
+
+fn app_of(ns: &Namespace) -> Option<u32> {
+    let b = ns.as_bytes();
+    let id = &b[b.len() - 10..];
+    (id[..6] == *b"avail\0").then(|| u32::from_be_bytes([id[6], id[7], id[8], id[9]]))
+}
+
+#[derive(Clone)]
+pub(crate) struct AvailState {
+    pub node: Arc<Node>,
+    /// The light client's app id.
+    pub app_id: u32,
+    /// Blocks between a block and its finality.
+    pub finality_blocks: u64,
+    pub faults: Arc<Faults>,
+}
+
+/// One block as Avail sees it.
+struct Block {
+    /// (app id, data) of each submission, in order.
+    subs: Vec<(u32, Vec<u8>)>,
+    data_root: H256,
+    hash: H256,
+    parent: H256,
+}
+
+fn text(status: StatusCode, msg: &str) -> Response {
+    (status, msg.to_string()).into_response()
+}
+
+impl AvailState {
+    fn finalized(&self) -> u64 {
+        self.node.head().saturating_sub(self.finality_blocks)
+    }
+
+    /// The submissions of block `n`: (app id, data), in block order.
+    async fn subs(&self, n: u64) -> Result<Vec<(u32, Vec<u8>)>, Response> {
+        let chain = self.node.chain.clone();
+        let r = tokio::task::spawn_blocking(move || -> modelda_da::Result<Vec<(u32, Vec<u8>)>> {
+            let mut blobs = chain.blobs(n, None)?;
+            blobs.sort_by_key(|b| b.index);
+            Ok(blobs
+                .into_iter()
+                .filter_map(|b| app_of(&b.namespace).map(|a| (a, b.data)))
+                .filter(|(_, d)| !d.is_empty())
+                .collect())
+        })
+        .await;
+        match r {
+            Ok(Ok(s)) => Ok(s),
+            _ => Err(text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal Server Error",
+            )),
+        }
+    }
+
+    async fn block(&self, n: u64) -> Result<Block, Response> {
+        let root = |subs: &[(u32, Vec<u8>)]| {
+            proof::data_root(
+                &proof::blob_root(subs.iter().map(|(_, d)| d.as_slice())),
+                &H256::default(),
+            )
+        };
+        let subs = self.subs(n).await?;
+        let data_root = root(&subs);
+        let parent = if n <= 1 {
+            H256::default()
+        } else {
+            header_hash(n - 1, &root(&self.subs(n - 1).await?))
+        };
+        Ok(Block {
+            hash: header_hash(n, &data_root),
+            subs,
+            data_root,
+            parent,
+        })
+    }
+
+    async fn faults(&self) -> Option<Response> {
+        let f = *self.faults;
+        if !f.latency.is_zero() {
+            tokio::time::sleep(f.latency).await;
+        }
+        if roll(f.failover_rate) {
+            return Some(text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "injected failover: retry later",
+            ));
+        }
+        if roll(f.error_rate) {
+            return Some(text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal Server Error",
+            ));
+        }
+        None
+    }
+}
+
+/// The devnet's header hash of block `n` (see the module docs).
+fn header_hash(n: u64, data_root: &H256) -> H256 {
+    let mut b = Vec::with_capacity(56);
+    b.extend_from_slice(b"modelda-avail:");
+    b.extend_from_slice(&n.to_be_bytes());
+    b.extend_from_slice(&data_root.0);
+    keccak(&b)
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+enum Transaction {
+    Data(String),
+    Extrinsic(serde::de::IgnoredAny),
+}
+
+async fn submit(
+    State(s): State<AvailState>,
+    body: Result<Json<Transaction>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    if let Some(r) = s.faults().await {
+        return r;
+    }
+    let data = match body {
+        Ok(Json(Transaction::Data(b64))) => match B64.decode(b64.as_bytes()) {
+            Ok(d) => d,
+            Err(e) => {
+                return text(
+                    StatusCode::BAD_REQUEST,
+                    &format!("Request body deserialize error: {e}"),
+                )
+            }
+        },
+        Ok(Json(Transaction::Extrinsic(_))) => {
+            return text(
+                StatusCode::BAD_REQUEST,
+                "the modelda devnet takes data, not signed extrinsics",
+            )
+        }
+        Err(e) => {
+            return text(
+                StatusCode::BAD_REQUEST,
+                &format!("Request body deserialize error: {}", e.body_text()),
+            )
+        }
+    };
+    // The node refuses these; the light client reports every node error
+    // as a bare 500.
+    if data.is_empty() || data.len() > MAX_APP_DATA || s.app_id >= NEXT_APP_ID {
+        tracing::info!(
+            len = data.len(),
+            app_id = s.app_id,
+            "avail: submission refused by the runtime"
+        );
+        return text(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
+    }
+    let leaf = proof::leaf_of(&data);
+    let height = match s.node.submit(vec![(app_namespace(s.app_id), data)]).await {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::info!(error = %e, "avail: submission failed");
+            return text(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
+        }
+    };
+    let block = match s.block(height).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let Some(pos) = block
+        .subs
+        .iter()
+        .position(|(a, d)| *a == s.app_id && proof::leaf_of(d) == leaf)
+    else {
+        return text(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
+    };
+    let mut tx = Vec::with_capacity(40);
+    tx.extend_from_slice(&block.hash.0);
+    tx.extend_from_slice(&(pos as u64).to_be_bytes());
+    Json(json!({
+        "block_number": height,
+        "block_hash": block.hash.to_string(),
+        "hash": keccak(&tx).to_string(),
+        "index": pos + 1,
+    }))
+    .into_response()
+}
+
+async fn status_of(s: &AvailState, n: u64) -> Result<(Block, bool), Response> {
+    if n == 0 || n > s.finalized() {
+        return Err(text(StatusCode::NOT_FOUND, "Not Found"));
+    }
+    let block = s.block(n).await?;
+    let has_data = !block.subs.is_empty();
+    Ok((block, has_data))
+}
+
+async fn block_status(State(s): State<AvailState>, Path(n): Path<u64>) -> Response {
+    if let Some(r) = s.faults().await {
+        return r;
+    }
+    match status_of(&s, n).await {
+        Ok((_, true)) => {
+            Json(json!({"status": "finished", "confidence": 99.90234375})).into_response()
+        }
+        Ok((_, false)) => Json(json!({"status": "incomplete", "confidence": null})).into_response(),
+        Err(r) => r,
+    }
+}
+
+fn lookup(block: &Block) -> Value {
+    // Chunks of 31 bytes per submission, apps in order of first appearance.
+    let mut index: Vec<Value> = Vec::new();
+    let mut start = 0u64;
+    let mut last = None;
+    for (a, d) in &block.subs {
+        if last != Some(*a) && *a != 0 {
+            index.push(json!({"app_id": a, "start": start}));
+        }
+        last = Some(*a);
+        start += (d.len() as u64).div_ceil(31);
+    }
+    json!({"size": start, "index": index})
+}
+
+async fn block_header(State(s): State<AvailState>, Path(n): Path<u64>) -> Response {
+    if let Some(r) = s.faults().await {
+        return r;
+    }
+    let (block, _) = match status_of(&s, n).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    Json(json!({
+        "hash": block.hash.to_string(),
+        "parent_hash": block.parent.to_string(),
+        "number": n,
+        "state_root": H256::default().to_string(),
+        "extrinsics_root": H256::default().to_string(),
+        "extension": {
+            "rows": 0, "cols": 0,
+            "data_root": block.data_root.to_string(),
+            "commitments": [],
+            "app_lookup": lookup(&block),
+        },
+        "digest": {"logs": []},
+        "received_at": 0,
+    }))
+    .into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct Fields {
+    fields: Option<String>,
+}
+
+async fn block_data(
+    State(s): State<AvailState>,
+    Path(n): Path<u64>,
+    Query(f): Query<Fields>,
+) -> Response {
+    if let Some(r) = s.faults().await {
+        return r;
+    }
+    let fields = f.fields.unwrap_or_else(|| "data".into());
+    if fields.split(',').any(|x| x != "data") {
+        return text(
+            StatusCode::BAD_REQUEST,
+            "the modelda devnet serves fields=data only (it makes no SCALE extrinsics)",
+        );
+    }
+    let (block, _) = match status_of(&s, n).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let txs: Vec<Value> = block
+        .subs
+        .iter()
+        .filter(|(a, _)| *a == s.app_id)
+        .map(|(_, d)| json!({"data": B64.encode(d)}))
+        .collect();
+    Json(json!({"block_number": n, "data_transactions": txs})).into_response()
+}
+
+async fn status(State(s): State<AvailState>) -> Response {
+    let latest = s.finalized();
+    Json(json!({
+        "modes": ["light", "app"],
+        "app_id": s.app_id,
+        "genesis_hash": header_hash(1, &proof::data_root(&H256::default(), &H256::default())).to_string(),
+        "network": "modelda-devnet/nv1.0.0/0",
+        "blocks": {
+            "latest": latest,
+            "available": {"first": 1, "last": latest},
+            "app_data": {"first": 1, "last": latest},
+        },
+    }))
+    .into_response()
+}
+
+async fn version() -> Response {
+    Json(json!({"version": "v1.13.4", "network_version": "modelda-devnet"})).into_response()
+}
+
+fn rpc_error(id: &Value, code: i64, message: String) -> Response {
+    Json(json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}}))
+        .into_response()
+}
+
+fn rpc_ok(id: &Value, result: Value) -> Response {
+    Json(json!({"jsonrpc": "2.0", "id": id, "result": result})).into_response()
+}
+
+/// Finds the finalized block whose (devnet) hash is `hash`, looking back
+/// from the finalized head.
+async fn block_by_hash(s: &AvailState, hash: &str) -> Option<(u64, Block)> {
+    let want: H256 = hash.parse().ok()?;
+    let mut n = s.finalized();
+    while n >= 1 {
+        let b = s.block(n).await.ok()?;
+        if b.hash == want {
+            return Some((n, b));
+        }
+        n -= 1;
+        if s.finalized().saturating_sub(n) > 4096 {
+            return None;
+        }
+    }
+    None
+}
+
+async fn rpc(
+    State(s): State<AvailState>,
+    body: Result<Json<Value>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    if let Some(r) = s.faults().await {
+        return r;
+    }
+    let Ok(Json(req)) = body else {
+        return rpc_error(&Value::Null, -32700, "Parse error".into());
+    };
+    let id = req.get("id").cloned().unwrap_or(Value::Null);
+    let params = req.get("params").cloned().unwrap_or(Value::Array(vec![]));
+    let p = |i: usize| params.get(i).cloned().unwrap_or(Value::Null);
+    match req.get("method").and_then(Value::as_str).unwrap_or("") {
+        "chain_getBlockHash" => {
+            let n = p(0).as_u64().unwrap_or_else(|| s.node.head());
+            if n == 0 || n > s.node.head() {
+                return rpc_ok(&id, Value::Null);
+            }
+            match s.block(n).await {
+                Ok(b) => rpc_ok(&id, json!(b.hash.to_string())),
+                Err(_) => rpc_error(&id, -32603, "Internal error".into()),
+            }
+        }
+        "chain_getFinalizedHead" => match s.block(s.finalized().max(1)).await {
+            Ok(b) => rpc_ok(&id, json!(b.hash.to_string())),
+            Err(_) => rpc_error(&id, -32603, "Internal error".into()),
+        },
+        "chain_getHeader" => {
+            let Some(hash) = p(0).as_str().map(str::to_string) else {
+                return rpc_error(&id, -32602, "Invalid params: expected a block hash".into());
+            };
+            match block_by_hash(&s, &hash).await {
+                Some((n, b)) => rpc_ok(
+                    &id,
+                    json!({
+                        "parentHash": b.parent.to_string(),
+                        "number": format!("0x{n:x}"),
+                        "stateRoot": H256::default().to_string(),
+                        "extrinsicsRoot": H256::default().to_string(),
+                        "digest": {"logs": []},
+                        "extension": {"V3": {
+                            "appLookup": lookup(&b),
+                            "commitment": {"rows": 0, "cols": 0, "commitment": [], "dataRoot": b.data_root.to_string()},
+                        }},
+                    }),
+                ),
+                None => rpc_ok(&id, Value::Null),
+            }
+        }
+        "kate_queryDataProof" => {
+            let (Some(tx), Some(hash)) = (p(0).as_u64(), p(1).as_str().map(str::to_string)) else {
+                return rpc_error(
+                    &id,
+                    -32602,
+                    "Invalid params: expected [transaction_index, block_hash]".into(),
+                );
+            };
+            let Some((_, b)) = block_by_hash(&s, &hash).await else {
+                return rpc_error(&id, 1, format!("Requested block {hash} is not finalized"));
+            };
+            let refs: Vec<&[u8]> = b.subs.iter().map(|(_, d)| d.as_slice()).collect();
+            match tx
+                .checked_sub(1)
+                .and_then(|i| proof::prove(&refs, i as usize))
+            {
+                Some(dp) => rpc_ok(&id, json!({"dataProof": dp})),
+                None => rpc_error(
+                    &id,
+                    1,
+                    format!("Cannot fetch tx data at tx index {tx} at block {hash}"),
+                ),
+            }
+        }
+        "kate_blockLength" => {
+            let max = s.node.chain.limits().max_square_width.pow(2) * 512;
+            rpc_ok(
+                &id,
+                json!({"max": [max, max, max], "cols": 512, "rows": 256, "chunkSize": 32}),
+            )
+        }
+        m => rpc_error(&id, -32601, format!("Method not found: {m}")),
+    }
+}
+
+/// The light client API and the node RPC, on one address.
+pub(crate) fn router(state: AvailState) -> Router {
+    Router::new()
+        .route("/", post(rpc))
+        .route("/v2/submit", post(submit))
+        .route("/v2/status", get(status))
+        .route("/v2/version", get(version))
+        .route("/v2/blocks/{n}", get(block_status))
+        .route("/v2/blocks/{n}/header", get(block_header))
+        .route("/v2/blocks/{n}/data", get(block_data))
+        .layer(DefaultBodyLimit::max(4 * MAX_APP_DATA))
+        .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn app_namespaces_round_trip() {
+        for id in [0, 1, 9, 1000, u32::MAX] {
+            assert_eq!(app_of(&app_namespace(id)), Some(id));
+        }
+        assert_eq!(app_of(&Namespace::RECORDS), None);
+    }
+}

@@ -1,0 +1,207 @@
+//! The devnet's Avail APIs over real HTTP on loopback: the light client's
+//! API v2 (submit, block status, header, data, status) and the node's
+//! `kate_queryDataProof`, whose proof verifies against the data root of a
+//! header fetched from the node, and fails for every lie.
+
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use modelda_da::avail::proof::{self, DataProof, ProofError, H256};
+use modelda_devnet::avail_api::MAX_APP_DATA;
+use modelda_devnet::{Devnet, DevnetConfig};
+use serde_json::{json, Value};
+
+async fn devnet(dir: &std::path::Path) -> (Devnet, String) {
+    let d = Devnet::start(DevnetConfig {
+        data_dir: dir.to_path_buf(),
+        rpc_addr: "127.0.0.1:0".parse().unwrap(),
+        eigenda_addr: "127.0.0.1:0".parse().unwrap(),
+        avail_addr: Some("127.0.0.1:0".parse().unwrap()),
+        block_time: Duration::from_millis(100),
+        ..Default::default()
+    })
+    .await
+    .expect("devnet starts");
+    let url = d.avail_url().expect("the Avail API is served");
+    (d, url)
+}
+
+async fn rpc(c: &reqwest::Client, url: &str, method: &str, params: Value) -> Value {
+    c.post(url)
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn submit(c: &reqwest::Client, url: &str, data: &[u8]) -> reqwest::Response {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(data);
+    c.post(format!("{url}/v2/submit"))
+        .json(&json!({ "data": b64 }))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devnet_speaks_the_avail_light_client_api_and_kate_data_proofs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (d, url) = devnet(tmp.path()).await;
+    let c = reqwest::Client::new();
+
+    let status: Value = c
+        .get(format!("{url}/v2/status"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["app_id"], 1);
+    assert_eq!(status["modes"], json!(["light", "app"]));
+
+    // Two submissions; the second is proven.
+    let a = submit(&c, &url, b"first blob").await;
+    assert_eq!(a.status(), 200);
+    let data = b"the blob that is proven".to_vec();
+    let r = submit(&c, &url, &data).await;
+    assert_eq!(r.status(), 200);
+    let sub: Value = r.json().await.unwrap();
+    let n = sub["block_number"].as_u64().unwrap();
+    let index = sub["index"].as_u64().unwrap();
+    assert!(index >= 1, "index 0 is the timestamp inherent: {sub}");
+    assert!(sub["block_hash"].as_str().unwrap().starts_with("0x"));
+
+    // 404 until final, then finished.
+    let t = Instant::now();
+    loop {
+        let r = c.get(format!("{url}/v2/blocks/{n}")).send().await.unwrap();
+        if r.status() == 200 {
+            let v: Value = r.json().await.unwrap();
+            assert_eq!(v["status"], "finished", "{v}");
+            break;
+        }
+        assert_eq!(r.status(), 404);
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "block {n} never finished"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let head: Value = c
+        .get(format!("{url}/v2/blocks/{}", n + 1000))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .map(Value::String)
+        .unwrap();
+    assert_eq!(head, "Not Found");
+
+    // The app's data, and the header's data root.
+    let got: Value = c
+        .get(format!("{url}/v2/blocks/{n}/data?fields=data"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let txs = got["data_transactions"].as_array().unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&data);
+    assert!(txs.iter().any(|t| t["data"] == b64), "{got}");
+    let header: Value = c
+        .get(format!("{url}/v2/blocks/{n}/header"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let lc_root: H256 = header["extension"]["data_root"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(header["hash"], sub["block_hash"]);
+
+    // The node: hash, header, proof.
+    let hash = rpc(&c, &url, "chain_getBlockHash", json!([n])).await["result"].clone();
+    assert_eq!(hash, sub["block_hash"]);
+    let node_header = rpc(&c, &url, "chain_getHeader", json!([hash])).await;
+    let root: H256 = node_header["result"]["extension"]["V3"]["commitment"]["dataRoot"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(root, lc_root);
+    assert_eq!(node_header["result"]["number"], format!("0x{n:x}"));
+    let p = rpc(&c, &url, "kate_queryDataProof", json!([index, hash])).await;
+    let dp: DataProof = serde_json::from_value(p["result"]["dataProof"].clone())
+        .unwrap_or_else(|e| panic!("{e}: {p}"));
+    assert_eq!(dp.leaf, proof::leaf_of(&data));
+    assert_eq!(proof::verify(&dp, &data, &root), Ok(()));
+    assert_eq!(
+        proof::verify(&dp, b"other bytes", &root),
+        Err(ProofError::WrongLeaf)
+    );
+    let mut forged = dp.clone();
+    forged.roots.blob_root.0[0] ^= 1;
+    assert!(proof::verify(&forged, &data, &root).is_err());
+    let mut other = root;
+    other.0[0] ^= 1;
+    assert!(matches!(
+        proof::verify(&dp, &data, &other),
+        Err(ProofError::WrongHeader { .. })
+    ));
+
+    // What the real APIs refuse, refused the same way.
+    let e = rpc(
+        &c,
+        &url,
+        "kate_queryDataProof",
+        json!([index, format!("0x{}", "11".repeat(32))]),
+    )
+    .await;
+    assert_eq!(e["error"]["code"], 1, "{e}");
+    let e = rpc(&c, &url, "kate_queryDataProof", json!([999, hash])).await;
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Cannot fetch tx data"),
+        "{e}"
+    );
+    let e = rpc(&c, &url, "kate_blockLength", json!([hash])).await;
+    assert_eq!(e["result"]["chunkSize"], 32, "{e}");
+    let r = c
+        .post(format!("{url}/v2/submit"))
+        .json(&json!({"raw": "AA=="}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .starts_with("Request body deserialize error"));
+    assert_eq!(submit(&c, &url, b"").await.status(), 500);
+    assert_eq!(
+        submit(&c, &url, &vec![7u8; MAX_APP_DATA + 1])
+            .await
+            .status(),
+        500
+    );
+    let r = c
+        .get(format!("{url}/v2/blocks/{n}/data?fields=extrinsic"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    d.stop().await;
+}
