@@ -39,6 +39,8 @@ pub(crate) struct Cost {
     pub fee_utia: Option<u64>,
     /// Bytes billed (EigenDA).
     pub billed_bytes: Option<u64>,
+    /// The fee in nano-AVAIL before the chain's multipliers (Avail).
+    pub fee_nano_avail: Option<u64>,
 }
 
 impl Cost {
@@ -172,12 +174,22 @@ pub(crate) async fn cost(api: &Api, p: &PublicationEntry) -> Result<Arc<Cost>, A
         .chain(&records)
         .map(|&s| usize::try_from(s).unwrap_or(usize::MAX))
         .collect();
-    let (fee_utia, billed_bytes) = match loc.kind() {
+    let (fee_utia, billed_bytes, fee_nano_avail) = match loc.kind() {
         LayerKind::Eigenda => (
             None,
             Some(
                 all.iter()
                     .map(|&s| modelda_da::eigenda::billed_bytes(s))
+                    .sum(),
+            ),
+            None,
+        ),
+        LayerKind::Avail => (
+            None,
+            None,
+            Some(
+                all.iter()
+                    .map(|&s| modelda_da::avail::estimate_fee_nano(s))
                     .sum(),
             ),
         ),
@@ -193,7 +205,7 @@ pub(crate) async fn cost(api: &Api, p: &PublicationEntry) -> Result<Arc<Cost>, A
                     modelda_da::celestia::estimate_fee(tx, modelda_da::celestia::MIN_GAS_PRICE)
                 })
                 .sum();
-            (Some(fee), None)
+            (Some(fee), None, None)
         }
     };
     let c = Arc::new(Cost {
@@ -204,6 +216,7 @@ pub(crate) async fn cost(api: &Api, p: &PublicationEntry) -> Result<Arc<Cost>, A
         payload_bytes,
         fee_utia,
         billed_bytes,
+        fee_nano_avail,
     });
     api.remember_cost(p.id, c.clone());
     Ok(c)

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
+use modelda_da::avail::AvailOptions;
 use modelda_da::celestia::CelestiaOptions;
 use modelda_da::eigenda::EigenDaOptions;
 use modelda_da::{
@@ -19,7 +20,7 @@ use serde_json::json;
 /// Which DA layer to use, and how to reach it.
 #[derive(Args, Clone, Debug)]
 pub struct DaArgs {
-    /// DA layer: local (the embedded chain), celestia or eigenda.
+    /// DA layer: local (the embedded chain), celestia, eigenda or avail.
     #[arg(long, default_value = "local", value_parser = parse_kind)]
     pub da: LayerKind,
     /// Data directory of the local chain.
@@ -55,6 +56,26 @@ pub struct DaArgs {
         default_value = "http://127.0.0.1:3100"
     )]
     pub eigenda_url: String,
+    /// Avail light client API URL (app mode: it posts with its own app id
+    /// and key).
+    #[arg(
+        long,
+        env = "MODELDA_AVAIL_URL",
+        default_value = "http://127.0.0.1:7007"
+    )]
+    pub avail_url: String,
+    /// Avail full node JSON-RPC URL (data proofs, and the headers they are
+    /// checked against).
+    #[arg(
+        long,
+        env = "MODELDA_AVAIL_NODE_URL",
+        default_value = "http://127.0.0.1:9944"
+    )]
+    pub avail_node_url: String,
+    /// Avail app id to post with; the light client must serve it. Default:
+    /// the light client's.
+    #[arg(long, env = "MODELDA_AVAIL_APP_ID")]
+    pub avail_app_id: Option<u32>,
     /// Namespace of data blobs: 20 hex digits of a version-0 id.
     #[arg(long, default_value_t = Namespace::DEFAULT)]
     pub namespace: Namespace,
@@ -95,8 +116,9 @@ fn parse_kind(s: &str) -> Result<LayerKind, String> {
         "local" => Ok(LayerKind::Local),
         "celestia" => Ok(LayerKind::Celestia),
         "eigenda" => Ok(LayerKind::Eigenda),
+        "avail" => Ok(LayerKind::Avail),
         _ => Err(format!(
-            "unknown DA layer {s:?}: use local, celestia or eigenda"
+            "unknown DA layer {s:?}: use local, celestia, eigenda or avail"
         )),
     }
 }
@@ -136,6 +158,12 @@ impl DaArgs {
                 url: self.eigenda_url.clone(),
                 ..Default::default()
             },
+            avail: AvailOptions {
+                url: self.avail_url.clone(),
+                node_url: self.avail_node_url.clone(),
+                app_id: self.avail_app_id,
+                ..Default::default()
+            },
         })
     }
 
@@ -160,6 +188,10 @@ impl DaArgs {
             LayerKind::Eigenda => {
                 format!("connecting to the EigenDA proxy at {}", self.eigenda_url)
             }
+            LayerKind::Avail => format!(
+                "connecting to the Avail light client at {} and node at {}",
+                self.avail_url, self.avail_node_url
+            ),
         })
     }
 }
@@ -178,6 +210,13 @@ pub struct DevnetArgs {
     /// EigenDA REST listen address.
     #[arg(long, default_value = "127.0.0.1:3100")]
     eigenda_addr: SocketAddr,
+    /// Avail light client API (and node JSON-RPC) listen address.
+    #[arg(long, default_value = "127.0.0.1:7007")]
+    avail_addr: SocketAddr,
+    /// The Avail light client's app id (the devnet's chain knows 0 to 9,
+    /// as Avail's dev genesis).
+    #[arg(long, default_value_t = 1)]
+    avail_app_id: u32,
     /// Time between blocks, in milliseconds.
     #[arg(long, default_value_t = 1000)]
     block_time_ms: u64,
@@ -360,6 +399,8 @@ pub fn devnet(json: bool, args: &DevnetArgs) -> Result<()> {
         },
         auth: !args.no_auth,
         mempool_ttl_blocks: args.mempool_ttl_blocks,
+        avail_addr: Some(args.avail_addr),
+        avail_app_id: args.avail_app_id,
         ..Default::default()
     };
     runtime()?.block_on(async {
@@ -371,13 +412,16 @@ pub fn devnet(json: bool, args: &DevnetArgs) -> Result<()> {
         if json {
             println!(
                 "{}",
-                json!({"celestia_rpc": d.rpc_url(), "eigenda": d.eigenda_url(), "head": head,
+                json!({"celestia_rpc": d.rpc_url(), "eigenda": d.eigenda_url(),
+                       "avail": d.avail_url(), "head": head,
                        "data_dir": args.data_dir, "write_token": token})
             );
         } else {
             println!("modelda devnet: chain in {} at height {head}", args.data_dir.display());
             println!("  Celestia node JSON-RPC  {}", d.rpc_url());
             println!("  EigenDA proxy REST      {}", d.eigenda_url());
+            let avail = d.avail_url().unwrap_or_default();
+            println!("  Avail light client API  {avail} (and node JSON-RPC, app id {})", args.avail_app_id);
             println!();
             println!("Point modelda at it:");
             println!("  export MODELDA_CELESTIA_URL={}", d.rpc_url());
@@ -386,7 +430,8 @@ pub fn devnet(json: bool, args: &DevnetArgs) -> Result<()> {
                 args.data_dir.display()
             );
             println!("  export MODELDA_EIGENDA_URL={}", d.eigenda_url());
-            println!("  modelda blob submit FILE --da celestia    # or --da eigenda");
+            println!("  export MODELDA_AVAIL_URL={avail} MODELDA_AVAIL_NODE_URL={avail}");
+            println!("  modelda blob submit FILE --da celestia    # or --da eigenda, --da avail");
             println!();
             println!("Ctrl-C stops it; the chain stays on disk.");
         }
@@ -488,6 +533,9 @@ pub fn blob(json: bool, cmd: &BlobCommand) -> Result<()> {
             BlobCommand::List { height, da } => {
                 if da.da == LayerKind::Eigenda {
                     bail!("EigenDA has no namespaces or heights to list: a blob there is found by its cert (eigenda:0xCERT)");
+                }
+                if da.da == LayerKind::Avail {
+                    bail!("listing Avail blocks is not built yet: a blob there is found by its locator (avail:HEIGHT:APP_ID:INDEX:LEAF)");
                 }
                 let layer = da.open_read().await?;
                 let follow = layer

@@ -160,7 +160,10 @@ pub(crate) fn open_reader(dir: &Path) -> Result<Index> {
 pub(crate) fn source(da: &DaArgs) -> Source {
     Source {
         layer: da.da.to_string(),
-        namespace: (da.da != LayerKind::Eigenda).then(|| da.record_namespace.to_string()),
+        namespace: da
+            .da
+            .has_namespaces()
+            .then(|| da.record_namespace.to_string()),
     }
 }
 

@@ -122,7 +122,7 @@ enum Command {
     Devnet(da_cmd::DevnetArgs),
     /// Follow a layer's record namespace into an index of models, lineage
     /// and chunk places; or read, register, rebuild it.
-    Index(index_cmd::IndexArgs),
+    Index(Box<index_cmd::IndexArgs>),
     /// Follow a layer into an index and serve the GraphQL API, chunks and
     /// metrics over it, in one process (the embedded chain by default).
     Node(node_cmd::NodeArgs),

@@ -246,6 +246,7 @@ fn fee_unit(kind: LayerKind) -> &'static str {
         LayerKind::Celestia => "utia",
         LayerKind::Local => "(local chain: free)",
         LayerKind::Eigenda => "(EigenDA: paid off-chain by reservation or on-demand deposit)",
+        LayerKind::Avail => "(Avail: paid by the light client's account)",
     }
 }
 
@@ -286,6 +287,13 @@ fn dry_run(json: bool, show_progress: bool, args: &PublishArgs, geometry: Geomet
         } => format!("{utia} utia ({gas} gas at {gas_price} utia/gas, {transactions} transactions)"),
         estimate::Fee::Billed { billed_bytes } => format!(
             "{billed_bytes} billed bytes (symbols padded to powers of two, at least 128 KiB per blob)"
+        ),
+        estimate::Fee::Avail {
+            nano_avail,
+            submissions,
+        } => format!(
+            "{:.4} AVAIL for {submissions} submit_data (base, length and matrix weight; before the chain's multipliers)",
+            *nano_avail as f64 / 1e9
         ),
     };
     let fee = &e.fee;

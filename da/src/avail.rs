@@ -1,8 +1,588 @@
-//! Avail: the data root of a block's submissions and its Merkle proofs
-//! (the shape of the full node's `kate_queryDataProof`), checked against
-//! the data root in a header the verifier fetches from its own node.
+//! Avail as a [`DaLayer`]: blobs posted and read through the light client's
+//! HTTP API v2 in app mode (`POST /v2/submit`, `GET /v2/blocks/{n}`,
+//! `/v2/blocks/{n}/data`, `/v2/status`), the light client being a sidecar
+//! as the EigenDA proxy is; inclusion proven by the full node's
+//! `kate_queryDataProof` and checked against the data root of a header
+//! this client fetches from its own node (`chain_getBlockHash`,
+//! `chain_getHeader`).
 //!
-//! The client for the light client's HTTP API v2 and the devnet's Avail
-//! API build on this (issue 12, in progress).
+//! A blob's locator is `avail:HEIGHT:APP_ID:INDEX:LEAF`: the block, the
+//! app id, the extrinsic index (what `kate_queryDataProof` takes) and the
+//! data root leaf `keccak256(data)`, which picks the blob out of the light
+//! client's app data (that lists no indexes) and checks it.
+//!
+//! Facts from Avail's sources (availproject/avail-light `core/src/api/v2`,
+//! availproject/avail `rpc/kate-rpc`, `runtime/src/constants.rs`): the light
+//! client answers errors as plain text; every node error on submit is a
+//! bare 500; `data` submissions return at inclusion, not finality; a block
+//! answers 404 until the light client has sampled it; `kate_queryDataProof`
+//! needs a finalized block; a `submit_data` holds at most 1 MiB.
 
 pub mod proof;
+
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use self::proof::{DataProof, H256};
+use crate::layer::{InclusionProof, Limits, Receipt, Settlement};
+use crate::retry::{with_retry, Attempt, RetryPolicy};
+use crate::{DaLayer, Error, LayerKind, Locator, Namespace, Result};
+
+/// Largest `submit_data` payload: the runtime's `MaxAppDataLength`, 1 MiB.
+pub const MAX_APP_DATA_BYTES: usize = 1 << 20;
+
+/// Seconds between Avail blocks on mainnet.
+pub const BLOCK_SECONDS: u64 = 20;
+
+/// Rows and columns of the data matrix at Avail's genesis (256 x 512 cells
+/// of 32 bytes, 31 of data each); governance may change them
+/// (`kate_blockLength` tells).
+pub const MATRIX_CELLS: u64 = 256 * 512;
+
+/// Data bytes a block carries at the genesis matrix.
+pub const BLOCK_DATA_BYTES: u64 = MATRIX_CELLS * 31;
+
+/// Seconds from inclusion to finality (GRANDPA, 2 to 3 blocks).
+pub const FINALITY_SECONDS: u64 = 60;
+
+/// The fee of one `submit_data` of `size` bytes, in nano-AVAIL, before the
+/// chain's congestion multiplier and `SubmitDataFeeModifier` (which
+/// governance sets; `payment_queryFeeDetails` tells the real fee): a base
+/// fee of 0.124 AVAIL, 100 nAVAIL per byte, and the weight of the matrix
+/// cells it fills, 85% of 5e12 for a full matrix at 10 pAVAIL per unit
+/// (availproject/avail `runtime/src/impls.rs`, `pallets/dactr`).
+pub fn estimate_fee_nano(size: usize) -> u64 {
+    let len = size as u64;
+    let compact = match len {
+        0..=63 => 1,
+        64..=16383 => 2,
+        16384..=1073741823 => 4,
+        _ => 5,
+    };
+    // As the pallet counts them: (len + compact length prefix + 31) / 31.
+    let scalars = (len + compact + 31) / 31;
+    let weight = scalars as u128 * 4_250_000_000_000u128 / u128::from(MATRIX_CELLS);
+    // 10 pAVAIL per unit of weight = weight / 100 nAVAIL.
+    124_000_000 + 100 * len + (weight / 100) as u64
+}
+
+/// Options of [`AvailLayer`].
+#[derive(Clone, Debug)]
+pub struct AvailOptions {
+    /// Light client API. Default: `http://127.0.0.1:7007`.
+    pub url: String,
+    /// Full node JSON-RPC (proofs and headers). Default:
+    /// `http://127.0.0.1:9944`.
+    pub node_url: String,
+    /// The app id blobs are posted with: the light client's. When set, a
+    /// light client serving another app id is an error. Default: whatever
+    /// the light client serves.
+    pub app_id: Option<u32>,
+    /// Retries of reads (transport errors, 500, 503). Default:
+    /// [`RetryPolicy::default`].
+    pub retry: RetryPolicy,
+    /// Timeout of one request. Default: 120 s (a submission waits for its
+    /// block).
+    pub timeout: Duration,
+    /// How long a read waits for a block to be finished. Default: 5 min.
+    pub finality_timeout: Duration,
+    /// Pause between polls of a block's status. Default: 1 s.
+    pub poll: Duration,
+    /// Concurrent submissions within one `submit`. Default: 4.
+    pub concurrency: usize,
+}
+
+impl Default for AvailOptions {
+    fn default() -> Self {
+        AvailOptions {
+            url: "http://127.0.0.1:7007".into(),
+            node_url: "http://127.0.0.1:9944".into(),
+            app_id: None,
+            retry: RetryPolicy::default(),
+            timeout: Duration::from_secs(120),
+            finality_timeout: Duration::from_secs(300),
+            poll: Duration::from_secs(1),
+            concurrency: 4,
+        }
+    }
+}
+
+/// An Avail light client (and node) as a [`DaLayer`].
+#[derive(Clone)]
+pub struct AvailLayer {
+    http: reqwest::Client,
+    opts: AvailOptions,
+}
+
+#[derive(Deserialize)]
+struct SubmitResponse {
+    block_number: u64,
+    index: u32,
+}
+
+/// What an attempt's answer was, before it is mapped to an [`Error`].
+enum Failure {
+    Transport(String),
+    Status(u16, String),
+}
+
+fn locator_parts(loc: &Locator) -> Result<(u64, u32, u32, H256)> {
+    match loc {
+        Locator::Avail {
+            height,
+            app_id,
+            index,
+            leaf,
+        } => Ok((*height, *app_id, *index, *leaf)),
+        _ => Err(Error::Locator {
+            locator: loc.to_string(),
+            reason: "not an avail locator".into(),
+        }),
+    }
+}
+
+impl AvailLayer {
+    /// A client of the light client at `opts.url` and the node at
+    /// `opts.node_url`. No request is made yet.
+    pub fn new(opts: AvailOptions) -> Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(opts.timeout)
+            .build()
+            .map_err(|e| Error::Transport {
+                endpoint: opts.url.clone(),
+                detail: e.to_string(),
+                attempts: 0,
+            })?;
+        Ok(AvailLayer { http, opts })
+    }
+
+    fn lc(&self, path: &str) -> String {
+        format!("{}{path}", self.opts.url.trim_end_matches('/'))
+    }
+
+    /// One request, retried on transport errors, 500 and 503 when `retry`.
+    async fn request(
+        &self,
+        url: &str,
+        retry: RetryPolicy,
+        make: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<(u16, Vec<u8>)> {
+        let r = with_retry(retry, || {
+            let req = make();
+            async move {
+                let resp = req
+                    .send()
+                    .await
+                    .map_err(|e| Attempt::Retry(Failure::Transport(e.to_string())))?;
+                let status = resp.status().as_u16();
+                let body = resp
+                    .bytes()
+                    .await
+                    .map_err(|e| Attempt::Retry(Failure::Transport(e.to_string())))?
+                    .to_vec();
+                match status {
+                    500 | 502 | 503 | 429 => Err(Attempt::Retry(Failure::Status(
+                        status,
+                        String::from_utf8_lossy(&body).trim().to_string(),
+                    ))),
+                    _ => Ok((status, body)),
+                }
+            }
+        })
+        .await;
+        r.map_err(|(f, attempts)| match f {
+            Failure::Transport(detail) => Error::Transport {
+                endpoint: url.to_string(),
+                detail,
+                attempts,
+            },
+            Failure::Status(503, _) => Error::Unavailable {
+                endpoint: url.to_string(),
+                attempts,
+            },
+            Failure::Status(429, _) => Error::RateLimited {
+                endpoint: url.to_string(),
+                attempts,
+            },
+            Failure::Status(s, text) => Error::Remote {
+                endpoint: url.to_string(),
+                detail: format!("HTTP {s}: {:.200}", text),
+            },
+        })
+    }
+
+    async fn get_json(&self, path: &str) -> Result<(u16, Value)> {
+        let url = self.lc(path);
+        let (status, body) = self
+            .request(&url, self.opts.retry, || self.http.get(&url))
+            .await?;
+        if status != 200 {
+            return Ok((status, Value::String(String::from_utf8_lossy(&body).into())));
+        }
+        let v = serde_json::from_slice(&body).map_err(|e| Error::Remote {
+            endpoint: url.clone(),
+            detail: format!("not JSON: {e}"),
+        })?;
+        Ok((status, v))
+    }
+
+    /// `GET /v2/status`: the app id served and the latest block.
+    pub async fn status(&self) -> Result<(Option<u32>, u64)> {
+        let (s, v) = self.get_json("/v2/status").await?;
+        if s != 200 {
+            return Err(Error::Remote {
+                endpoint: self.lc("/v2/status"),
+                detail: format!("HTTP {s}: {v}"),
+            });
+        }
+        let app = v["app_id"].as_u64().and_then(|a| u32::try_from(a).ok());
+        Ok((app, v["blocks"]["latest"].as_u64().unwrap_or(0)))
+    }
+
+    /// The app id to post with: the light client's, checked against the
+    /// configured one.
+    pub async fn app_id(&self) -> Result<u32> {
+        let (served, _) = self.status().await?;
+        match (served, self.opts.app_id) {
+            (None, _) => Err(Error::AvailNoSubmitter {
+                endpoint: self.opts.url.clone(),
+            }),
+            (Some(s), Some(w)) if s != w => Err(Error::AvailAppMismatch {
+                endpoint: self.opts.url.clone(),
+                served: s,
+                wanted: w,
+            }),
+            (Some(s), _) => Ok(s),
+        }
+    }
+
+    /// Posts one blob; returns its locator once it is in a block.
+    async fn submit_one(&self, app_id: u32, data: Vec<u8>) -> Result<Receipt> {
+        let url = self.lc("/v2/submit");
+        let size = data.len();
+        let leaf = proof::leaf_of(&data);
+        let body = json!({ "data": B64.encode(&data) });
+        // A submission is retried only when it never reached the light
+        // client (connection refused) or was turned away before it took it
+        // (503): a 500 or a lost answer may have posted it.
+        let r = with_retry(self.opts.retry, || {
+            let req = self.http.post(&url).json(&body);
+            async move {
+                let resp = match req.send().await {
+                    Ok(r) => r,
+                    Err(e) if e.is_connect() => {
+                        return Err(Attempt::Retry(Failure::Transport(e.to_string())))
+                    }
+                    Err(e) => return Err(Attempt::Fail(Failure::Transport(e.to_string()))),
+                };
+                let status = resp.status().as_u16();
+                let body = resp
+                    .bytes()
+                    .await
+                    .map_err(|e| Attempt::Fail(Failure::Transport(e.to_string())))?
+                    .to_vec();
+                match status {
+                    200 => Ok(body),
+                    503 | 429 => Err(Attempt::Retry(Failure::Status(status, String::new()))),
+                    s => Err(Attempt::Fail(Failure::Status(
+                        s,
+                        String::from_utf8_lossy(&body).trim().to_string(),
+                    ))),
+                }
+            }
+        })
+        .await;
+        let body = match r {
+            Ok(b) => b,
+            Err((Failure::Transport(detail), attempts)) if attempts > 0 => {
+                return Err(Error::OutcomeUnknown {
+                    endpoint: url,
+                    detail: format!("{detail} (attempt {attempts})"),
+                })
+            }
+            Err((Failure::Transport(detail), attempts)) => {
+                return Err(Error::Transport {
+                    endpoint: url,
+                    detail,
+                    attempts,
+                })
+            }
+            Err((Failure::Status(404, _), _)) => {
+                return Err(Error::AvailNoSubmitter {
+                    endpoint: self.opts.url.clone(),
+                })
+            }
+            Err((Failure::Status(500, _), _)) => {
+                return Err(Error::AvailSubmitRefused {
+                    endpoint: self.opts.url.clone(),
+                    app_id,
+                })
+            }
+            Err((Failure::Status(503, _), attempts)) => {
+                return Err(Error::Unavailable {
+                    endpoint: url,
+                    attempts,
+                })
+            }
+            Err((Failure::Status(s, text), _)) => {
+                return Err(Error::Remote {
+                    endpoint: url,
+                    detail: format!("HTTP {s}: {:.200}", text),
+                })
+            }
+        };
+        let r: SubmitResponse = serde_json::from_slice(&body).map_err(|e| Error::Remote {
+            endpoint: url.clone(),
+            detail: format!("unexpected submit answer: {e}"),
+        })?;
+        Ok(Receipt {
+            locator: Locator::Avail {
+                height: r.block_number,
+                app_id,
+                index: r.index,
+                leaf,
+            },
+            size,
+            fee: 0,
+        })
+    }
+
+    /// Waits until the light client has finished block `height` (or marked
+    /// it incomplete: no data in it).
+    pub async fn wait_finished(&self, height: u64) -> Result<()> {
+        let started = Instant::now();
+        loop {
+            let (s, v) = self.get_json(&format!("/v2/blocks/{height}")).await?;
+            let status = match s {
+                200 => v["status"].as_str().unwrap_or("").to_string(),
+                404 => "not sampled yet".to_string(),
+                s => {
+                    return Err(Error::Remote {
+                        endpoint: self.lc(&format!("/v2/blocks/{height}")),
+                        detail: format!("HTTP {s}: {v}"),
+                    })
+                }
+            };
+            if status == "finished" || status == "incomplete" {
+                return Ok(());
+            }
+            if status == "unavailable" {
+                return Err(Error::NotFound {
+                    locator: format!(
+                        "avail block {height} (before the light client's first block)"
+                    ),
+                });
+            }
+            if started.elapsed() >= self.opts.finality_timeout {
+                return Err(Error::NotFinal {
+                    height,
+                    status,
+                    waited_secs: started.elapsed().as_secs(),
+                });
+            }
+            tokio::time::sleep(self.opts.poll).await;
+        }
+    }
+
+    /// A node JSON-RPC call.
+    async fn rpc(&self, method: &str, params: Value) -> Result<Value> {
+        let url = self.opts.node_url.clone();
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+        let (status, bytes) = self
+            .request(&url, self.opts.retry, || self.http.post(&url).json(&body))
+            .await?;
+        let v: Value = serde_json::from_slice(&bytes).map_err(|e| Error::Remote {
+            endpoint: url.clone(),
+            detail: format!("HTTP {status}, not JSON-RPC: {e}"),
+        })?;
+        if let Some(e) = v.get("error") {
+            return Err(Error::Remote {
+                endpoint: url,
+                detail: format!("{method}: {}", e["message"].as_str().unwrap_or("error")),
+            });
+        }
+        Ok(v["result"].clone())
+    }
+
+    /// The hash of block `height`, from the node.
+    async fn block_hash(&self, height: u64) -> Result<H256> {
+        let v = self.rpc("chain_getBlockHash", json!([height])).await?;
+        v.as_str()
+            .and_then(|s| s.parse().ok())
+            .ok_or(Error::FutureHeight { height, head: 0 })
+    }
+
+    /// The data root of block `hash`'s header, from the node.
+    async fn header_data_root(&self, hash: &H256) -> Result<H256> {
+        let v = self
+            .rpc("chain_getHeader", json!([hash.to_string()]))
+            .await?;
+        v["extension"]["V3"]["commitment"]["dataRoot"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| Error::Remote {
+                endpoint: self.opts.node_url.clone(),
+                detail: format!("header {hash} has no V3 data root"),
+            })
+    }
+}
+
+#[async_trait]
+impl DaLayer for AvailLayer {
+    fn kind(&self) -> LayerKind {
+        LayerKind::Avail
+    }
+
+    async fn limits(&self) -> Result<Limits> {
+        Ok(Limits {
+            max_blob_bytes: MAX_APP_DATA_BYTES,
+            max_batch_bytes: MAX_APP_DATA_BYTES.saturating_mul(self.opts.concurrency.max(1)),
+        })
+    }
+
+    async fn head(&self) -> Result<u64> {
+        Ok(self.status().await?.1)
+    }
+
+    fn settlement(&self) -> Settlement {
+        Settlement::Unlisted
+    }
+
+    #[tracing::instrument(name = "da.submit", skip_all, fields(layer = "avail", blobs = blobs.len()))]
+    async fn submit(&self, _namespace: Namespace, blobs: Vec<Vec<u8>>) -> Result<Vec<Receipt>> {
+        crate::layer::check_blobs("avail", blobs.iter().map(Vec::len), MAX_APP_DATA_BYTES)?;
+        let app_id = self.app_id().await?;
+        let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(self.opts.concurrency.max(1)));
+        let mut tasks = Vec::with_capacity(blobs.len());
+        for b in blobs {
+            let me = self.clone();
+            let sem = sem.clone();
+            tasks.push(tokio::spawn(async move {
+                let _permit = sem
+                    .acquire_owned()
+                    .await
+                    .expect("semaphore is never closed");
+                me.submit_one(app_id, b).await
+            }));
+        }
+        let mut out = Vec::with_capacity(tasks.len());
+        for t in tasks {
+            out.push(t.await.map_err(|e| Error::Remote {
+                endpoint: self.opts.url.clone(),
+                detail: format!("submit task failed: {e}"),
+            })??);
+        }
+        Ok(out)
+    }
+
+    #[tracing::instrument(name = "da.get", skip_all, fields(layer = "avail", locator = %locator))]
+    async fn get(&self, locator: &Locator) -> Result<Vec<u8>> {
+        let (height, app_id, _, leaf) = locator_parts(locator)?;
+        let served = self.app_id().await;
+        match served {
+            Ok(a) if a == app_id => {}
+            Ok(a) => {
+                return Err(Error::AvailAppMismatch {
+                    endpoint: self.opts.url.clone(),
+                    served: a,
+                    wanted: app_id,
+                })
+            }
+            Err(e) => return Err(e),
+        }
+        self.wait_finished(height).await?;
+        let path = format!("/v2/blocks/{height}/data?fields=data");
+        let (s, v) = self.get_json(&path).await?;
+        if s != 200 {
+            return Err(Error::Remote {
+                endpoint: self.lc(&path),
+                detail: format!("HTTP {s}: {v}"),
+            });
+        }
+        let txs = v["data_transactions"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        for t in txs {
+            let Some(b64) = t["data"].as_str() else {
+                continue;
+            };
+            if b64.len() > MAX_APP_DATA_BYTES.div_ceil(3) * 4 + 4 {
+                continue;
+            }
+            let Ok(data) = B64.decode(b64) else {
+                continue;
+            };
+            if proof::leaf_of(&data) == leaf {
+                return Ok(data);
+            }
+        }
+        Err(Error::NotFound {
+            locator: locator.to_string(),
+        })
+    }
+
+    #[tracing::instrument(name = "da.prove", skip_all, fields(layer = "avail", locator = %locator))]
+    async fn prove(&self, locator: &Locator) -> Result<InclusionProof> {
+        let (height, _, index, _) = locator_parts(locator)?;
+        self.wait_finished(height).await?;
+        let hash = self.block_hash(height).await?;
+        let v = self
+            .rpc("kate_queryDataProof", json!([index, hash.to_string()]))
+            .await?;
+        let data_proof: DataProof =
+            serde_json::from_value(v["dataProof"].clone()).map_err(|e| Error::Remote {
+                endpoint: self.opts.node_url.clone(),
+                detail: format!("kate_queryDataProof answered an unexpected shape: {e}"),
+            })?;
+        Ok(InclusionProof::Avail {
+            v: InclusionProof::VERSION,
+            height,
+            block_hash: hash,
+            data_proof,
+        })
+    }
+
+    #[tracing::instrument(name = "da.verify", skip_all, fields(layer = "avail", locator = %locator))]
+    async fn verify(&self, locator: &Locator, data: &[u8], proof: &InclusionProof) -> Result<()> {
+        let bad = |reason: String| Error::BadProof {
+            locator: locator.to_string(),
+            reason,
+        };
+        let (height, _, _, leaf) = locator_parts(locator)?;
+        let InclusionProof::Avail {
+            height: h,
+            block_hash,
+            data_proof,
+            ..
+        } = proof
+        else {
+            return Err(bad("not an Avail proof".into()));
+        };
+        if *h != height {
+            return Err(bad(format!("the proof is for block {h}, not {height}")));
+        }
+        if data_proof.leaf != leaf {
+            return Err(bad("the proof's leaf is not the locator's".into()));
+        }
+        // The header comes from this client's own node, never the proof.
+        let hash = self.block_hash(height).await?;
+        if &hash != block_hash {
+            return Err(bad(format!(
+                "block {height} is {hash} on this node, not {block_hash}"
+            )));
+        }
+        let root = self.header_data_root(&hash).await?;
+        proof::verify(data_proof, data, &root).map_err(|e| bad(e.to_string()))
+    }
+
+    async fn data_root(&self, height: u64) -> Result<Option<[u8; 32]>> {
+        let hash = self.block_hash(height).await?;
+        Ok(Some(self.header_data_root(&hash).await?.0))
+    }
+}

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use crate::avail::{AvailLayer, AvailOptions, MAX_APP_DATA_BYTES};
 use crate::celestia::{CelestiaLayer, CelestiaOptions};
 use crate::eigenda::{EigenDaLayer, EigenDaOptions, MAX_PAYLOAD_BYTES};
 use crate::{ChainLimits, DaLayer, LayerKind, Limits, Result};
@@ -34,6 +35,8 @@ pub struct LayerConfig {
     pub celestia: CelestiaOptions,
     /// The EigenDA client's settings.
     pub eigenda: EigenDaOptions,
+    /// The Avail client's settings.
+    pub avail: AvailOptions,
 }
 
 impl Default for LayerConfig {
@@ -44,6 +47,7 @@ impl Default for LayerConfig {
             limits: ChainLimits::APP_V5,
             celestia: CelestiaOptions::default(),
             eigenda: EigenDaOptions::default(),
+            avail: AvailOptions::default(),
         }
     }
 }
@@ -62,6 +66,7 @@ impl LayerConfig {
                 .await?,
             ),
             LayerKind::Eigenda => Box::new(EigenDaLayer::new(self.eigenda.clone())?),
+            LayerKind::Avail => Box::new(AvailLayer::new(self.avail.clone())?),
         })
     }
 
@@ -101,6 +106,10 @@ impl LayerConfig {
                 }
             }
             LayerKind::Local => self.limits.limits(),
+            LayerKind::Avail => Limits {
+                max_blob_bytes: MAX_APP_DATA_BYTES,
+                max_batch_bytes: MAX_APP_DATA_BYTES,
+            },
         }
     }
 }

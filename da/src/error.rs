@@ -111,6 +111,45 @@ pub enum Error {
         /// What failed.
         detail: String,
     },
+    /// The Avail light client cannot submit: it runs without an app id
+    /// (light mode), so it serves no `/v2/submit`.
+    #[error("{endpoint}: the Avail light client does not submit (404 on /v2/submit): start it in app mode with an app id and a funded identity key")]
+    AvailNoSubmitter {
+        /// The light client.
+        endpoint: String,
+    },
+    /// The Avail light client is in app mode for another app id than the
+    /// one configured.
+    #[error("{endpoint}: the Avail light client serves app id {served}, not {wanted}; start it with --app-id {wanted} or pass --avail-app-id {served}")]
+    AvailAppMismatch {
+        /// The light client.
+        endpoint: String,
+        /// The app id it serves.
+        served: u32,
+        /// The app id configured here.
+        wanted: u32,
+    },
+    /// The Avail node refused a submission (the light client reports every
+    /// node error as a bare 500): an app id the chain has not registered,
+    /// or an account that cannot pay.
+    #[error("{endpoint}: the Avail node refused the submission (HTTP 500): the app id {app_id} may not be registered on this chain (create it with dataAvailability.createApplicationKey), or the light client's account cannot pay")]
+    AvailSubmitRefused {
+        /// The light client.
+        endpoint: String,
+        /// The app id.
+        app_id: u32,
+    },
+    /// A block that is not final (or not yet sampled by the light client)
+    /// after waiting.
+    #[error("block {height} is not finished on the Avail light client after {waited_secs} s (status {status}); try again later")]
+    NotFinal {
+        /// The block.
+        height: u64,
+        /// Its last status.
+        status: String,
+        /// Seconds waited.
+        waited_secs: u64,
+    },
     /// The layer answered with an error we do not map more precisely.
     #[error("{endpoint}: {detail}")]
     Remote {

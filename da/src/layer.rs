@@ -81,6 +81,19 @@ pub enum InclusionProof {
         /// The cert.
         cert: Cert,
     },
+    /// Avail: the node's `kate_queryDataProof` of the submission, checked
+    /// against the data root of a header the verifier fetches from its own
+    /// node.
+    Avail {
+        /// Encoding version (1).
+        v: u8,
+        /// Block number.
+        height: u64,
+        /// The block's hash, as the prover's node gave it.
+        block_hash: crate::avail::proof::H256,
+        /// The data proof.
+        data_proof: crate::avail::proof::DataProof,
+    },
 }
 
 impl InclusionProof {

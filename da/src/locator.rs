@@ -213,15 +213,25 @@ pub enum LayerKind {
     Celestia,
     /// EigenDA (a proxy, or the devnet).
     Eigenda,
+    /// Avail (a light client and a node, or the devnet).
+    Avail,
 }
 
 impl LayerKind {
+    /// Whether blobs are filed under namespaces (the embedded chain and
+    /// Celestia; EigenDA has none, Avail has app ids, which its light
+    /// client sets).
+    pub fn has_namespaces(self) -> bool {
+        matches!(self, LayerKind::Local | LayerKind::Celestia)
+    }
+
     /// The name used in flags and locators.
     pub fn as_str(self) -> &'static str {
         match self {
             LayerKind::Local => "local",
             LayerKind::Celestia => "celestia",
             LayerKind::Eigenda => "eigenda",
+            LayerKind::Avail => "avail",
         }
     }
 }
@@ -235,8 +245,9 @@ impl std::fmt::Display for LayerKind {
 /// Where one blob lives.
 ///
 /// Text form (version 1): `local:HEIGHT:NAMESPACE:COMMITMENT`,
-/// `celestia:HEIGHT:NAMESPACE:COMMITMENT` or `eigenda:0xCERT`, with the
-/// namespace as 20 hex digits and the commitment as 64. JSON form: an object
+/// `celestia:HEIGHT:NAMESPACE:COMMITMENT`, `eigenda:0xCERT` or
+/// `avail:HEIGHT:APP_ID:INDEX:LEAF`, with the namespace as 20 hex digits and
+/// the commitment and leaf as 64. JSON form: an object
 /// tagged by `layer`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "layer", rename_all = "lowercase", deny_unknown_fields)]
@@ -264,6 +275,19 @@ pub enum Locator {
         /// The cert.
         cert: Cert,
     },
+    /// A `submit_data` on Avail.
+    Avail {
+        /// Block number.
+        height: u64,
+        /// The app id it was submitted with.
+        app_id: u32,
+        /// Its extrinsic index in the block (what `kate_queryDataProof`
+        /// takes).
+        index: u32,
+        /// Its data root leaf, `keccak256(data)`: picks it out of the
+        /// light client's app data, and checks it.
+        leaf: crate::avail::proof::H256,
+    },
 }
 
 impl Locator {
@@ -273,6 +297,7 @@ impl Locator {
             Locator::Local { .. } => LayerKind::Local,
             Locator::Celestia { .. } => LayerKind::Celestia,
             Locator::Eigenda { .. } => LayerKind::Eigenda,
+            Locator::Avail { .. } => LayerKind::Avail,
         }
     }
 
@@ -289,7 +314,7 @@ impl Locator {
                 namespace,
                 commitment,
             } => Some((*height, *namespace, *commitment)),
-            Locator::Eigenda { .. } => None,
+            Locator::Eigenda { .. } | Locator::Avail { .. } => None,
         }
     }
 }
@@ -298,6 +323,12 @@ impl std::fmt::Display for Locator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Locator::Eigenda { cert } => write!(f, "eigenda:{cert}"),
+            Locator::Avail {
+                height,
+                app_id,
+                index,
+                leaf,
+            } => write!(f, "avail:{height}:{app_id}:{index}:{}", hex::encode(leaf.0)),
             _ => {
                 let (h, ns, c) = self.square_parts().expect("square locator");
                 write!(f, "{}:{h}:{ns}:{c}", self.kind())
@@ -318,6 +349,23 @@ impl std::str::FromStr for Locator {
             "eigenda" => Ok(Locator::Eigenda {
                 cert: rest.parse()?,
             }),
+            "avail" => {
+                let mut it = rest.split(':');
+                let (Some(h), Some(a), Some(i), Some(l), None) =
+                    (it.next(), it.next(), it.next(), it.next(), it.next())
+                else {
+                    return Err(bad("expected avail:HEIGHT:APP_ID:INDEX:LEAF"));
+                };
+                if l.len() != 64 {
+                    return Err(bad("leaf must be 64 hex digits"));
+                }
+                Ok(Locator::Avail {
+                    height: h.parse().map_err(|_| bad("height must be a number"))?,
+                    app_id: a.parse().map_err(|_| bad("app id must be a number"))?,
+                    index: i.parse().map_err(|_| bad("index must be a number"))?,
+                    leaf: l.parse().map_err(|_| bad("leaf must be 64 hex digits"))?,
+                })
+            }
             "local" | "celestia" => {
                 let mut it = rest.split(':');
                 let (Some(h), Some(ns), Some(c), None) =
@@ -344,7 +392,7 @@ impl std::str::FromStr for Locator {
                     }
                 })
             }
-            _ => Err(bad("layer must be local, celestia or eigenda")),
+            _ => Err(bad("layer must be local, celestia, eigenda or avail")),
         }
     }
 }
@@ -398,6 +446,12 @@ mod tests {
             Locator::Eigenda {
                 cert: Cert::new(vec![3, 1, 2]).unwrap(),
             },
+            Locator::Avail {
+                height: 12,
+                app_id: 1,
+                index: 3,
+                leaf: crate::avail::proof::H256([9; 32]),
+            },
         ] {
             assert_eq!(l.to_string().parse::<Locator>().unwrap(), l);
             let j = serde_json::to_string(&l).unwrap();
@@ -406,5 +460,16 @@ mod tests {
         assert!("nope:1".parse::<Locator>().is_err());
         assert!("local:x:y:z".parse::<Locator>().is_err());
         assert!("eigenda:0x".parse::<Locator>().is_err());
+        assert!("avail:1:2:3".parse::<Locator>().is_err());
+        assert!(format!("avail:1:2:3:0x{}", "ab".repeat(31))
+            .parse::<Locator>()
+            .is_err());
+        assert_eq!(
+            format!("avail:7:1:2:{}", "ab".repeat(32))
+                .parse::<Locator>()
+                .unwrap()
+                .to_string(),
+            format!("avail:7:1:2:{}", "ab".repeat(32))
+        );
     }
 }

@@ -137,10 +137,12 @@ impl AvailState {
                 "injected failover: retry later",
             ));
         }
+        // Turned away before the light client takes the request (as a
+        // proxy in front of it would): retryable, even for a submission.
         if roll(f.error_rate) {
             return Some(text(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Internal Server Error",
+                StatusCode::SERVICE_UNAVAILABLE,
+                "injected: unavailable, retry later",
             ));
         }
         None

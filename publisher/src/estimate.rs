@@ -50,6 +50,15 @@ pub enum Fee {
         /// Billed bytes.
         billed_bytes: u64,
     },
+    /// Avail: base, length and matrix-weight fees of each `submit_data`
+    /// (see [`modelda_da::avail::estimate_fee_nano`]), before the chain's
+    /// multipliers.
+    Avail {
+        /// Fee in nano-AVAIL.
+        nano_avail: u64,
+        /// `submit_data` transactions (one per blob).
+        submissions: usize,
+    },
 }
 
 /// The estimate.
@@ -99,6 +108,26 @@ pub fn estimate(plan: &Plan, p: &EstimateParams) -> Estimate {
                 blocks * CELESTIA_BLOCK_SECONDS,
                 format!(
                     "{blocks} full blocks of {width}x{width} shares at {CELESTIA_BLOCK_SECONDS} s (Celestia mainnet)"
+                ),
+            )
+        }
+        LayerKind::Avail => {
+            let bytes: u64 = sizes.iter().map(|&s| s as u64).sum();
+            let blocks = bytes.div_ceil(modelda_da::avail::BLOCK_DATA_BYTES).max(1);
+            (
+                Fee::Avail {
+                    nano_avail: sizes
+                        .iter()
+                        .map(|&s| modelda_da::avail::estimate_fee_nano(s))
+                        .sum(),
+                    submissions: sizes.len(),
+                },
+                blocks * modelda_da::avail::BLOCK_SECONDS + modelda_da::avail::FINALITY_SECONDS,
+                format!(
+                    "{blocks} blocks of {} KiB of data at {} s, then about {} s to finality (Avail mainnet)",
+                    modelda_da::avail::BLOCK_DATA_BYTES / 1024,
+                    modelda_da::avail::BLOCK_SECONDS,
+                    modelda_da::avail::FINALITY_SECONDS
                 ),
             )
         }

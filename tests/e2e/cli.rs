@@ -408,9 +408,10 @@ fn devnet_and_blob_commands_work_end_to_end() {
     use std::io::BufRead;
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
-    let (rpc, eig) = (free_port(), free_port());
+    let (rpc, eig, av) = (free_port(), free_port(), free_port());
     let rpc_addr = format!("127.0.0.1:{rpc}");
     let eig_addr = format!("127.0.0.1:{eig}");
+    let avail_addr = format!("127.0.0.1:{av}");
     let mut child = Command::new(super::modelda_bin())
         .args([
             "devnet",
@@ -420,6 +421,8 @@ fn devnet_and_blob_commands_work_end_to_end() {
             &rpc_addr,
             "--eigenda-addr",
             &eig_addr,
+            "--avail-addr",
+            &avail_addr,
             "--block-time-ms",
             "100",
         ])
@@ -444,7 +447,8 @@ fn devnet_and_blob_commands_work_end_to_end() {
     std::fs::write(t.join("b.bin"), modelda_fixtures::input(700_000)).unwrap();
     let rpc_url = format!("http://{rpc_addr}");
     let eig_url = format!("http://{eig_addr}");
-    for da in ["local", "celestia", "eigenda"] {
+    let avail_url = format!("http://{avail_addr}");
+    for da in ["local", "celestia", "eigenda", "avail"] {
         let flags = [
             "--da",
             da,
@@ -456,6 +460,10 @@ fn devnet_and_blob_commands_work_end_to_end() {
             "token",
             "--eigenda-url",
             &eig_url,
+            "--avail-url",
+            &avail_url,
+            "--avail-node-url",
+            &avail_url,
         ];
         let mut args = vec!["blob", "submit", "b.bin", "--json"];
         args.extend(flags);
@@ -463,6 +471,13 @@ fn devnet_and_blob_commands_work_end_to_end() {
         let loc = receipts[0]["locator"].clone();
         let loc_text = match da {
             "eigenda" => format!("eigenda:{}", loc["cert"].as_str().unwrap()),
+            "avail" => format!(
+                "avail:{}:{}:{}:{}",
+                loc["height"],
+                loc["app_id"],
+                loc["index"],
+                &loc["leaf"].as_str().unwrap()[2..]
+            ),
             _ => format!(
                 "{da}:{}:{}:{}",
                 loc["height"],

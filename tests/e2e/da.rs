@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use modelda_da::avail::{AvailLayer, AvailOptions};
 use modelda_da::celestia::{CelestiaLayer, CelestiaOptions};
 use modelda_da::eigenda::{EigenDaLayer, EigenDaOptions};
 use modelda_da::{
@@ -22,6 +23,7 @@ async fn devnet(dir: &std::path::Path, faults: Faults) -> Devnet {
         data_dir: dir.to_path_buf(),
         rpc_addr: loopback(),
         eigenda_addr: loopback(),
+        avail_addr: Some(loopback()),
         block_time: Duration::from_millis(100),
         faults,
         ..Default::default()
@@ -59,13 +61,33 @@ fn eigenda(d: &Devnet) -> EigenDaLayer {
     .unwrap()
 }
 
-/// The three backends: local (in-process), celestia and eigenda (devnet over HTTP).
+/// The devnet's Avail light client and node (one address serves both).
+fn avail(d: &Devnet) -> AvailLayer {
+    let url = d.avail_url().expect("the devnet serves Avail");
+    AvailLayer::new(AvailOptions {
+        url: url.clone(),
+        node_url: url,
+        app_id: Some(1),
+        retry: fast_retry(),
+        poll: Duration::from_millis(50),
+        finality_timeout: Duration::from_secs(60),
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+/// The four backends: local (in-process), celestia, eigenda and avail
+/// (devnet over HTTP).
 async fn backends(tmp: &std::path::Path) -> (Devnet, Vec<Box<dyn DaLayer>>) {
     let d = devnet(&tmp.join("devnet"), Faults::default()).await;
     let local = LocalLayer::new(LocalChain::open(&tmp.join("local"), ChainLimits::APP_V5).unwrap());
     let c = celestia(&d, Permission::Write).await;
     let e = eigenda(&d);
-    (d, vec![Box::new(local), Box::new(c), Box::new(e)])
+    let a = avail(&d);
+    (
+        d,
+        vec![Box::new(local), Box::new(c), Box::new(e), Box::new(a)],
+    )
 }
 
 fn payload(len: usize, seed: u8) -> Vec<u8> {
@@ -77,7 +99,8 @@ fn payload(len: usize, seed: u8) -> Vec<u8> {
 }
 
 /// A proof altered in one place: a sibling node of a row proof (or, when
-/// no row proof has siblings, its start column), or the EigenDA cert.
+/// no row proof has siblings, its start column), the EigenDA cert, or a
+/// sibling (or the blob root) of an Avail data proof.
 fn tamper(proof: &InclusionProof) -> InclusionProof {
     fn flip(s: &str, at: usize) -> String {
         let mut c: Vec<char> = s.chars().collect();
@@ -85,7 +108,15 @@ fn tamper(proof: &InclusionProof) -> InclusionProof {
         c.into_iter().collect()
     }
     let mut j = serde_json::to_value(proof).unwrap();
-    if let Some(cert) = j.get("cert").and_then(|c| c.as_str()).map(str::to_string) {
+    if let Some(dp) = j.get_mut("data_proof") {
+        let target = match dp["proof"].as_array_mut().filter(|p| !p.is_empty()) {
+            Some(p) => &mut p[0],
+            None => &mut dp["roots"]["blobRoot"],
+        };
+        let mut c: Vec<char> = target.as_str().unwrap().chars().collect();
+        c[10] = if c[10] == '0' { '1' } else { '0' };
+        *target = serde_json::Value::String(c.into_iter().collect());
+    } else if let Some(cert) = j.get("cert").and_then(|c| c.as_str()).map(str::to_string) {
         j["cert"] = serde_json::Value::String(format!(
             "{}{}",
             &cert[..cert.len() - 1],
@@ -143,7 +174,7 @@ async fn every_operation_on_every_backend() {
                 layer.verify(&r.locator, b, &t).await.is_err(),
                 "{kind}: tampered proof verified"
             );
-            if kind != LayerKind::Eigenda {
+            if matches!(kind, LayerKind::Local | LayerKind::Celestia) {
                 // Square proofs carry their rows' roots up to the data root;
                 // a changed row root, or a row proof left out, is caught.
                 let mut j = serde_json::to_value(&proof).unwrap();
@@ -158,7 +189,7 @@ async fn every_operation_on_every_backend() {
                 assert!(e.to_string().contains("row"), "{kind}: {e}");
             }
         }
-        if kind != LayerKind::Eigenda {
+        if matches!(kind, LayerKind::Local | LayerKind::Celestia) {
             let (height, _, _) = receipts[0].locator.square_parts().unwrap();
             assert!(layer.head().await.unwrap() >= height);
             let follow = layer.as_follow().expect("square layers can be followed");
@@ -171,7 +202,7 @@ async fn every_operation_on_every_backend() {
             let other = Namespace::new_v0(b"other-ns").unwrap();
             assert!(follow.list(other, height).await.unwrap().is_empty());
         } else {
-            assert!(layer.as_follow().is_none(), "EigenDA cannot be followed");
+            assert!(layer.as_follow().is_none(), "{kind} is not followed");
         }
     }
     d.stop().await;
@@ -196,6 +227,7 @@ async fn bad_input_gets_clear_errors() {
         assert!(matches!(e, Error::BlobTooLarge { .. }), "{kind}: {e}");
         let unknown = match kind {
             LayerKind::Eigenda => "eigenda:0x03ea00".parse::<Locator>().unwrap(),
+            LayerKind::Avail => format!("avail:1:1:1:{}", "11".repeat(32)).parse().unwrap(),
             k => format!("{k}:1:{}:{}", Namespace::DEFAULT, "11".repeat(32))
                 .parse()
                 .unwrap(),

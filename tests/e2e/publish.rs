@@ -138,6 +138,7 @@ async fn devnet(dir: &Path, faults: Faults, block_ms: u64) -> Devnet {
         data_dir: dir.to_path_buf(),
         rpc_addr: "127.0.0.1:0".parse().unwrap(),
         eigenda_addr: "127.0.0.1:0".parse().unwrap(),
+        avail_addr: Some("127.0.0.1:0".parse().unwrap()),
         block_time: Duration::from_millis(block_ms),
         faults,
         ..Default::default()
@@ -164,6 +165,21 @@ fn eigenda_flags(d: &Devnet) -> Vec<String> {
         "eigenda".into(),
         "--eigenda-url".into(),
         d.eigenda_url(),
+    ]
+}
+
+/// DA flags for the devnet's Avail light client and node.
+fn avail_flags(d: &Devnet) -> Vec<String> {
+    let url = d.avail_url().expect("the devnet serves Avail");
+    vec![
+        "--da".into(),
+        "avail".into(),
+        "--avail-url".into(),
+        url.clone(),
+        "--avail-node-url".into(),
+        url,
+        "--avail-app-id".into(),
+        "1".into(),
     ]
 }
 
@@ -732,6 +748,7 @@ async fn publish_and_fetch_over_the_devnet_with_20_percent_errors() {
     for (name, flags) in [
         ("celestia", celestia_flags(&d)),
         ("eigenda", eigenda_flags(&d)),
+        ("avail", avail_flags(&d)),
     ] {
         let root = root.clone();
         let (out, fetched) = blocking(move || {
@@ -769,6 +786,9 @@ async fn publish_and_fetch_over_the_devnet_with_20_percent_errors() {
     let mut blobs = chain_blobs(d.chain(), Namespace::DEFAULT);
     blobs.extend(chain_blobs(d.chain(), Namespace::RECORDS));
     assert_eq!(duplicates(&blobs), 0);
+    let avail = chain_blobs(d.chain(), modelda_devnet::avail_api::app_namespace(1));
+    assert!(!avail.is_empty());
+    assert_eq!(duplicates(&avail), 0, "Avail submissions posted twice");
     d.stop().await;
 }
 

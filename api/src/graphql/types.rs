@@ -654,6 +654,12 @@ impl PublicationCost {
     async fn billed_bytes(&self) -> Option<BigInt> {
         self.0.billed_bytes.map(BigInt)
     }
+
+    /// Estimated fee in nano-AVAIL (Avail), before the chain's congestion
+    /// multiplier and fee modifier.
+    async fn fee_nano_avail(&self) -> Option<BigInt> {
+        self.0.fee_nano_avail.map(BigInt)
+    }
 }
 
 /// A key that signed at least one indexed record.

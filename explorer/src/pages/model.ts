@@ -45,6 +45,7 @@ interface Publication {
     overhead: number | null;
     feeUtia: string | null;
     billedBytes: string | null;
+    feeNanoAvail: string | null;
   };
 }
 
@@ -79,7 +80,7 @@ const QUERY = `query($id: ID!) {
     publications {
       id record layer namespace signerKey dataShards parityShards blobCount blobs(first: 4)
       leaves reusedFrom reposts
-      cost { ownBlobs recordBlobs shardBytes recordBytes postedBytes payloadBytes overhead feeUtia billedBytes }
+      cost { ownBlobs recordBlobs shardBytes recordBytes postedBytes payloadBytes overhead feeUtia billedBytes feeNanoAvail }
     }
     firstPublication { id claims }
     parents { childId parentId relation status proven parent { name } child { name } }
@@ -116,7 +117,14 @@ function trainingView(t: Record<string, unknown>): HTMLElement {
 
 function publicationView(p: Publication, modelId: string): HTMLElement {
   const attestation = p.cost.ownBlobs === 0;
-  const fee = p.cost.feeUtia !== null ? `${count(p.cost.feeUtia)} utia (estimated)` : p.cost.billedBytes !== null ? `${bytes(p.cost.billedBytes)} billed` : '–';
+  const fee =
+    p.cost.feeUtia !== null
+      ? `${count(p.cost.feeUtia)} utia (estimated)`
+      : p.cost.billedBytes !== null
+        ? `${bytes(p.cost.billedBytes)} billed`
+        : p.cost.feeNanoAvail !== null
+          ? `${(Number(p.cost.feeNanoAvail) / 1e9).toFixed(4)} AVAIL (estimated, before the chain's multipliers)`
+          : '–';
   return h(
     'article',
     { class: 'publication' },
