@@ -1,7 +1,8 @@
 //! DA layer throughput: submit-and-get of 1 MiB blobs on the embedded local
-//! chain, and the same through the devnet's Celestia JSON-RPC API over
-//! loopback HTTP in the same run, so the HTTP, block-time and proof costs
-//! show as a ratio; plus proof build and verify time per blob.
+//! chain, and the same through the devnet's Celestia JSON-RPC API and its
+//! Avail light client API and node RPC over loopback HTTP in the same run,
+//! so the HTTP, block-time, finality and proof costs show as a ratio; plus
+//! proof build and verify time per blob.
 //!
 //! ```text
 //! cargo bench -p modelda-benches --bench da -- [--blobs 64] [--block-ms 100]
@@ -9,6 +10,7 @@
 
 use std::time::{Duration, Instant};
 
+use modelda_da::avail::{AvailLayer, AvailOptions};
 use modelda_da::celestia::{CelestiaLayer, CelestiaOptions};
 use modelda_da::{ChainLimits, DaLayer, LocalChain, LocalLayer, Namespace};
 use modelda_devnet::jwt::Permission;
@@ -130,6 +132,7 @@ fn main() {
             data_dir: tmp.path().join("devnet"),
             rpc_addr: "127.0.0.1:0".parse().unwrap(),
             eigenda_addr: "127.0.0.1:0".parse().unwrap(),
+            avail_addr: Some("127.0.0.1:0".parse().unwrap()),
             block_time: Duration::from_millis(block_ms),
             ..Default::default()
         })
@@ -144,8 +147,18 @@ fn main() {
         .unwrap();
         // One 1 MiB blob per submit on both; the devnet fits 7 per block, so
         // 7 submissions are in flight at once.
+        let avail_url = d.avail_url().unwrap();
+        let avail = AvailLayer::new(AvailOptions {
+            url: avail_url.clone(),
+            node_url: avail_url,
+            poll: Duration::from_millis(20),
+            ..Default::default()
+        })
+        .unwrap();
         let l = run(&local, n, 1, 1, 8).await;
         let c = run(&celestia, n, 1, 7, 8).await;
+        // Avail: one submit_data per blob, as many in flight.
+        let a = run(&avail, n, 1, 7, 8).await;
         let mb = (n << 20) as f64 / 1e6;
         println!("DA benchmark: {n} blobs of 1 MiB, devnet block time {block_ms} ms");
         println!(
@@ -163,9 +176,21 @@ fn main() {
             c.verify.as_secs_f64() * 1e3
         );
         println!(
-            "  ratio devnet/local submit {:.3}x  get {:.3}x",
+            "  devnet Avail       submit {:>7.1} MB/s   get {:>7.1} MB/s   prove {:>6.1} ms   verify {:>6.1} ms per blob",
+            mb / a.submit.as_secs_f64(),
+            mb / a.get.as_secs_f64(),
+            a.prove.as_secs_f64() * 1e3,
+            a.verify.as_secs_f64() * 1e3
+        );
+        println!(
+            "  ratio Celestia/local submit {:.3}x  get {:.3}x",
             l.submit.as_secs_f64() / c.submit.as_secs_f64(),
             l.get.as_secs_f64() / c.get.as_secs_f64()
+        );
+        println!(
+            "  ratio Avail/local    submit {:.3}x  get {:.3}x",
+            l.submit.as_secs_f64() / a.submit.as_secs_f64(),
+            l.get.as_secs_f64() / a.get.as_secs_f64()
         );
         d.stop().await;
     });

@@ -117,7 +117,14 @@ impl Default for AvailOptions {
 pub struct AvailLayer {
     http: reqwest::Client,
     opts: AvailOptions,
+    /// The light client's app id, once read (it is fixed at its start).
+    served: std::sync::Arc<tokio::sync::OnceCell<u32>>,
+    /// The app data of the block read last (leaf, data): the light client
+    /// serves a block's data whole, and blobs are read block by block.
+    last_block: std::sync::Arc<std::sync::Mutex<Option<(u64, BlockData)>>>,
 }
+
+type BlockData = std::sync::Arc<Vec<(H256, Vec<u8>)>>;
 
 #[derive(Deserialize)]
 struct SubmitResponse {
@@ -158,7 +165,12 @@ impl AvailLayer {
                 detail: e.to_string(),
                 attempts: 0,
             })?;
-        Ok(AvailLayer { http, opts })
+        Ok(AvailLayer {
+            http,
+            opts,
+            served: Default::default(),
+            last_block: Default::default(),
+        })
     }
 
     fn lc(&self, path: &str) -> String {
@@ -247,7 +259,16 @@ impl AvailLayer {
     /// The app id to post with: the light client's, checked against the
     /// configured one.
     pub async fn app_id(&self) -> Result<u32> {
-        let (served, _) = self.status().await?;
+        self.served
+            .get_or_try_init(|| async {
+                let (served, _) = self.status().await?;
+                self.check_app(served)
+            })
+            .await
+            .copied()
+    }
+
+    fn check_app(&self, served: Option<u32>) -> Result<u32> {
         match (served, self.opts.app_id) {
             (None, _) => Err(Error::AvailNoSubmitter {
                 endpoint: self.opts.url.clone(),
@@ -389,6 +410,49 @@ impl AvailLayer {
         }
     }
 
+    /// The app's submissions in block `height`, once it is finished.
+    async fn block_data(&self, height: u64) -> Result<BlockData> {
+        let cached = self
+            .last_block
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .filter(|(h, _)| *h == height)
+            .map(|(_, d)| d.clone());
+        if let Some(d) = cached {
+            return Ok(d);
+        }
+        self.wait_finished(height).await?;
+        let path = format!("/v2/blocks/{height}/data?fields=data");
+        let (s, v) = self.get_json(&path).await?;
+        if s != 200 {
+            return Err(Error::Remote {
+                endpoint: self.lc(&path),
+                detail: format!("HTTP {s}: {v}"),
+            });
+        }
+        let mut out = Vec::new();
+        for t in v["data_transactions"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+        {
+            let Some(b64) = t["data"].as_str() else {
+                continue;
+            };
+            // Bounded before decoding: no submission is larger.
+            if b64.len() > MAX_APP_DATA_BYTES.div_ceil(3) * 4 {
+                continue;
+            }
+            if let Ok(data) = B64.decode(b64) {
+                out.push((proof::leaf_of(&data), data));
+            }
+        }
+        let d = std::sync::Arc::new(out);
+        *self.last_block.lock().unwrap_or_else(|p| p.into_inner()) = Some((height, d.clone()));
+        Ok(d)
+    }
+
     /// A node JSON-RPC call.
     async fn rpc(&self, method: &str, params: Value) -> Result<Value> {
         let url = self.opts.node_url.clone();
@@ -495,36 +559,14 @@ impl DaLayer for AvailLayer {
             }
             Err(e) => return Err(e),
         }
-        self.wait_finished(height).await?;
-        let path = format!("/v2/blocks/{height}/data?fields=data");
-        let (s, v) = self.get_json(&path).await?;
-        if s != 200 {
-            return Err(Error::Remote {
-                endpoint: self.lc(&path),
-                detail: format!("HTTP {s}: {v}"),
-            });
-        }
-        let txs = v["data_transactions"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        for t in txs {
-            let Some(b64) = t["data"].as_str() else {
-                continue;
-            };
-            if b64.len() > MAX_APP_DATA_BYTES.div_ceil(3) * 4 + 4 {
-                continue;
-            }
-            let Ok(data) = B64.decode(b64) else {
-                continue;
-            };
-            if proof::leaf_of(&data) == leaf {
-                return Ok(data);
-            }
-        }
-        Err(Error::NotFound {
-            locator: locator.to_string(),
-        })
+        let block = self.block_data(height).await?;
+        block
+            .iter()
+            .find(|(l, _)| *l == leaf)
+            .map(|(_, d)| d.clone())
+            .ok_or_else(|| Error::NotFound {
+                locator: locator.to_string(),
+            })
     }
 
     #[tracing::instrument(name = "da.prove", skip_all, fields(layer = "avail", locator = %locator))]

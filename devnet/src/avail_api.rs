@@ -62,6 +62,9 @@ pub(crate) struct AvailState {
     /// Blocks between a block and its finality.
     pub finality_blocks: u64,
     pub faults: Arc<Faults>,
+    /// Heights of the block hashes handed out (hashes are a function of
+    /// the block, so this is only a cache).
+    pub hashes: Arc<std::sync::Mutex<std::collections::HashMap<H256, u64>>>,
 }
 
 /// One block as Avail sees it.
@@ -118,8 +121,13 @@ impl AvailState {
         } else {
             header_hash(n - 1, &root(&self.subs(n - 1).await?))
         };
+        let hash = header_hash(n, &data_root);
+        self.hashes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(hash, n);
         Ok(Block {
-            hash: header_hash(n, &data_root),
+            hash,
             subs,
             data_root,
             parent,
@@ -365,6 +373,16 @@ fn rpc_ok(id: &Value, result: Value) -> Response {
 /// from the finalized head.
 async fn block_by_hash(s: &AvailState, hash: &str) -> Option<(u64, Block)> {
     let want: H256 = hash.parse().ok()?;
+    let known = s
+        .hashes
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&want)
+        .copied();
+    if let Some(n) = known.filter(|&n| n <= s.finalized()) {
+        let b = s.block(n).await.ok()?;
+        return (b.hash == want).then_some((n, b));
+    }
     let mut n = s.finalized();
     while n >= 1 {
         let b = s.block(n).await.ok()?;

@@ -398,6 +398,7 @@ impl Devnet {
                     app_id: cfg.avail_app_id,
                     finality_blocks: cfg.avail_finality_blocks,
                     faults: faults.clone(),
+                    hashes: Default::default(),
                 });
                 let listener = eigenda_rest::DroppingListener::new(listener, faults.clone());
                 let s = stop.clone();

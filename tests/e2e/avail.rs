@@ -205,3 +205,91 @@ async fn devnet_speaks_the_avail_light_client_api_and_kate_data_proofs() {
     assert_eq!(r.status(), 400);
     d.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn avail_errors_are_typed_and_say_what_to_do() {
+    use modelda_da::avail::{AvailLayer, AvailOptions};
+    use modelda_da::{DaLayer, Error, Locator, Namespace, RetryPolicy};
+    let tmp = tempfile::tempdir().unwrap();
+    // A light client serving app id 42, which the chain never registered.
+    let d = Devnet::start(DevnetConfig {
+        data_dir: tmp.path().to_path_buf(),
+        rpc_addr: "127.0.0.1:0".parse().unwrap(),
+        eigenda_addr: "127.0.0.1:0".parse().unwrap(),
+        avail_addr: Some("127.0.0.1:0".parse().unwrap()),
+        avail_app_id: 42,
+        block_time: Duration::from_millis(100),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let url = d.avail_url().unwrap();
+    let layer = |app_id: Option<u32>| {
+        AvailLayer::new(AvailOptions {
+            url: url.clone(),
+            node_url: url.clone(),
+            app_id,
+            retry: RetryPolicy::NONE,
+            poll: Duration::from_millis(20),
+            finality_timeout: Duration::from_millis(300),
+            ..Default::default()
+        })
+        .unwrap()
+    };
+    let e = layer(None)
+        .submit(Namespace::DEFAULT, vec![vec![1; 10]])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::AvailSubmitRefused { app_id: 42, .. }),
+        "{e}"
+    );
+    assert!(e.to_string().contains("createApplicationKey"), "{e}");
+    let e = layer(Some(1))
+        .submit(Namespace::DEFAULT, vec![vec![1; 10]])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::AvailAppMismatch {
+                served: 42,
+                wanted: 1,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("--avail-app-id 42"), "{e}");
+    let e = layer(None)
+        .submit(Namespace::DEFAULT, vec![vec![1; MAX_APP_DATA + 1]])
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::BlobTooLarge { .. }), "{e}");
+    // A block far ahead is not finished within the wait.
+    let far: Locator = format!("avail:1000000:42:1:{}", "ab".repeat(32))
+        .parse()
+        .unwrap();
+    let e = layer(None).get(&far).await.unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::NotFinal {
+                height: 1000000,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    // A light client without an app id (here: nothing listens) is clear too.
+    let none = AvailLayer::new(AvailOptions {
+        url: "http://127.0.0.1:9".into(),
+        node_url: "http://127.0.0.1:9".into(),
+        retry: RetryPolicy::NONE,
+        ..Default::default()
+    })
+    .unwrap();
+    let e = none.head().await.unwrap_err();
+    assert!(matches!(e, Error::Transport { .. }), "{e}");
+    d.stop().await;
+}
