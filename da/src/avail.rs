@@ -132,6 +132,39 @@ struct SubmitResponse {
     index: u32,
 }
 
+/// Largest answer read from the light client or the node: a block's app
+/// data in base64 JSON at the largest matrix governance allows (1024 x 1024
+/// cells of 31 bytes) fits; anything larger is refused before it is held.
+pub const MAX_ANSWER_BYTES: usize = 64 << 20;
+
+enum Capped {
+    Transport(String),
+    TooLarge,
+}
+
+/// The body of `resp`, refused past [`MAX_ANSWER_BYTES`] (by its declared
+/// length, or as it streams in).
+async fn read_capped(mut resp: reqwest::Response) -> std::result::Result<Vec<u8>, Capped> {
+    if resp
+        .content_length()
+        .is_some_and(|n| n > MAX_ANSWER_BYTES as u64)
+    {
+        return Err(Capped::TooLarge);
+    }
+    let mut out = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| Capped::Transport(e.to_string()))?
+    {
+        if out.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(Capped::TooLarge);
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
 /// What an attempt's answer was, before it is mapped to an [`Error`].
 enum Failure {
     Transport(String),
@@ -192,11 +225,13 @@ impl AvailLayer {
                     .await
                     .map_err(|e| Attempt::Retry(Failure::Transport(e.to_string())))?;
                 let status = resp.status().as_u16();
-                let body = resp
-                    .bytes()
-                    .await
-                    .map_err(|e| Attempt::Retry(Failure::Transport(e.to_string())))?
-                    .to_vec();
+                let body = read_capped(resp).await.map_err(|e| match e {
+                    Capped::Transport(t) => Attempt::Retry(Failure::Transport(t)),
+                    Capped::TooLarge => Attempt::Fail(Failure::Status(
+                        status,
+                        format!("answer larger than {MAX_ANSWER_BYTES} bytes"),
+                    )),
+                })?;
                 match status {
                     500 | 502 | 503 | 429 => Err(Attempt::Retry(Failure::Status(
                         status,
@@ -302,11 +337,13 @@ impl AvailLayer {
                     Err(e) => return Err(Attempt::Fail(Failure::Transport(e.to_string()))),
                 };
                 let status = resp.status().as_u16();
-                let body = resp
-                    .bytes()
-                    .await
-                    .map_err(|e| Attempt::Fail(Failure::Transport(e.to_string())))?
-                    .to_vec();
+                let body = read_capped(resp).await.map_err(|e| match e {
+                    Capped::Transport(t) => Attempt::Fail(Failure::Transport(t)),
+                    Capped::TooLarge => Attempt::Fail(Failure::Status(
+                        status,
+                        format!("answer larger than {MAX_ANSWER_BYTES} bytes"),
+                    )),
+                })?;
                 match status {
                     200 => Ok(body),
                     503 | 429 => Err(Attempt::Retry(Failure::Status(status, String::new()))),

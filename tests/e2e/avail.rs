@@ -293,3 +293,43 @@ async fn avail_errors_are_typed_and_say_what_to_do() {
     assert!(matches!(e, Error::Transport { .. }), "{e}");
     d.stop().await;
 }
+
+/// A hostile light client answering a block's data with more than the
+/// client reads: refused with an error, not held in memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_answer_from_a_hostile_light_client_is_refused() {
+    use axum::routing::get;
+    use modelda_da::avail::{AvailLayer, AvailOptions, MAX_ANSWER_BYTES};
+    use modelda_da::{DaLayer, Error, Locator, RetryPolicy};
+    let huge = std::sync::Arc::new(vec![b' '; MAX_ANSWER_BYTES + 1]);
+    let app = axum::Router::new()
+        .route(
+            "/v2/status",
+            get(|| async { axum::Json(json!({"app_id": 1, "blocks": {"latest": 5}})) }),
+        )
+        .route(
+            "/v2/blocks/{n}",
+            get(|| async { axum::Json(json!({"status": "finished", "confidence": 99.9})) }),
+        )
+        .route(
+            "/v2/blocks/{n}/data",
+            get(move || {
+                let huge = huge.clone();
+                async move { (*huge).clone() }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let layer = AvailLayer::new(AvailOptions {
+        url: url.clone(),
+        node_url: url,
+        retry: RetryPolicy::NONE,
+        ..Default::default()
+    })
+    .unwrap();
+    let loc: Locator = format!("avail:3:1:1:{}", "ab".repeat(32)).parse().unwrap();
+    let e = layer.get(&loc).await.unwrap_err();
+    assert!(matches!(e, Error::Remote { .. }), "{e}");
+    assert!(e.to_string().contains("larger than"), "{e}");
+}
