@@ -31,7 +31,7 @@ use modelda_da::avail::proof::{self, keccak, H256};
 use modelda_da::Namespace;
 use serde_json::{json, Value};
 
-use crate::faults::{roll, Faults};
+use crate::faults::{before_request, Faults, Injected};
 use crate::Node;
 
 /// Largest `submit_data` payload: the runtime's `MaxAppDataLength`.
@@ -135,25 +135,15 @@ impl AvailState {
     }
 
     async fn faults(&self) -> Option<Response> {
-        let f = *self.faults;
-        if !f.latency.is_zero() {
-            tokio::time::sleep(f.latency).await;
-        }
-        if roll(f.failover_rate) {
-            return Some(text(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "injected failover: retry later",
-            ));
-        }
-        // Turned away before the light client takes the request (as a
+        // Both turned away before the light client takes the request (as a
         // proxy in front of it would): retryable, even for a submission.
-        if roll(f.error_rate) {
-            return Some(text(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "injected: unavailable, retry later",
-            ));
-        }
-        None
+        before_request(&self.faults).await.map(|i| {
+            let msg = match i {
+                Injected::Failover => "injected failover: retry later",
+                Injected::Error => "injected: unavailable, retry later",
+            };
+            text(StatusCode::SERVICE_UNAVAILABLE, msg)
+        })
     }
 }
 

@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use tokio::net::{TcpListener, TcpStream};
 
-use super::faults::{roll, Faults};
+use super::faults::{before_request, roll, Faults, Injected};
 use crate::memstore::MemStore;
 use modelda_da::eigenda::MAX_PAYLOAD_BYTES;
 use modelda_da::Cert;
@@ -34,20 +34,13 @@ fn text(status: StatusCode, msg: impl Into<String>) -> Response {
 }
 
 async fn faults(state: &AppState) -> Option<Response> {
-    let f = *state.faults;
-    if !f.latency.is_zero() {
-        tokio::time::sleep(f.latency).await;
-    }
-    if roll(f.failover_rate) {
-        return Some(text(
+    before_request(&state.faults).await.map(|i| match i {
+        Injected::Failover => text(
             StatusCode::SERVICE_UNAVAILABLE,
             "injected failover: retry later",
-        ));
-    }
-    if roll(f.error_rate) {
-        return Some(text(StatusCode::TOO_MANY_REQUESTS, "injected rate limit"));
-    }
-    None
+        ),
+        Injected::Error => text(StatusCode::TOO_MANY_REQUESTS, "injected rate limit"),
+    })
 }
 
 fn standard(mode: &Mode) -> Option<Response> {

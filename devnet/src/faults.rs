@@ -56,3 +56,23 @@ pub fn roll(p: f64) -> bool {
     let x = rand_core::RngCore::next_u64(&mut rand_core::OsRng) as f64 / u64::MAX as f64;
     x < p
 }
+
+/// A fault a REST API injects before it handles a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Injected {
+    /// A failover (`failover_rate`).
+    Failover,
+    /// A retryable error (`error_rate`).
+    Error,
+}
+
+/// The latency, then the roll of a REST request's faults.
+pub(crate) async fn before_request(f: &Faults) -> Option<Injected> {
+    if !f.latency.is_zero() {
+        tokio::time::sleep(f.latency).await;
+    }
+    if roll(f.failover_rate) {
+        return Some(Injected::Failover);
+    }
+    roll(f.error_rate).then_some(Injected::Error)
+}
