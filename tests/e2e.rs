@@ -97,10 +97,22 @@ pub fn modelda_ok(cwd: &Path, args: &[&str]) -> String {
     let out = modelda(cwd, args);
     assert!(
         out.status.success(),
-        "modelda {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
+        "modelda {args:?} failed ({}):\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
     );
     String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+/// `GET url`, requiring a JSON answer.
+pub async fn get_json(url: &str) -> serde_json::Value {
+    reqwest::get(url)
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"))
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: not JSON: {e}"))
 }
 
 /// Copies a directory tree.

@@ -76,6 +76,12 @@ pub struct DaArgs {
     /// the light client's.
     #[arg(long, env = "MODELDA_AVAIL_APP_ID")]
     pub avail_app_id: Option<u32>,
+    /// Blocks an Avail submission stays valid (the mortal era the light
+    /// client signs with). A submission whose answer was lost is looked
+    /// for only after this many blocks (and 5 more for finality), so that
+    /// nothing is posted twice.
+    #[arg(long, default_value_t = modelda_da::avail::MORTALITY_BLOCKS)]
+    pub avail_mortality_blocks: u64,
     /// Namespace of data blobs: 20 hex digits of a version-0 id.
     #[arg(long, default_value_t = Namespace::DEFAULT)]
     pub namespace: Namespace,
@@ -162,6 +168,7 @@ impl DaArgs {
                 url: self.avail_url.clone(),
                 node_url: self.avail_node_url.clone(),
                 app_id: self.avail_app_id,
+                mortality_blocks: self.avail_mortality_blocks,
                 ..Default::default()
             },
         })
@@ -217,6 +224,10 @@ pub struct DevnetArgs {
     /// as Avail's dev genesis).
     #[arg(long, default_value_t = 1)]
     avail_app_id: u32,
+    /// Blocks an Avail submission stays valid before it is dropped, never
+    /// included (the light client's mortal era).
+    #[arg(long, default_value_t = modelda_da::avail::MORTALITY_BLOCKS)]
+    avail_mortality_blocks: u64,
     /// Time between blocks, in milliseconds.
     #[arg(long, default_value_t = 1000)]
     block_time_ms: u64,
@@ -238,12 +249,12 @@ pub struct DevnetArgs {
     /// Fault: fraction of connections dropped.
     #[arg(long, default_value_t = 0.0)]
     drop_rate: f64,
-    /// Fault: fraction of Celestia submissions taken into the mempool and
-    /// then dropped from it (never included), the client hearing nothing.
+    /// Fault: fraction of submissions (Celestia, Avail) taken into the
+    /// mempool and then dropped from it (never included), the client hearing nothing.
     #[arg(long, default_value_t = 0.0)]
     evict_rate: f64,
-    /// Fault: fraction of Celestia submissions included whose answer is
-    /// lost (the connection drops after inclusion).
+    /// Fault: fraction of submissions (Celestia, Avail) included whose
+    /// answer is lost (the connection drops after inclusion).
     #[arg(long, default_value_t = 0.0)]
     lose_answer_rate: f64,
     /// Fault: a submission waits a random 0 to this many blocks in the
@@ -401,6 +412,7 @@ pub fn devnet(json: bool, args: &DevnetArgs) -> Result<()> {
         mempool_ttl_blocks: args.mempool_ttl_blocks,
         avail_addr: Some(args.avail_addr),
         avail_app_id: args.avail_app_id,
+        avail_mortality_blocks: args.avail_mortality_blocks,
         ..Default::default()
     };
     runtime()?.block_on(async {

@@ -20,9 +20,11 @@ use crate::Cli;
 
 #[derive(Args, Clone, Debug)]
 pub(crate) struct CommitArgs {
-    /// Leaf size: a power of two from 16KiB to 8MiB.
-    #[arg(long, default_value = "1MiB")]
-    pub(crate) leaf_size: LeafSize,
+    /// Leaf size: a power of two from 16KiB to 8MiB. Default: 1MiB; when
+    /// publishing to a layer whose blobs hold less than a 1 MiB leaf and its
+    /// envelope (Avail), the largest that fits (512KiB).
+    #[arg(long)]
+    pub(crate) leaf_size: Option<LeafSize>,
     /// Training manifest (TOML). Default: DIR/modelda-training.toml when present.
     #[arg(long)]
     pub(crate) training: Option<PathBuf>,
@@ -32,10 +34,31 @@ pub(crate) struct CommitArgs {
     pub(crate) parents: Vec<LineageClaim>,
 }
 
+/// The largest leaf size, at most the default (1 MiB), whose shard
+/// envelope fits in a blob of `max_blob` bytes.
+pub(crate) fn fitting_leaf_size(max_blob: usize) -> Option<LeafSize> {
+    LeafSize::all()
+        .filter(|l| *l <= LeafSize::DEFAULT)
+        .filter(|l| l.bytes() as usize + modelda_publisher::envelope::HEADER_LEN <= max_blob)
+        .last()
+}
+
 impl CommitArgs {
     pub(crate) fn options(&self) -> CommitOptions {
+        self.options_with(self.leaf_size.unwrap_or_default())
+    }
+
+    /// The leaf size to publish with in blobs of at most `max_blob` bytes:
+    /// the one asked for, else 1 MiB or the largest whose shard envelope
+    /// fits.
+    pub(crate) fn leaf_size_for(&self, max_blob: usize) -> LeafSize {
+        self.leaf_size
+            .unwrap_or_else(|| fitting_leaf_size(max_blob).unwrap_or_default())
+    }
+
+    pub(crate) fn options_with(&self, leaf_size: LeafSize) -> CommitOptions {
         CommitOptions {
-            leaf_size: self.leaf_size,
+            leaf_size,
             training: self.training.clone(),
             lineage: self.parents.clone(),
             skip_tensors: false,
@@ -493,4 +516,21 @@ pub(crate) fn verify_inclusion(
         println!("    blake3 of the bytes: {}", verified.blake3);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_leaf_size_fits_the_layer() {
+        let l = |s: &str| s.parse::<LeafSize>().unwrap();
+        // Avail: 1 MiB blobs hold a 512 KiB leaf with its envelope.
+        assert_eq!(fitting_leaf_size(1 << 20), Some(l("512KiB")));
+        // Celestia and the local chain: the default.
+        assert_eq!(fitting_leaf_size(2 << 20), Some(LeafSize::DEFAULT));
+        assert_eq!(fitting_leaf_size(16 << 20), Some(LeafSize::DEFAULT));
+        assert_eq!(fitting_leaf_size(100_000), Some(l("64KiB")));
+        assert_eq!(fitting_leaf_size(1000), None);
+    }
 }

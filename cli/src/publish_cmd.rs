@@ -157,15 +157,28 @@ pub fn publish(json: bool, show_progress: bool, args: &PublishArgs) -> Result<()
     let key_path = args.key.as_ref().expect("clap requires --key");
     let key = PrivateKey::load(key_path)
         .with_context(|| format!("loading the signing key {}", key_path.display()))?;
-    let opts = args.commit.options();
+    let max_blob = max_blob_bytes(args)?;
+    let opts = args
+        .commit
+        .options_with(args.commit.leaf_size_for(max_blob));
     let bar = Bar::new(show_progress, "hashing");
     let explicit_lineage = !args.commit.parents.is_empty() || args.commit.training.is_some();
+    // An existing signature is used when its leaves are the size asked for
+    // or, with no size asked for, when they fit the layer's blobs.
+    let reusable = |m: &modelda_manifest::ModelManifest| {
+        m.files.iter().all(|f| match args.commit.leaf_size {
+            Some(l) => f.leaf_size == l,
+            None => {
+                f.leaf_size.bytes() as usize + modelda_publisher::envelope::HEADER_LEN <= max_blob
+            }
+        })
+    };
     let model = SignedModel::prepare(
         &args.dir,
         &key,
         &opts,
         args.resign || explicit_lineage,
-        |m| m.files.iter().all(|f| f.leaf_size == args.commit.leaf_size),
+        reusable,
         &bar,
     )
     .with_context(|| format!("committing and signing {}", args.dir.display()))?;
@@ -250,13 +263,22 @@ fn fee_unit(kind: LayerKind) -> &'static str {
     }
 }
 
+/// The largest blob to post: the layer's, or less with --max-blob-bytes.
+fn max_blob_bytes(args: &PublishArgs) -> Result<usize> {
+    let limits = args.da.config()?.assumed_limits();
+    Ok(args
+        .max_blob_bytes
+        .map_or(limits.max_blob_bytes, |m| m.min(limits.max_blob_bytes)))
+}
+
 fn dry_run(json: bool, show_progress: bool, args: &PublishArgs, geometry: Geometry) -> Result<()> {
     let limits = args.da.config()?.assumed_limits();
-    let max_blob = args
-        .max_blob_bytes
-        .map_or(limits.max_blob_bytes, |m| m.min(limits.max_blob_bytes));
+    let max_blob = max_blob_bytes(args)?;
     let bar = Bar::new(show_progress, "hashing");
-    let model = commit_dir(&args.dir, &args.commit.options(), &bar)
+    let opts = args
+        .commit
+        .options_with(args.commit.leaf_size_for(max_blob));
+    let model = commit_dir(&args.dir, &opts, &bar)
         .with_context(|| format!("committing {}", args.dir.display()))?;
     bar.finish();
     let plan = Plan::new(&model.manifest, geometry, max_blob, &Vec::new(), 0)

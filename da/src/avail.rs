@@ -29,7 +29,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use self::proof::{DataProof, H256};
-use crate::layer::{InclusionProof, Limits, Receipt, Settlement};
+use crate::layer::{Follow, InclusionProof, Limits, Receipt, Settlement};
 use crate::retry::{with_retry, Attempt, RetryPolicy};
 use crate::{DaLayer, Error, LayerKind, Locator, Namespace, Result};
 
@@ -49,6 +49,16 @@ pub const BLOCK_DATA_BYTES: u64 = MATRIX_CELLS * 31;
 
 /// Seconds from inclusion to finality (GRANDPA, 2 to 3 blocks).
 pub const FINALITY_SECONDS: u64 = 60;
+
+/// Blocks a submission stays valid: the light client signs `submit_data`
+/// with avail-rust's default mortal era of 32 blocks from the best block,
+/// so a submission not included by then never is.
+pub const MORTALITY_BLOCKS: u64 = 32;
+
+/// Blocks the finalized head (what the light client reports) may trail the
+/// best block a submission's era starts from, added to the mortality when
+/// an unknown submission is settled.
+pub const FINALITY_LAG_BLOCKS: u64 = 5;
 
 /// The fee of one `submit_data` of `size` bytes, in nano-AVAIL, before the
 /// chain's congestion multiplier and `SubmitDataFeeModifier` (which
@@ -95,6 +105,9 @@ pub struct AvailOptions {
     pub poll: Duration,
     /// Concurrent submissions within one `submit`. Default: 4.
     pub concurrency: usize,
+    /// Blocks a submission stays valid (its mortal era). Default:
+    /// [`MORTALITY_BLOCKS`].
+    pub mortality_blocks: u64,
 }
 
 impl Default for AvailOptions {
@@ -108,6 +121,7 @@ impl Default for AvailOptions {
             finality_timeout: Duration::from_secs(300),
             poll: Duration::from_secs(1),
             concurrency: 4,
+            mortality_blocks: MORTALITY_BLOCKS,
         }
     }
 }
@@ -204,6 +218,11 @@ impl AvailLayer {
             served: Default::default(),
             last_block: Default::default(),
         })
+    }
+
+    /// The options it was made with.
+    pub fn options(&self) -> &AvailOptions {
+        &self.opts
     }
 
     fn lc(&self, path: &str) -> String {
@@ -432,7 +451,7 @@ impl AvailLayer {
             if status == "unavailable" {
                 return Err(Error::NotFound {
                     locator: format!(
-                        "avail block {height} (before the light client's first block)"
+                        "avail block {height} (before the light client's first block: sync it from further back, or start an index later with --from-height)"
                     ),
                 });
             }
@@ -551,7 +570,14 @@ impl DaLayer for AvailLayer {
     }
 
     fn settlement(&self) -> Settlement {
-        Settlement::Unlisted
+        // A submission without an answer is included within its mortal era
+        // or never; the head is the finalized one, which may trail the best
+        // block the era starts from.
+        Settlement::WithinBlocks(self.opts.mortality_blocks + FINALITY_LAG_BLOCKS)
+    }
+
+    fn as_follow(&self) -> Option<&dyn Follow> {
+        Some(self)
     }
 
     #[tracing::instrument(name = "da.submit", skip_all, fields(layer = "avail", blobs = blobs.len()))]
@@ -663,5 +689,100 @@ impl DaLayer for AvailLayer {
     async fn data_root(&self, height: u64) -> Result<Option<[u8; 32]>> {
         let hash = self.block_hash(height).await?;
         Ok(Some(self.header_data_root(&hash).await?.0))
+    }
+}
+
+/// Avail's blocks, followed through the light client: a block's app data
+/// (`fields=data,extrinsic`) with each submission's extrinsic index found
+/// in the node's block (`chain_getBlock`), by the extrinsic's bytes. The
+/// namespace is the app id: records and data share it, and `list` ignores
+/// its `namespace`.
+#[async_trait]
+impl Follow for AvailLayer {
+    async fn wait_for_height(&self, height: u64) -> Result<()> {
+        // The light client's latest block is its latest finalized header.
+        while self.status().await?.1 < height {
+            tokio::time::sleep(self.opts.poll).await;
+        }
+        Ok(())
+    }
+
+    #[tracing::instrument(name = "da.list", skip_all, fields(layer = "avail", height))]
+    async fn list(&self, _namespace: Namespace, height: u64) -> Result<Vec<(Locator, Vec<u8>)>> {
+        let app_id = self.app_id().await?;
+        self.wait_finished(height).await?;
+        let path = format!("/v2/blocks/{height}/data?fields=data,extrinsic");
+        let (s, v) = self.get_json(&path).await?;
+        if s != 200 {
+            return Err(Error::Remote {
+                endpoint: self.lc(&path),
+                detail: format!("HTTP {s}: {v}"),
+            });
+        }
+        let txs = v["data_transactions"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        if txs.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The node's extrinsics of the block, as hex: a submission's index
+        // is where its extrinsic is, the first not yet taken.
+        let hash = self.block_hash(height).await?;
+        let block = self
+            .rpc("chain_getBlock", json!([hash.to_string()]))
+            .await?;
+        let mut on_chain: Vec<Option<&str>> = block["block"]["extrinsics"]
+            .as_array()
+            .map(|a| a.iter().map(Value::as_str).collect())
+            .unwrap_or_default();
+        let mut out = Vec::with_capacity(txs.len());
+        // Bounded before decoding: no submission is larger (an extrinsic
+        // adds its signature and call to the data).
+        let max_b64 = (MAX_APP_DATA_BYTES + 1024).div_ceil(3) * 4;
+        for t in txs {
+            let (Some(data), Some(ext)) = (t["data"].as_str(), t["extrinsic"].as_str()) else {
+                return Err(Error::Remote {
+                    endpoint: self.lc(&path),
+                    detail: "the light client's block data lacks `data` or `extrinsic`: it must serve both to be followed".into(),
+                });
+            };
+            if data.len() > max_b64 || ext.len() > max_b64 {
+                continue;
+            }
+            let (Ok(data), Ok(ext)) = (B64.decode(data), B64.decode(ext)) else {
+                continue;
+            };
+            let want = format!("0x{}", hex::encode(&ext));
+            let Some(index) = on_chain
+                .iter()
+                .position(|e| e.is_some_and(|e| e.eq_ignore_ascii_case(&want)))
+            else {
+                return Err(Error::Remote {
+                    endpoint: self.opts.node_url.clone(),
+                    detail: format!(
+                        "block {height} ({hash}) on the node lacks an extrinsic the light client serves for it: are they on the same network?"
+                    ),
+                });
+            };
+            on_chain[index] = None;
+            out.push((
+                Locator::Avail {
+                    height,
+                    app_id,
+                    index: u32::try_from(index).map_err(|_| Error::Remote {
+                        endpoint: self.opts.node_url.clone(),
+                        detail: format!("block {height} has more than 2^32 extrinsics"),
+                    })?,
+                    leaf: proof::leaf_of(&data),
+                },
+                data,
+            ));
+        }
+        out.sort_by_key(|(l, _)| match l {
+            Locator::Avail { index, .. } => *index,
+            _ => 0,
+        });
+        Ok(out)
     }
 }

@@ -14,9 +14,18 @@
 //! the real one does until it has sampled it. Errors are plain text, as the
 //! light client writes them; the RPC's are JSON-RPC errors.
 //!
+//! A submission stays valid for `mortality_blocks` (the light client's
+//! mortal era) and is dropped, never included, after that. A lost answer
+//! (the `lose_answer_rate` and `evict_rate` faults) breaks the connection
+//! in the middle of the answer.
+//!
 //! Devnet simplifications, documented: the header hash is Keccak-256 of
-//! the height and the data root (not BLAKE2 of a SCALE header), there are no KZG commitments (`commitments` is empty), and
-//! `fields=extrinsic` is refused (no SCALE extrinsics are made).
+//! the height and the data root (not BLAKE2 of a SCALE header), there are
+//! no KZG commitments (`commitments` is empty), and a block's extrinsics
+//! are SCALE-shaped (length prefix, signed v4, `DataAvailability`
+//! `submit_data` call with the data) but signed by no real key: the same
+//! bytes in the light client's `extrinsic` field and the node's
+//! `chain_getBlock`, which is what a follower matches.
 
 use std::sync::Arc;
 
@@ -31,7 +40,7 @@ use modelda_da::avail::proof::{self, keccak, H256};
 use modelda_da::Namespace;
 use serde_json::{json, Value};
 
-use crate::faults::{before_request, Faults, Injected};
+use crate::faults::{before_request, Faults, Injected, DROP_CONNECTION};
 use crate::Node;
 
 /// Largest `submit_data` payload: the runtime's `MaxAppDataLength`.
@@ -61,6 +70,8 @@ pub(crate) struct AvailState {
     pub app_id: u32,
     /// Blocks between a block and its finality.
     pub finality_blocks: u64,
+    /// Blocks a submission stays valid.
+    pub mortality_blocks: u64,
     pub faults: Arc<Faults>,
     /// Heights of the block hashes handed out (hashes are a function of
     /// the block, so this is only a cache).
@@ -147,6 +158,101 @@ impl AvailState {
     }
 }
 
+/// The node's JSON of block `n`'s header (`chain_getHeader`).
+fn node_header(n: u64, b: &Block) -> Value {
+    json!({
+        "parentHash": b.parent.to_string(),
+        "number": format!("0x{n:x}"),
+        "stateRoot": H256::default().to_string(),
+        "extrinsicsRoot": H256::default().to_string(),
+        "digest": {"logs": []},
+        "extension": {"V3": {
+            "appLookup": lookup(b),
+            "commitment": {"rows": 0, "cols": 0, "commitment": [], "dataRoot": b.data_root.to_string()},
+        }},
+    })
+}
+
+fn hex0x(b: &[u8]) -> String {
+    format!("0x{}", hex::encode(b))
+}
+
+/// SCALE's compact encoding of `n`.
+fn compact(out: &mut Vec<u8>, n: u64) {
+    match n {
+        0..=0x3f => out.push((n as u8) << 2),
+        0x40..=0x3fff => out.extend_from_slice(&(((n as u16) << 2) | 1).to_le_bytes()),
+        0x4000..=0x3fff_ffff => out.extend_from_slice(&(((n as u32) << 2) | 2).to_le_bytes()),
+        _ => {
+            let bytes = n.to_le_bytes();
+            let len = 8 - (n.leading_zeros() / 8) as usize;
+            out.push((((len - 4) as u8) << 2) | 3);
+            out.extend_from_slice(&bytes[..len]);
+        }
+    }
+}
+
+/// `body` with its compact length prefix, as a block holds an extrinsic.
+fn prefixed(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len() + 5);
+    compact(&mut out, body.len() as u64);
+    out.extend_from_slice(body);
+    out
+}
+
+/// Block `n`'s timestamp inherent (unsigned v4, `Timestamp::set`).
+fn timestamp_inherent(n: u64) -> Vec<u8> {
+    let mut b = vec![0x04, 0x03, 0x00];
+    compact(&mut b, n * 20_000);
+    prefixed(&b)
+}
+
+/// The devnet's extrinsic of the submission at `pos` in block `n`: signed
+/// v4, a signer and signature that are not a real key's (see the module
+/// docs), the app id in the signed extensions, and the
+/// `DataAvailability::submit_data` call (pallet 29, call 1) with `data`.
+fn extrinsic(n: u64, pos: usize, app_id: u32, data: &[u8]) -> Vec<u8> {
+    let mut b = Vec::with_capacity(data.len() + 120);
+    b.push(0x84);
+    b.push(0x00);
+    b.extend_from_slice(&keccak(b"modelda-devnet avail signer").0);
+    b.push(0x01);
+    let mut seed = Vec::with_capacity(24);
+    seed.extend_from_slice(&n.to_be_bytes());
+    seed.extend_from_slice(&(pos as u64).to_be_bytes());
+    b.extend_from_slice(&keccak(&seed).0);
+    seed.push(1);
+    b.extend_from_slice(&keccak(&seed).0);
+    // Mortal era, nonce, tip, app id.
+    b.extend_from_slice(&[0x45, 0x00]);
+    compact(&mut b, n * 1000 + pos as u64);
+    compact(&mut b, 0);
+    compact(&mut b, u64::from(app_id));
+    b.extend_from_slice(&[29, 1]);
+    compact(&mut b, data.len() as u64);
+    b.extend_from_slice(data);
+    prefixed(&b)
+}
+
+/// An answer whose connection breaks after the status line: the client
+/// cannot tell what happened (a lost answer).
+fn broken_answer() -> Response {
+    struct Broken;
+    impl http_body::Body for Broken {
+        type Data = axum::body::Bytes;
+        type Error = std::io::Error;
+        fn poll_frame(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+            std::task::Poll::Ready(Some(Err(std::io::Error::other(
+                "injected fault: answer lost",
+            ))))
+        }
+    }
+    Response::new(axum::body::Body::new(Broken))
+}
+
 /// The devnet's header hash of block `n` (see the module docs).
 fn header_hash(n: u64, data_root: &H256) -> H256 {
     let mut b = Vec::with_capacity(56);
@@ -204,8 +310,13 @@ async fn submit(
         return text(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
     }
     let leaf = proof::leaf_of(&data);
-    let height = match s.node.submit(vec![(app_namespace(s.app_id), data)]).await {
+    let height = match s
+        .node
+        .submit_within(vec![(app_namespace(s.app_id), data)], s.mortality_blocks)
+        .await
+    {
         Ok(h) => h,
+        Err(e) if e == DROP_CONNECTION => return broken_answer(),
         Err(e) => {
             tracing::info!(error = %e, "avail: submission failed");
             return text(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
@@ -310,12 +421,15 @@ async fn block_data(
     if let Some(r) = s.faults().await {
         return r;
     }
-    let fields = f.fields.unwrap_or_else(|| "data".into());
-    if fields.split(',').any(|x| x != "data") {
-        return text(
-            StatusCode::BAD_REQUEST,
-            "the modelda devnet serves fields=data only (it makes no SCALE extrinsics)",
-        );
+    // Both when `fields` is absent, as the light client's code does.
+    let fields = f.fields.unwrap_or_else(|| "data,extrinsic".into());
+    let (mut want_data, mut want_ext) = (false, false);
+    for x in fields.split(',') {
+        match x {
+            "data" => want_data = true,
+            "extrinsic" => want_ext = true,
+            _ => return text(StatusCode::BAD_REQUEST, "Invalid query string"),
+        }
     }
     let (block, _) = match status_of(&s, n).await {
         Ok(b) => b,
@@ -324,8 +438,21 @@ async fn block_data(
     let txs: Vec<Value> = block
         .subs
         .iter()
-        .filter(|(a, _)| *a == s.app_id)
-        .map(|(_, d)| json!({"data": B64.encode(d)}))
+        .enumerate()
+        .filter(|(_, (a, _))| *a == s.app_id)
+        .map(|(pos, (a, d))| {
+            let mut t = serde_json::Map::new();
+            if want_data {
+                t.insert("data".into(), json!(B64.encode(d)));
+            }
+            if want_ext {
+                t.insert(
+                    "extrinsic".into(),
+                    json!(B64.encode(extrinsic(n, pos, *a, d))),
+                );
+            }
+            Value::Object(t)
+        })
         .collect();
     Json(json!({"block_number": n, "data_transactions": txs})).into_response()
 }
@@ -420,20 +547,32 @@ async fn rpc(
                 return rpc_error(&id, -32602, "Invalid params: expected a block hash".into());
             };
             match block_by_hash(&s, &hash).await {
-                Some((n, b)) => rpc_ok(
-                    &id,
-                    json!({
-                        "parentHash": b.parent.to_string(),
-                        "number": format!("0x{n:x}"),
-                        "stateRoot": H256::default().to_string(),
-                        "extrinsicsRoot": H256::default().to_string(),
-                        "digest": {"logs": []},
-                        "extension": {"V3": {
-                            "appLookup": lookup(&b),
-                            "commitment": {"rows": 0, "cols": 0, "commitment": [], "dataRoot": b.data_root.to_string()},
-                        }},
-                    }),
-                ),
+                Some((n, b)) => rpc_ok(&id, node_header(n, &b)),
+                None => rpc_ok(&id, Value::Null),
+            }
+        }
+        "chain_getBlock" => {
+            let Some(hash) = p(0).as_str().map(str::to_string) else {
+                return rpc_error(&id, -32602, "Invalid params: expected a block hash".into());
+            };
+            match block_by_hash(&s, &hash).await {
+                Some((n, b)) => {
+                    // The timestamp inherent first, then every submission.
+                    let mut exts = vec![hex0x(&timestamp_inherent(n))];
+                    exts.extend(
+                        b.subs
+                            .iter()
+                            .enumerate()
+                            .map(|(pos, (a, d))| hex0x(&extrinsic(n, pos, *a, d))),
+                    );
+                    rpc_ok(
+                        &id,
+                        json!({
+                            "block": {"header": node_header(n, &b), "extrinsics": exts},
+                            "justifications": null,
+                        }),
+                    )
+                }
                 None => rpc_ok(&id, Value::Null),
             }
         }
@@ -489,6 +628,35 @@ pub(crate) fn router(state: AvailState) -> Router {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compact_encoding_matches_scale() {
+        let enc = |n| {
+            let mut v = Vec::new();
+            compact(&mut v, n);
+            v
+        };
+        // SCALE's documented examples.
+        assert_eq!(enc(0), [0x00]);
+        assert_eq!(enc(1), [0x04]);
+        assert_eq!(enc(42), [0xa8]);
+        assert_eq!(enc(69), [0x15, 0x01]);
+        assert_eq!(enc(65535), [0xfe, 0xff, 0x03, 0x00]);
+        assert_eq!(
+            enc(100_000_000_000_000),
+            [0x0b, 0x00, 0x40, 0x7a, 0x10, 0xf3, 0x5a]
+        );
+    }
+
+    #[test]
+    fn extrinsics_are_distinct_and_carry_the_data() {
+        let a = extrinsic(5, 0, 1, b"same");
+        let b = extrinsic(5, 1, 1, b"same");
+        assert_ne!(a, b);
+        assert!(a.ends_with(b"same"));
+        // The length prefix covers the rest.
+        assert_eq!(a[0] as usize >> 2, a.len() - 1);
+    }
 
     #[test]
     fn app_namespaces_round_trip() {

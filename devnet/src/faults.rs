@@ -15,16 +15,16 @@ pub struct Faults {
     pub failover_rate: f64,
     /// Fraction of connections dropped without an answer. Default: 0.
     pub drop_rate: f64,
-    /// Fraction of Celestia submissions accepted into the mempool and then
+    /// Fraction of submissions (Celestia and Avail) accepted into the mempool and then
     /// dropped from it (never included), with the client's connection
     /// dropped without an answer. Default: 0.
     pub evict_rate: f64,
-    /// Fraction of Celestia submissions included in a block whose answer
+    /// Fraction of submissions (Celestia and Avail) included in a block whose answer
     /// is lost (the connection is dropped after inclusion). Default: 0.
     pub lose_answer_rate: f64,
-    /// A Celestia submission waits a random 0 to this many blocks in the
-    /// mempool before a block may include it (a busy mempool); past the
-    /// mempool TTL it is evicted. Default: 0.
+    /// A submission waits a random 0 to this many blocks in the mempool
+    /// before a block may include it (a busy mempool); past the mempool
+    /// TTL (Avail: the mortal era) it is evicted. Default: 0.
     pub inclusion_delay_blocks: u64,
 }
 

@@ -64,6 +64,10 @@ pub struct DevnetConfig {
     pub avail_app_id: u32,
     /// Blocks until an Avail block is final. Default: 2.
     pub avail_finality_blocks: u64,
+    /// Blocks an Avail submission stays valid (its mortal era) before it
+    /// is dropped, never included. Default:
+    /// [`modelda_da::avail::MORTALITY_BLOCKS`] (32).
+    pub avail_mortality_blocks: u64,
 }
 
 impl Default for DevnetConfig {
@@ -81,6 +85,7 @@ impl Default for DevnetConfig {
             avail_addr: None,
             avail_app_id: 1,
             avail_finality_blocks: 2,
+            avail_mortality_blocks: modelda_da::avail::MORTALITY_BLOCKS,
         }
     }
 }
@@ -92,6 +97,9 @@ struct Pending {
     shares: usize,
     /// The head when it entered the mempool.
     entered: u64,
+    /// Blocks after `entered` that may still include it (Celestia's
+    /// mempool TTL, Avail's mortal era).
+    ttl: u64,
     /// The first height that may include it (see
     /// [`Faults::inclusion_delay_blocks`]).
     eligible: u64,
@@ -128,6 +136,16 @@ impl Node {
     }
 
     async fn submit(&self, blobs: Vec<(Namespace, Vec<u8>)>) -> Result<u64, String> {
+        self.submit_within(blobs, self.mempool_ttl_blocks).await
+    }
+
+    /// Submits blobs that a block may include up to `ttl` blocks after the
+    /// current head; past that they are dropped, never included.
+    async fn submit_within(
+        &self,
+        blobs: Vec<(Namespace, Vec<u8>)>,
+        ttl: u64,
+    ) -> Result<u64, String> {
         let shares = blobs.iter().map(|(_, d)| square::shares_for(d.len())).sum();
         if shares > self.chain.limits().max_square_width.pow(2) {
             return Err("blobs do not fit in one block".into());
@@ -146,6 +164,7 @@ impl Node {
                 blobs,
                 shares,
                 entered: self.head(),
+                ttl,
                 eligible: self.head() + 1 + faults::below(self.faults.inclusion_delay_blocks + 1),
                 done: tx,
             });
@@ -162,19 +181,19 @@ impl Node {
         Ok(height)
     }
 
-    /// Evicts submissions that waited longer than the mempool TTL after
-    /// block `height`: CometBFT purges a transaction once
-    /// `height - entered > ttl`.
+    /// Evicts submissions that waited longer than their TTL after block
+    /// `height`: CometBFT purges a transaction once `height - entered >
+    /// ttl`, and an Avail transaction's mortal era ends.
     fn evict_expired(&self, height: u64) {
         let mut q = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        let ttl = self.mempool_ttl_blocks;
         let (keep, expired): (Vec<Pending>, Vec<Pending>) =
-            q.drain(..).partition(|p| height - p.entered <= ttl);
+            q.drain(..).partition(|p| height - p.entered <= p.ttl);
         q.extend(keep);
         drop(q);
         for p in expired {
             let _ = p.done.send(Err(format!(
-                "tx evicted from mempool: not included within {ttl} blocks"
+                "tx evicted from mempool: not included within {} blocks",
+                p.ttl
             )));
         }
     }
@@ -397,6 +416,7 @@ impl Devnet {
                     node: node.clone(),
                     app_id: cfg.avail_app_id,
                     finality_blocks: cfg.avail_finality_blocks,
+                    mortality_blocks: cfg.avail_mortality_blocks,
                     faults: faults.clone(),
                     hashes: Default::default(),
                 });

@@ -11,6 +11,8 @@ use modelda_devnet::avail_api::MAX_APP_DATA;
 use modelda_devnet::{Devnet, DevnetConfig};
 use serde_json::{json, Value};
 
+use super::get_json;
+
 async fn devnet(dir: &std::path::Path) -> (Devnet, String) {
     let d = Devnet::start(DevnetConfig {
         data_dir: dir.to_path_buf(),
@@ -52,14 +54,7 @@ async fn devnet_speaks_the_avail_light_client_api_and_kate_data_proofs() {
     let (d, url) = devnet(tmp.path()).await;
     let c = reqwest::Client::new();
 
-    let status: Value = c
-        .get(format!("{url}/v2/status"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status = get_json(&format!("{url}/v2/status")).await;
     assert_eq!(status["app_id"], 1);
     assert_eq!(status["modes"], json!(["light", "app"]));
 
@@ -103,25 +98,11 @@ async fn devnet_speaks_the_avail_light_client_api_and_kate_data_proofs() {
     assert_eq!(head, "Not Found");
 
     // The app's data, and the header's data root.
-    let got: Value = c
-        .get(format!("{url}/v2/blocks/{n}/data?fields=data"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let got = get_json(&format!("{url}/v2/blocks/{n}/data?fields=data")).await;
     let txs = got["data_transactions"].as_array().unwrap();
     let b64 = base64::engine::general_purpose::STANDARD.encode(&data);
     assert!(txs.iter().any(|t| t["data"] == b64), "{got}");
-    let header: Value = c
-        .get(format!("{url}/v2/blocks/{n}/header"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let header = get_json(&format!("{url}/v2/blocks/{n}/header")).await;
     let lc_root: H256 = header["extension"]["data_root"]
         .as_str()
         .unwrap()
@@ -197,8 +178,35 @@ async fn devnet_speaks_the_avail_light_client_api_and_kate_data_proofs() {
             .status(),
         500
     );
+    // The extrinsic the light client serves is the node's, at the index
+    // the submission returned: what a follower matches.
+    let got = get_json(&format!("{url}/v2/blocks/{n}/data")).await;
+    let ours = got["data_transactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["data"] == b64)
+        .expect("no fields: data and extrinsic, as the light client's code");
+    let ext = base64::engine::general_purpose::STANDARD
+        .decode(ours["extrinsic"].as_str().unwrap())
+        .unwrap();
+    assert!(ext.ends_with(&data));
+    let block = rpc(&c, &url, "chain_getBlock", json!([sub["block_hash"]])).await;
+    let exts = block["result"]["block"]["extrinsics"].as_array().unwrap();
+    let index = sub["index"].as_u64().unwrap() as usize;
+    assert_eq!(exts[index], format!("0x{}", hex::encode(&ext)));
+    assert_eq!(
+        block["result"]["block"]["header"]["extension"]["V3"]["commitment"]["dataRoot"],
+        header["extension"]["data_root"]
+    );
+    let only = get_json(&format!("{url}/v2/blocks/{n}/data?fields=extrinsic")).await;
+    assert!(only["data_transactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t.get("data").is_none() && t.get("extrinsic").is_some()));
     let r = c
-        .get(format!("{url}/v2/blocks/{n}/data?fields=extrinsic"))
+        .get(format!("{url}/v2/blocks/{n}/data?fields=raw"))
         .send()
         .await
         .unwrap();
@@ -332,4 +340,111 @@ async fn an_oversized_answer_from_a_hostile_light_client_is_refused() {
     let e = layer.get(&loc).await.unwrap_err();
     assert!(matches!(e, Error::Remote { .. }), "{e}");
     assert!(e.to_string().contains("larger than"), "{e}");
+}
+
+/// `modelda index` follows the devnet's Avail light client with faults on:
+/// a model published with `--da avail` is indexed with the record locator
+/// its publish printed, junk that anyone may post to the app id is refused
+/// with a code, and two replicas agree.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_indexer_follows_avail() {
+    use super::modelda_ok;
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_path_buf();
+    let d = Devnet::start(DevnetConfig {
+        data_dir: root.join("devnet"),
+        rpc_addr: "127.0.0.1:0".parse().unwrap(),
+        eigenda_addr: "127.0.0.1:0".parse().unwrap(),
+        avail_addr: Some("127.0.0.1:0".parse().unwrap()),
+        block_time: Duration::from_millis(100),
+        faults: modelda_devnet::Faults {
+            error_rate: 0.1,
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await
+    .expect("devnet starts");
+    let url = d.avail_url().unwrap();
+    modelda_fixtures::sample::write_model(
+        &root.join("model"),
+        &modelda_fixtures::sample::SampleOptions {
+            weights_bytes: 2 << 20,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let flags: Vec<String> = [
+        "--da",
+        "avail",
+        "--avail-url",
+        &url,
+        "--avail-node-url",
+        &url,
+    ]
+    .map(String::from)
+    .to_vec();
+    let run = |args: Vec<String>| {
+        let root = root.clone();
+        tokio::task::spawn_blocking(move || {
+            let a: Vec<&str> = args.iter().map(String::as_str).collect();
+            modelda_ok(&root, &a)
+        })
+    };
+    let mut args: Vec<String> = ["keygen", "--out", "key.pem"].map(String::from).to_vec();
+    run(args).await.unwrap();
+    args = ["--json", "publish", "model", "--key", "key.pem"]
+        .map(String::from)
+        .to_vec();
+    args.extend(flags.iter().cloned());
+    let published: Value = serde_json::from_str(run(args).await.unwrap().trim()).unwrap();
+    let record = published["record"].as_str().unwrap().to_string();
+    let model_id = published["model_id"].as_str().unwrap().to_string();
+    // Junk, posted by anyone to the same app id.
+    let c = reqwest::Client::new();
+    let junk = loop {
+        let r = submit(&c, &url, b"junk that is not an envelope").await;
+        if r.status() == 200 {
+            break r.json::<Value>().await.unwrap();
+        }
+    };
+    let height: u64 = record.split(':').nth(1).unwrap().parse().unwrap();
+    let to = height.max(junk["block_number"].as_u64().unwrap()) + 1;
+    let follow = |dir: &str| {
+        let mut a: Vec<String> = ["--json", "index", "--index-dir", dir]
+            .map(String::from)
+            .to_vec();
+        a.extend(flags.iter().cloned());
+        a.extend(["--to-height".into(), to.to_string()]);
+        run(a)
+    };
+    let out = follow("a").await.unwrap();
+    assert!(out.contains(&record), "{out}");
+    follow("b").await.unwrap();
+    let digest = |dir: &str| {
+        run(["--json", "index", "digest", "--index-dir", dir]
+            .map(String::from)
+            .to_vec())
+    };
+    let da = digest("a").await.unwrap();
+    assert_eq!(da, digest("b").await.unwrap(), "two replicas over Avail");
+    let status: Value = serde_json::from_str(
+        run(["--json", "index", "status", "--index-dir", "a"]
+            .map(String::from)
+            .to_vec())
+        .await
+        .unwrap()
+        .trim(),
+    )
+    .unwrap();
+    assert_eq!(status["source"]["layer"], "avail", "{status}");
+    assert_eq!(status["counts"]["records"], 1, "{status}");
+    assert_eq!(status["counts"]["rejections"], 1, "{status}");
+    let shown = run(["--json", "index", "show", &model_id, "--index-dir", "a"]
+        .map(String::from)
+        .to_vec())
+    .await
+    .unwrap();
+    assert!(shown.contains(&record), "{shown}");
+    d.stop().await;
 }

@@ -201,6 +201,33 @@ async fn every_operation_on_every_backend() {
             );
             let other = Namespace::new_v0(b"other-ns").unwrap();
             assert!(follow.list(other, height).await.unwrap().is_empty());
+        } else if kind == LayerKind::Avail {
+            // Followed by app id: each submission's block lists it with the
+            // locator its submission returned (index found in the node's
+            // block, by the extrinsic's bytes).
+            let follow = layer.as_follow().expect("Avail can be followed");
+            for (r, b) in receipts.iter().zip(&blobs) {
+                let Locator::Avail { height, .. } = r.locator else {
+                    unreachable!()
+                };
+                follow.wait_for_height(height).await.unwrap();
+                assert!(layer.head().await.unwrap() >= height);
+                let listed = follow.list(ns, height).await.unwrap();
+                assert!(
+                    listed.iter().any(|(l, d)| *l == r.locator && d == b),
+                    "avail: {} not listed at {height}: {:?}",
+                    r.locator,
+                    listed
+                        .iter()
+                        .map(|(l, _)| l.to_string())
+                        .collect::<Vec<_>>()
+                );
+                // What is listed can be proven at the listed index.
+                for (l, d) in &listed {
+                    let p = layer.prove(l).await.unwrap();
+                    layer.verify(l, d, &p).await.unwrap();
+                }
+            }
         } else {
             assert!(layer.as_follow().is_none(), "{kind} is not followed");
         }
@@ -501,6 +528,21 @@ async fn faults_are_survived_and_reported() {
     ));
 }
 
+/// How many times `blob` is listed in the default namespace at `heights`.
+async fn copies(layer: &dyn Follow, heights: std::ops::RangeInclusive<u64>, blob: &[u8]) -> usize {
+    let mut found = 0;
+    for h in heights {
+        found += layer
+            .list(Namespace::DEFAULT, h)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|(_, data)| data == blob)
+            .count();
+    }
+    found
+}
+
 /// The devnet's mempool: a submission evicted without an answer never
 /// lands; one whose answer is lost lands anyway; neither is retried by the
 /// client, and a submission outlives the client that sent it.
@@ -512,8 +554,10 @@ async fn lost_answers_and_evicted_submissions_are_unknown_outcomes() {
             data_dir: tmp.path().to_path_buf(),
             rpc_addr: loopback(),
             eigenda_addr: loopback(),
+            avail_addr: Some(loopback()),
             block_time: Duration::from_millis(50),
             mempool_ttl_blocks: 3,
+            avail_mortality_blocks: 3,
             faults: Faults {
                 evict_rate: evict,
                 lose_answer_rate: lose,
@@ -525,27 +569,32 @@ async fn lost_answers_and_evicted_submissions_are_unknown_outcomes() {
         .unwrap();
         let c = celestia(&d, Permission::Write).await;
         assert_eq!(c.settlement(), modelda_da::Settlement::WithinBlocks(36));
-        let b = payload(3000, 7);
-        let head = c.head().await.unwrap();
-        let err = c
-            .submit(Namespace::DEFAULT, vec![b.clone()])
-            .await
-            .unwrap_err();
-        assert!(err.is_outcome_unknown(), "{err}");
-        // Settled: past the head plus the TTL, the blob is there or never.
-        let until = c.head().await.unwrap() + 3 + 1;
-        c.wait_for_height(until).await.unwrap();
-        let mut found = 0;
-        for h in head + 1..=until {
-            found += c
-                .list(Namespace::DEFAULT, h)
+        let a = AvailLayer::new(AvailOptions {
+            mortality_blocks: 3,
+            ..avail(&d).options().clone()
+        })
+        .unwrap();
+        // The mortal era, and the finalized head's lag behind the best block.
+        assert_eq!(a.settlement(), modelda_da::Settlement::WithinBlocks(3 + 5));
+        for (layer, ttl) in [(&c as &dyn Follow, 3), (&a as &dyn Follow, 3 + 5)] {
+            let kind = layer.kind();
+            let b = payload(3000, 7);
+            let head = layer.head().await.unwrap();
+            let err = layer
+                .submit(Namespace::DEFAULT, vec![b.clone()])
                 .await
-                .unwrap()
-                .iter()
-                .filter(|(_, data)| *data == b)
-                .count();
+                .unwrap_err();
+            assert!(err.is_outcome_unknown(), "{kind}: {err}");
+            // Settled: past the head plus the TTL, the blob is there or never.
+            let until = layer.head().await.unwrap() + ttl + 1;
+            layer.wait_for_height(until).await.unwrap();
+            let found = copies(layer, head + 1..=until, &b).await;
+            assert_eq!(
+                found,
+                usize::from(lose > 0.0),
+                "{kind}: evict {evict} lose {lose}"
+            );
         }
-        assert_eq!(found, usize::from(lose > 0.0), "evict {evict} lose {lose}");
         d.stop().await;
     }
     // A queued submission outlives its client: the node includes it after
@@ -581,16 +630,7 @@ async fn lost_answers_and_evicted_submissions_are_unknown_outcomes() {
         "a timeout is an unknown outcome: {err}"
     );
     c.wait_for_height(head + 2).await.unwrap();
-    let mut found = 0;
-    for h in head + 1..=c.head().await.unwrap() {
-        found += c
-            .list(Namespace::DEFAULT, h)
-            .await
-            .unwrap()
-            .iter()
-            .filter(|(_, data)| *data == b)
-            .count();
-    }
+    let found = copies(&c, head + 1..=c.head().await.unwrap(), &b).await;
     assert_eq!(found, 1, "the submission landed after its client left");
     d.stop().await;
 }

@@ -20,7 +20,7 @@ use modelda_publisher::fetch::{self, Selection};
 use modelda_publisher::record;
 use serde_json::Value;
 
-use super::{b3sum, modelda, modelda_bin, modelda_ok, venv_python};
+use super::{b3sum, get_json, modelda, modelda_bin, modelda_ok, venv_python};
 
 /// A mixed sample model (two safetensors shards, GGUF, JSON, tokenizer,
 /// card, training manifest and data) of about `weights` bytes, and a key.
@@ -565,6 +565,75 @@ impl Rng {
     }
 }
 
+/// `modelda --json publish model` of many small blobs with little in
+/// flight at a time, so the publish spans many blocks and a kill at a
+/// random moment mostly finds submissions in flight; then `extra`.
+fn crash_publish_args(extra: &[&str]) -> Vec<String> {
+    let mut args = vec![
+        "--json",
+        "publish",
+        "model",
+        "--key",
+        "key.pem",
+        "--leaf-size",
+        "64KiB",
+        "--max-blob-bytes",
+        "100000",
+        "--max-in-flight-mib",
+        "1",
+        "--jobs",
+        "2",
+    ];
+    args.extend_from_slice(extra);
+    args.into_iter().map(String::from).collect()
+}
+
+/// Runs `modelda ARGS` in `root` up to 20 times, each killed (SIGKILL)
+/// after a random 100 ms to 2 s, until `kills` runs were killed or one
+/// finished first; returns how many were killed.
+async fn kill_at_random_moments(root: &Path, args: &[String], kills: usize) -> usize {
+    let mut rng = Rng::seeded();
+    let mut killed = 0;
+    for _ in 0..20 {
+        if killed == kills {
+            break;
+        }
+        let (a, r) = (args.to_vec(), root.to_path_buf());
+        let delay = 100 + rng.below(1900);
+        let finished = blocking(move || {
+            let mut child = Command::new(modelda_bin())
+                .args(&a)
+                .current_dir(&r)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(delay));
+            let done = child.try_wait().unwrap().is_some_and(|s| s.success());
+            let _ = child.kill();
+            let _ = child.wait();
+            done
+        })
+        .await;
+        if finished {
+            break;
+        }
+        killed += 1;
+    }
+    killed
+}
+
+/// `modelda ARGS` in `root`, off the async worker; requires success and
+/// returns its JSON.
+async fn run_json(root: &Path, args: &[String]) -> Value {
+    let (a, r) = (args.to_vec(), root.to_path_buf());
+    blocking(move || {
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        json(&modelda_ok(&r, &a))
+    })
+    .await
+}
+
 /// The scenario: kill -9 at random moments while submissions are in
 /// flight over the devnet's Celestia API, with submissions evicted from the
 /// mempool and answers lost on top, resume each time, and count the blobs
@@ -592,69 +661,14 @@ async fn kill_9_at_random_moments_over_celestia_posts_no_blob_twice() {
     .await
     .expect("devnet starts");
     const NS: &str = "00000000000000000c0c";
-    let mut args: Vec<String> = [
-        "--json",
-        "publish",
-        "model",
-        "--key",
-        "key.pem",
-        "--leaf-size",
-        "64KiB",
-        "--max-blob-bytes",
-        "100000",
-        // Little in flight at a time, so the publish spans many blocks and
-        // a kill at a random moment mostly finds submissions in flight.
-        "--max-in-flight-mib",
-        "1",
-        "--jobs",
-        "2",
-        "--namespace",
-        NS,
-        "--mempool-ttl-blocks",
-        "4",
-    ]
-    .map(String::from)
-    .to_vec();
+    let mut args = crash_publish_args(&["--namespace", NS, "--mempool-ttl-blocks", "4"]);
     args.extend(celestia_flags(&d));
-    let mut rng = Rng::seeded();
-    let mut killed = 0;
-    for _ in 0..20 {
-        if killed == 12 {
-            break;
-        }
-        let (a, r) = (args.clone(), root.clone());
-        let delay = 100 + rng.below(1900);
-        let finished = blocking(move || {
-            let mut child = Command::new(modelda_bin())
-                .args(&a)
-                .current_dir(&r)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            std::thread::sleep(Duration::from_millis(delay));
-            let done = child.try_wait().unwrap().is_some_and(|s| s.success());
-            let _ = child.kill();
-            let _ = child.wait();
-            done
-        })
-        .await;
-        if finished {
-            break;
-        }
-        killed += 1;
-    }
+    let killed = kill_at_random_moments(&root, &args, 12).await;
     assert!(
         killed >= 10,
         "only {killed} runs were killed before the publish finished"
     );
-    let root2 = root.clone();
-    let a = args.clone();
-    let done = blocking(move || {
-        let a: Vec<&str> = a.iter().map(String::as_str).collect();
-        json(&modelda_ok(&root2, &a))
-    })
-    .await;
+    let done = run_json(&root, &args).await;
     let mut blobs = node_blobs(&d, NS.parse().unwrap()).await;
     blobs.extend(node_blobs(&d, Namespace::RECORDS).await);
     assert_eq!(
@@ -723,6 +737,117 @@ async fn kill_9_at_random_moments_over_celestia_posts_no_blob_twice() {
     }
     let mut f: Vec<String> = vec!["--namespace".into(), NS.into()];
     f.extend(celestia_flags(&d));
+    let root2 = root.clone();
+    blocking(move || {
+        let f: Vec<&str> = f.iter().map(String::as_str).collect();
+        fetch_all_and_check(&root2, &done, "out", &f);
+    })
+    .await;
+    d.stop().await;
+}
+
+/// Every submission of app `app_id` as the devnet's light client API
+/// itself serves them (`/v2/blocks/{n}/data`, read here over plain HTTP,
+/// not through modelda's client): (height, keccak leaf, BLAKE3).
+async fn avail_submissions(d: &Devnet, app_id: u32) -> Vec<(u64, String, [u8; 32])> {
+    use base64::Engine as _;
+    let url = d.avail_url().unwrap();
+    let status = get_json(&format!("{url}/v2/status")).await;
+    assert_eq!(status["app_id"], app_id);
+    let mut out = Vec::new();
+    for h in 1..=status["blocks"]["latest"].as_u64().unwrap() {
+        let v = get_json(&format!("{url}/v2/blocks/{h}/data?fields=data")).await;
+        for t in v["data_transactions"].as_array().unwrap() {
+            let data = base64::engine::general_purpose::STANDARD
+                .decode(t["data"].as_str().unwrap())
+                .unwrap();
+            let leaf = modelda_da::avail::proof::leaf_of(&data).to_string();
+            out.push((h, leaf, *blake3::hash(&data).as_bytes()));
+        }
+    }
+    out
+}
+
+/// The Avail scenario: kill -9 at random moments while
+/// submissions are in flight to the devnet's light client, with
+/// submissions dropped unanswered and answers lost on top, resume each
+/// time, and count the submissions through the light client's own API.
+/// A submission without an answer is settled once its mortal era is over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_9_at_random_moments_over_avail_posts_no_blob_twice() {
+    let (_tmp, root) = setup(24 << 20);
+    let dn = tempfile::tempdir().unwrap();
+    let d = Devnet::start(DevnetConfig {
+        data_dir: dn.path().to_path_buf(),
+        rpc_addr: "127.0.0.1:0".parse().unwrap(),
+        eigenda_addr: "127.0.0.1:0".parse().unwrap(),
+        avail_addr: Some("127.0.0.1:0".parse().unwrap()),
+        block_time: Duration::from_millis(150),
+        avail_mortality_blocks: 4,
+        faults: Faults {
+            evict_rate: 0.05,
+            lose_answer_rate: 0.05,
+            inclusion_delay_blocks: 3,
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await
+    .expect("devnet starts");
+    let mut args = crash_publish_args(&["--avail-mortality-blocks", "4"]);
+    args.extend(avail_flags(&d));
+    let killed = kill_at_random_moments(&root, &args, 10).await;
+    assert!(
+        killed >= 8,
+        "only {killed} runs were killed before the publish finished"
+    );
+    let done = run_json(&root, &args).await;
+    // Submissions still in flight at the last kill are included or dropped
+    // within their era: wait it out (and finality) before counting.
+    let status = format!("{}/v2/status", d.avail_url().unwrap());
+    let latest = || async {
+        get_json(&status).await["blocks"]["latest"]
+            .as_u64()
+            .unwrap()
+    };
+    let until = latest().await + 4 + 3 + 3;
+    while latest().await < until {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!("{killed} kills, then: {done}");
+    let subs = avail_submissions(&d, 1).await;
+    let hashes: Vec<(u64, [u8; 32])> = subs.iter().map(|(h, _, b)| (*h, *b)).collect();
+    assert_eq!(
+        duplicates(&hashes),
+        0,
+        "duplicate Avail submissions: {done}"
+    );
+    assert_eq!(subs.len() as u64, done["blobs"].as_u64().unwrap(), "{done}");
+    // Every blob the journal holds is where its locator says.
+    let on_chain: HashSet<(u64, String)> = subs.iter().map(|(h, l, _)| (*h, l.clone())).collect();
+    let journal = std::fs::read_to_string(root.join(done["journal"].as_str().unwrap())).unwrap();
+    let mut journaled = 0;
+    for line in journal.lines() {
+        let v: Value = serde_json::from_str(&line[17..]).unwrap();
+        if v["e"] == "done" {
+            let loc: Locator = serde_json::from_value(v["receipt"]["locator"].clone()).unwrap();
+            let Locator::Avail { height, leaf, .. } = loc else {
+                panic!("not an Avail locator: {loc}");
+            };
+            assert!(
+                on_chain.contains(&(height, leaf.to_string())),
+                "journaled but not on the chain: {loc}"
+            );
+            journaled += 1;
+        }
+    }
+    assert!(journaled > 0);
+    // A later run prints the same record and posts nothing; the model
+    // fetches whole.
+    let again = run_json(&root, &args).await;
+    assert_eq!(again["record"], done["record"]);
+    assert_eq!(again["posted_now"], 0);
+    let f = avail_flags(&d);
     let root2 = root.clone();
     blocking(move || {
         let f: Vec<&str> = f.iter().map(String::as_str).collect();

@@ -93,6 +93,10 @@ pub(super) async fn find_unjournaled(
     };
     let mut namespaces = namespaces.to_vec();
     namespaces.dedup();
+    if !layer.kind().has_namespaces() {
+        // One listing holds every blob (Avail: the app id's).
+        namespaces.truncate(1);
+    }
     for h in from.saturating_add(1)..=until {
         for ns in &namespaces {
             for (loc, data) in follow.list(*ns, h).await? {
