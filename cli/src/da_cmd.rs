@@ -117,6 +117,13 @@ fn celestia_token(flag: Option<&str>, file: Option<&Path>) -> Result<Option<Stri
         .filter(|t| !t.is_empty()))
 }
 
+fn matrix_side(s: &str) -> Result<u32, String> {
+    match s.parse::<u32>() {
+        Ok(v) if v.is_power_of_two() && (8..=1024).contains(&v) => Ok(v),
+        _ => Err(format!("{s:?}: a power of two from 8 to 1024")),
+    }
+}
+
 fn parse_kind(s: &str) -> Result<LayerKind, String> {
     match s {
         "local" => Ok(LayerKind::Local),
@@ -228,6 +235,13 @@ pub struct DevnetArgs {
     /// included (the light client's mortal era).
     #[arg(long, default_value_t = modelda_da::avail::MORTALITY_BLOCKS)]
     avail_mortality_blocks: u64,
+    /// Rows of the Avail data matrix (a power of two; Avail's genesis: 256).
+    #[arg(long, default_value_t = 256, value_parser = matrix_side)]
+    avail_matrix_rows: u32,
+    /// Columns of the Avail data matrix (a power of two; Avail's genesis:
+    /// 512).
+    #[arg(long, default_value_t = 512, value_parser = matrix_side)]
+    avail_matrix_cols: u32,
     /// Time between blocks, in milliseconds.
     #[arg(long, default_value_t = 1000)]
     block_time_ms: u64,
@@ -413,6 +427,7 @@ pub fn devnet(json: bool, args: &DevnetArgs) -> Result<()> {
         avail_addr: Some(args.avail_addr),
         avail_app_id: args.avail_app_id,
         avail_mortality_blocks: args.avail_mortality_blocks,
+        avail_matrix: (args.avail_matrix_rows, args.avail_matrix_cols),
         ..Default::default()
     };
     runtime()?.block_on(async {

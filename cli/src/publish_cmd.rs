@@ -157,7 +157,7 @@ pub fn publish(json: bool, show_progress: bool, args: &PublishArgs) -> Result<()
     let key_path = args.key.as_ref().expect("clap requires --key");
     let key = PrivateKey::load(key_path)
         .with_context(|| format!("loading the signing key {}", key_path.display()))?;
-    let max_blob = max_blob_bytes(args)?;
+    let max_blob = max_blob_bytes(args, &avail_runtime(json, args)?)?;
     let opts = args
         .commit
         .options_with(args.commit.leaf_size_for(max_blob));
@@ -263,17 +263,47 @@ fn fee_unit(kind: LayerKind) -> &'static str {
     }
 }
 
-/// The largest blob to post: the layer's, or less with --max-blob-bytes.
-fn max_blob_bytes(args: &PublishArgs) -> Result<usize> {
-    let limits = args.da.config()?.assumed_limits();
+/// Avail's runtime limits from its node (5 s, no retries), or its
+/// documented defaults with a warning; the defaults on other layers.
+fn avail_runtime(json: bool, args: &PublishArgs) -> Result<modelda_da::avail::Runtime> {
+    if args.da.da != LayerKind::Avail {
+        return Ok(Default::default());
+    }
+    let opts = modelda_da::avail::AvailOptions {
+        retry: modelda_da::RetryPolicy::NONE,
+        timeout: std::time::Duration::from_secs(5),
+        ..args.da.config()?.avail
+    };
+    let read =
+        runtime()?.block_on(async { modelda_da::avail::AvailLayer::new(opts)?.runtime().await });
+    Ok(read.unwrap_or_else(|e| {
+        if !json {
+            eprintln!("note: Avail's limits could not be read from the node ({e}); planning with Avail mainnet's");
+        }
+        Default::default()
+    }))
+}
+
+/// The largest blob to post: the layer's (on Avail, as its runtime says),
+/// or less with --max-blob-bytes.
+fn max_blob_bytes(args: &PublishArgs, avail: &modelda_da::avail::Runtime) -> Result<usize> {
+    let mut limits = args.da.config()?.assumed_limits();
+    if args.da.da == LayerKind::Avail {
+        limits.max_blob_bytes = avail.max_blob_bytes();
+    }
     Ok(args
         .max_blob_bytes
         .map_or(limits.max_blob_bytes, |m| m.min(limits.max_blob_bytes)))
 }
 
 fn dry_run(json: bool, show_progress: bool, args: &PublishArgs, geometry: Geometry) -> Result<()> {
-    let limits = args.da.config()?.assumed_limits();
-    let max_blob = max_blob_bytes(args)?;
+    let mut limits = args.da.config()?.assumed_limits();
+    let avail = avail_runtime(json, args)?;
+    let max_blob = max_blob_bytes(args, &avail)?;
+    if args.da.da == LayerKind::Avail {
+        limits.max_blob_bytes = avail.max_blob_bytes();
+        limits.max_batch_bytes = limits.max_blob_bytes;
+    }
     let bar = Bar::new(show_progress, "hashing");
     let opts = args
         .commit
@@ -291,6 +321,7 @@ fn dry_run(json: bool, show_progress: bool, args: &PublishArgs, geometry: Geomet
             gas_price: args.da.gas_price,
             square_width: args.da.chain_limits().max_square_width as u64,
             jobs: args.jobs,
+            avail,
         },
     );
     let (bytes, shares, seconds, time_basis) = (
@@ -338,6 +369,7 @@ fn dry_run(json: bool, show_progress: bool, args: &PublishArgs, geometry: Geomet
                 "fee": fee,
                 "estimated_seconds": seconds,
                 "time_basis": time_basis,
+                "avail_runtime": (args.da.da == LayerKind::Avail).then_some(avail),
             })
         );
     } else {

@@ -34,6 +34,8 @@ use crate::retry::{with_retry, Attempt, RetryPolicy};
 use crate::{DaLayer, Error, LayerKind, Locator, Namespace, Result};
 
 /// Largest `submit_data` payload: the runtime's `MaxAppDataLength`, 1 MiB.
+/// The node exposes it only in its SCALE runtime metadata, which modelda
+/// does not decode: this documented value is used.
 pub const MAX_APP_DATA_BYTES: usize = 1 << 20;
 
 /// Seconds between Avail blocks on mainnet.
@@ -60,25 +62,136 @@ pub const MORTALITY_BLOCKS: u64 = 32;
 /// an unknown submission is settled.
 pub const FINALITY_LAG_BLOCKS: u64 = 5;
 
-/// The fee of one `submit_data` of `size` bytes, in nano-AVAIL, before the
-/// chain's congestion multiplier and `SubmitDataFeeModifier` (which
-/// governance sets; `payment_queryFeeDetails` tells the real fee): a base
-/// fee of 0.124 AVAIL, 100 nAVAIL per byte, and the weight of the matrix
-/// cells it fills, 85% of 5e12 for a full matrix at 10 pAVAIL per unit
-/// (availproject/avail `runtime/src/impls.rs`, `pallets/dactr`).
-pub fn estimate_fee_nano(size: usize) -> u64 {
-    let len = size as u64;
-    let compact = match len {
+/// What Avail's runtime sets that a publisher plans with: read from the
+/// node where it exposes them ([`AvailLayer::runtime`]), Avail mainnet's
+/// documented values otherwise ([`Runtime::default`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Runtime {
+    /// Largest `submit_data` payload (always [`MAX_APP_DATA_BYTES`]: only
+    /// the runtime metadata holds it).
+    pub max_app_data_bytes: usize,
+    /// Rows of the data matrix (`kate_blockLength`).
+    pub rows: u32,
+    /// Columns of the data matrix (`kate_blockLength`).
+    pub cols: u32,
+    /// Bytes of a matrix cell, one of which is padding (`kate_blockLength`).
+    pub chunk_bytes: u32,
+    /// Milliseconds between blocks (from the timestamps of recent blocks).
+    pub block_ms: u64,
+    /// Whether the matrix was read from the node.
+    pub matrix_from_node: bool,
+    /// Whether the block time was measured on the node's blocks.
+    pub block_time_from_node: bool,
+}
+
+impl Default for Runtime {
+    fn default() -> Self {
+        Runtime {
+            max_app_data_bytes: MAX_APP_DATA_BYTES,
+            rows: 256,
+            cols: 512,
+            chunk_bytes: 32,
+            block_ms: BLOCK_SECONDS * 1000,
+            matrix_from_node: false,
+            block_time_from_node: false,
+        }
+    }
+}
+
+/// Bytes of the compact length prefix SCALE puts before `len` bytes.
+fn compact_len(len: u64) -> u64 {
+    match len {
         0..=63 => 1,
         64..=16383 => 2,
         16384..=1073741823 => 4,
         _ => 5,
-    };
-    // As the pallet counts them: (len + compact length prefix + 31) / 31.
-    let scalars = (len + compact + 31) / 31;
-    let weight = scalars as u128 * 4_250_000_000_000u128 / u128::from(MATRIX_CELLS);
-    // 10 pAVAIL per unit of weight = weight / 100 nAVAIL.
-    124_000_000 + 100 * len + (weight / 100) as u64
+    }
+}
+
+impl Runtime {
+    /// Cells of the data matrix.
+    pub fn cells(&self) -> u64 {
+        u64::from(self.rows) * u64::from(self.cols)
+    }
+
+    /// Data bytes a block carries.
+    pub fn block_data_bytes(&self) -> u64 {
+        self.cells() * u64::from(self.chunk_bytes.saturating_sub(1))
+    }
+
+    /// Cells (scalars) a submission of `len` bytes fills, as the pallet
+    /// counts them: (len + compact length prefix + 31) / 31.
+    pub fn scalars(len: u64) -> u64 {
+        (len + compact_len(len) + 31) / 31
+    }
+
+    /// Largest blob: the payload limit, or less when the matrix is smaller
+    /// (the pool refuses a submission that would fill it).
+    pub fn max_blob_bytes(&self) -> usize {
+        let cells = self.cells().saturating_sub(1);
+        let per_cell = u64::from(self.chunk_bytes.saturating_sub(1)).max(1);
+        let mut fit = cells.saturating_mul(per_cell).saturating_sub(5);
+        while fit > 0 && Self::scalars(fit) > cells {
+            fit -= 1;
+        }
+        self.max_app_data_bytes
+            .min(usize::try_from(fit).unwrap_or(usize::MAX))
+    }
+
+    /// The fee of one `submit_data` of `size` bytes, in nano-AVAIL, before
+    /// the chain's congestion multiplier and `SubmitDataFeeModifier` (which
+    /// governance sets; `payment_queryFeeDetails` tells the real fee): a
+    /// base fee of 0.124 AVAIL, 100 nAVAIL per byte, and the weight of the
+    /// matrix cells it fills, 85% of 5e12 for a full matrix at 10 pAVAIL
+    /// per unit (availproject/avail `runtime/src/impls.rs`,
+    /// `pallets/dactr`).
+    pub fn fee_nano(&self, size: usize) -> u64 {
+        let len = size as u64;
+        let weight = u128::from(Self::scalars(len)) * 4_250_000_000_000u128
+            / u128::from(self.cells().max(1));
+        // 10 pAVAIL per unit of weight = weight / 100 nAVAIL.
+        124_000_000 + 100 * len + (weight / 100) as u64
+    }
+}
+
+/// [`Runtime::fee_nano`] at the genesis matrix.
+pub fn estimate_fee_nano(size: usize) -> u64 {
+    Runtime::default().fee_nano(size)
+}
+
+/// The milliseconds a block's timestamp inherent (its extrinsic 0, hex)
+/// sets: length prefix, an unsigned v4 or v5 extrinsic, a 2-byte call
+/// index, the compact moment. `None` for anything else.
+pub fn timestamp_of(extrinsic_hex: &str) -> Option<u64> {
+    let b = hex::decode(extrinsic_hex.strip_prefix("0x")?).ok()?;
+    let (_, mut at) = decode_compact(&b)?;
+    if !matches!(b.get(at)?, 0x04 | 0x05) {
+        return None;
+    }
+    at += 3;
+    decode_compact(b.get(at..)?).map(|(v, _)| v)
+}
+
+/// A SCALE compact integer at the start of `b`: (value, bytes read).
+fn decode_compact(b: &[u8]) -> Option<(u64, usize)> {
+    let first = *b.first()?;
+    match first & 3 {
+        0 => Some((u64::from(first >> 2), 1)),
+        1 => Some((u64::from(u16::from_le_bytes([first, *b.get(1)?]) >> 2), 2)),
+        2 => {
+            let v = u32::from_le_bytes(b.get(..4)?.try_into().ok()?);
+            Some((u64::from(v >> 2), 4))
+        }
+        _ => {
+            let n = usize::from(first >> 2) + 4;
+            if n > 8 {
+                return None;
+            }
+            let mut v = [0u8; 8];
+            v[..n].copy_from_slice(b.get(1..1 + n)?);
+            Some((u64::from_le_bytes(v), 1 + n))
+        }
+    }
 }
 
 /// Options of [`AvailLayer`].
@@ -136,6 +249,8 @@ pub struct AvailLayer {
     /// The app data of the block read last (leaf, data): the light client
     /// serves a block's data whole, and blobs are read block by block.
     last_block: std::sync::Arc<std::sync::Mutex<Option<(u64, BlockData)>>>,
+    /// The runtime's limits, once read from the node.
+    runtime: std::sync::Arc<tokio::sync::OnceCell<Runtime>>,
 }
 
 type BlockData = std::sync::Arc<Vec<(H256, Vec<u8>)>>;
@@ -217,6 +332,7 @@ impl AvailLayer {
             opts,
             served: Default::default(),
             last_block: Default::default(),
+            runtime: Default::default(),
         })
     }
 
@@ -529,6 +645,72 @@ impl AvailLayer {
         Ok(v["result"].clone())
     }
 
+    /// The runtime's limits from the node: the data matrix
+    /// (`kate_blockLength`) and the block time (the timestamps of the
+    /// finalized head and up to 10 blocks before it). Read once, then
+    /// cached. A block time that cannot be measured (a young chain, an
+    /// unknown timestamp encoding) is the documented 20 s.
+    pub async fn runtime(&self) -> Result<Runtime> {
+        self.runtime
+            .get_or_try_init(|| self.read_runtime())
+            .await
+            .copied()
+    }
+
+    async fn read_runtime(&self) -> Result<Runtime> {
+        let mut r = Runtime::default();
+        let bad = |what: &str| Error::Remote {
+            endpoint: self.opts.node_url.clone(),
+            detail: format!("kate_blockLength answered {what}"),
+        };
+        let len = self.rpc("kate_blockLength", json!([null])).await?;
+        let field = |k: &str, alt: &str| {
+            len.get(k)
+                .or_else(|| len.get(alt))
+                .and_then(Value::as_u64)
+                .and_then(|v| u32::try_from(v).ok())
+        };
+        let (rows, cols, chunk) = (
+            field("rows", "rows").ok_or_else(|| bad("no rows"))?,
+            field("cols", "cols").ok_or_else(|| bad("no cols"))?,
+            field("chunkSize", "chunk_size").ok_or_else(|| bad("no chunkSize"))?,
+        );
+        // Avail's bounds: powers of two, at most 1024 x 1024 cells.
+        let ok = |v: u32| v.is_power_of_two() && v <= 1024;
+        if !ok(rows) || !ok(cols) || !(2..=1024).contains(&chunk) {
+            return Err(bad(&format!(
+                "an impossible matrix: {rows} x {cols} cells of {chunk} bytes"
+            )));
+        }
+        (r.rows, r.cols, r.chunk_bytes, r.matrix_from_node) = (rows, cols, chunk, true);
+        if let Some(ms) = self.measure_block_ms().await? {
+            (r.block_ms, r.block_time_from_node) = (ms, true);
+        }
+        Ok(r)
+    }
+
+    /// Milliseconds per block over the last (up to) 10 finalized blocks,
+    /// from their timestamp inherents.
+    async fn measure_block_ms(&self) -> Result<Option<u64>> {
+        let head = self.status().await?.1;
+        let span = head.saturating_sub(1).min(10);
+        if span == 0 {
+            return Ok(None);
+        }
+        let mut at = Vec::with_capacity(2);
+        for h in [head - span, head] {
+            let hash = self.block_hash(h).await?;
+            let b = self
+                .rpc("chain_getBlock", json!([hash.to_string()]))
+                .await?;
+            at.push(b["block"]["extrinsics"][0].as_str().and_then(timestamp_of));
+        }
+        Ok(match (at[0], at[1]) {
+            (Some(a), Some(b)) if b > a => Some(((b - a) / span).clamp(1, 600_000)),
+            _ => None,
+        })
+    }
+
     /// The hash of block `height`, from the node.
     async fn block_hash(&self, height: u64) -> Result<H256> {
         let v = self.rpc("chain_getBlockHash", json!([height])).await?;
@@ -559,9 +741,19 @@ impl DaLayer for AvailLayer {
     }
 
     async fn limits(&self) -> Result<Limits> {
+        // Posting needs only the light client: a node that cannot be read
+        // leaves the documented limits.
+        let r = match self.runtime().await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "the Avail node's limits could not be read: using Avail mainnet's");
+                Runtime::default()
+            }
+        };
+        let max = r.max_blob_bytes();
         Ok(Limits {
-            max_blob_bytes: MAX_APP_DATA_BYTES,
-            max_batch_bytes: MAX_APP_DATA_BYTES.saturating_mul(self.opts.concurrency.max(1)),
+            max_blob_bytes: max,
+            max_batch_bytes: max.saturating_mul(self.opts.concurrency.max(1)),
         })
     }
 
@@ -582,29 +774,56 @@ impl DaLayer for AvailLayer {
 
     #[tracing::instrument(name = "da.submit", skip_all, fields(layer = "avail", blobs = blobs.len()))]
     async fn submit(&self, _namespace: Namespace, blobs: Vec<Vec<u8>>) -> Result<Vec<Receipt>> {
-        crate::layer::check_blobs("avail", blobs.iter().map(Vec::len), MAX_APP_DATA_BYTES)?;
+        let max = self.limits().await?.max_blob_bytes;
+        crate::layer::check_blobs("avail", blobs.iter().map(Vec::len), max)?;
         let app_id = self.app_id().await?;
         let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(self.opts.concurrency.max(1)));
+        // Once one submission fails, those not yet sent are not sent, and
+        // the call returns only when those in flight have their answer: no
+        // submission starts after it returns (a caller settling an unknown
+        // outcome reads the head after that).
+        let failed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mut tasks = Vec::with_capacity(blobs.len());
         for b in blobs {
             let me = self.clone();
             let sem = sem.clone();
+            let failed = failed.clone();
             tasks.push(tokio::spawn(async move {
                 let _permit = sem
                     .acquire_owned()
                     .await
                     .expect("semaphore is never closed");
-                me.submit_one(app_id, b).await
+                if failed.load(std::sync::atomic::Ordering::SeqCst) {
+                    return None;
+                }
+                let r = me.submit_one(app_id, b).await;
+                if r.is_err() {
+                    failed.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+                Some(r)
             }));
         }
         let mut out = Vec::with_capacity(tasks.len());
+        let mut first_err = None;
         for t in tasks {
-            out.push(t.await.map_err(|e| Error::Remote {
-                endpoint: self.opts.url.clone(),
-                detail: format!("submit task failed: {e}"),
-            })??);
+            match t.await {
+                Ok(Some(Ok(r))) => out.push(r),
+                Ok(Some(Err(e))) => {
+                    first_err.get_or_insert(e);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    first_err.get_or_insert(Error::Remote {
+                        endpoint: self.opts.url.clone(),
+                        detail: format!("submit task failed: {e}"),
+                    });
+                }
+            }
         }
-        Ok(out)
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(out),
+        }
     }
 
     #[tracing::instrument(name = "da.get", skip_all, fields(layer = "avail", locator = %locator))]
@@ -784,5 +1003,51 @@ impl Follow for AvailLayer {
             _ => 0,
         });
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_genesis_matrix_allows_a_full_mib() {
+        let r = Runtime::default();
+        assert_eq!(r.block_data_bytes(), BLOCK_DATA_BYTES);
+        assert_eq!(r.max_blob_bytes(), MAX_APP_DATA_BYTES);
+        assert_eq!(r.fee_nano(1000), estimate_fee_nano(1000));
+    }
+
+    #[test]
+    fn a_small_matrix_bounds_the_blob() {
+        let r = Runtime {
+            rows: 32,
+            cols: 64,
+            ..Runtime::default()
+        };
+        let max = r.max_blob_bytes();
+        assert!(max < 32 * 64 * 31, "{max}");
+        assert!(Runtime::scalars(max as u64) < r.cells());
+        assert!(Runtime::scalars(max as u64 + 40) >= r.cells());
+        // A smaller matrix: the same bytes weigh more.
+        assert!(r.fee_nano(10_000) > estimate_fee_nano(10_000));
+    }
+
+    #[test]
+    fn timestamps_are_read_from_the_inherent() {
+        // len 10: v4 unsigned, Timestamp::set, compact 1_700_000_000_000.
+        let mut b = vec![0x04, 0x03, 0x00, 0x0b];
+        b.extend_from_slice(&1_700_000_000_000u64.to_le_bytes()[..6]);
+        let mut x = vec![(b.len() as u8) << 2];
+        x.extend_from_slice(&b);
+        assert_eq!(
+            timestamp_of(&format!("0x{}", hex::encode(&x))),
+            Some(1_700_000_000_000)
+        );
+        assert_eq!(timestamp_of("0x"), None);
+        assert_eq!(timestamp_of("0x0484"), None);
+        assert_eq!(timestamp_of("junk"), None);
+        // A compact claiming more than 8 bytes.
+        assert_eq!(timestamp_of("0x1404030017"), None);
     }
 }

@@ -72,6 +72,10 @@ pub(crate) struct AvailState {
     pub finality_blocks: u64,
     /// Blocks a submission stays valid.
     pub mortality_blocks: u64,
+    /// Rows and columns of the data matrix.
+    pub matrix: (u32, u32),
+    /// Milliseconds between blocks (the timestamps blocks carry).
+    pub block_ms: u64,
     pub faults: Arc<Faults>,
     /// Heights of the block hashes handed out (hashes are a function of
     /// the block, so this is only a cache).
@@ -200,10 +204,11 @@ fn prefixed(body: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Block `n`'s timestamp inherent (unsigned v4, `Timestamp::set`).
-fn timestamp_inherent(n: u64) -> Vec<u8> {
+/// Block `n`'s timestamp inherent (unsigned v4, `Timestamp::set`): a
+/// devnet block is `block_ms` after the one before it.
+fn timestamp_inherent(n: u64, block_ms: u64) -> Vec<u8> {
     let mut b = vec![0x04, 0x03, 0x00];
-    compact(&mut b, n * 20_000);
+    compact(&mut b, 1_700_000_000_000 + n.saturating_mul(block_ms));
     prefixed(&b)
 }
 
@@ -301,7 +306,13 @@ async fn submit(
     };
     // The node refuses these; the light client reports every node error
     // as a bare 500.
-    if data.is_empty() || data.len() > MAX_APP_DATA || s.app_id >= NEXT_APP_ID {
+    // The pool also refuses a submission that would fill the matrix.
+    let cells = u64::from(s.matrix.0) * u64::from(s.matrix.1);
+    if data.is_empty()
+        || data.len() > MAX_APP_DATA
+        || modelda_da::avail::Runtime::scalars(data.len() as u64) >= cells
+        || s.app_id >= NEXT_APP_ID
+    {
         tracing::info!(
             len = data.len(),
             app_id = s.app_id,
@@ -558,7 +569,7 @@ async fn rpc(
             match block_by_hash(&s, &hash).await {
                 Some((n, b)) => {
                     // The timestamp inherent first, then every submission.
-                    let mut exts = vec![hex0x(&timestamp_inherent(n))];
+                    let mut exts = vec![hex0x(&timestamp_inherent(n, s.block_ms))];
                     exts.extend(
                         b.subs
                             .iter()
@@ -602,9 +613,10 @@ async fn rpc(
         }
         "kate_blockLength" => {
             let max = s.node.chain.limits().max_square_width.pow(2) * 512;
+            let (rows, cols) = s.matrix;
             rpc_ok(
                 &id,
-                json!({"max": [max, max, max], "cols": 512, "rows": 256, "chunkSize": 32}),
+                json!({"max": [max, max, max], "cols": cols, "rows": rows, "chunkSize": 32}),
             )
         }
         m => rpc_error(&id, -32601, format!("Method not found: {m}")),
@@ -649,13 +661,26 @@ mod tests {
     }
 
     #[test]
+    fn timestamps_read_back() {
+        let t = timestamp_inherent(7, 150);
+        assert_eq!(
+            modelda_da::avail::timestamp_of(&hex0x(&t)),
+            Some(1_700_000_000_000 + 7 * 150)
+        );
+    }
+
+    #[test]
     fn extrinsics_are_distinct_and_carry_the_data() {
         let a = extrinsic(5, 0, 1, b"same");
         let b = extrinsic(5, 1, 1, b"same");
         assert_ne!(a, b);
         assert!(a.ends_with(b"same"));
-        // The length prefix covers the rest.
-        assert_eq!(a[0] as usize >> 2, a.len() - 1);
+        // The (two-byte) length prefix covers the rest.
+        assert_eq!(a[0] & 3, 1);
+        assert_eq!(
+            usize::from(u16::from_le_bytes([a[0], a[1]]) >> 2),
+            a.len() - 2
+        );
     }
 
     #[test]

@@ -68,6 +68,9 @@ pub struct DevnetConfig {
     /// is dropped, never included. Default:
     /// [`modelda_da::avail::MORTALITY_BLOCKS`] (32).
     pub avail_mortality_blocks: u64,
+    /// Rows and columns of the Avail data matrix (`kate_blockLength`); a
+    /// submission must fit in it. Default: Avail's genesis, 256 x 512.
+    pub avail_matrix: (u32, u32),
 }
 
 impl Default for DevnetConfig {
@@ -86,6 +89,7 @@ impl Default for DevnetConfig {
             avail_app_id: 1,
             avail_finality_blocks: 2,
             avail_mortality_blocks: modelda_da::avail::MORTALITY_BLOCKS,
+            avail_matrix: (256, 512),
         }
     }
 }
@@ -417,6 +421,8 @@ impl Devnet {
                     app_id: cfg.avail_app_id,
                     finality_blocks: cfg.avail_finality_blocks,
                     mortality_blocks: cfg.avail_mortality_blocks,
+                    matrix: cfg.avail_matrix,
+                    block_ms: u64::try_from(cfg.block_time.as_millis()).unwrap_or(u64::MAX),
                     faults: faults.clone(),
                     hashes: Default::default(),
                 });

@@ -26,6 +26,9 @@ pub struct EstimateParams {
     pub square_width: u64,
     /// Submissions in flight at once.
     pub jobs: usize,
+    /// Avail's runtime (matrix, block time), read from the node or its
+    /// documented defaults.
+    pub avail: modelda_da::avail::Runtime,
 }
 
 /// The fee of a publication.
@@ -112,22 +115,29 @@ pub fn estimate(plan: &Plan, p: &EstimateParams) -> Estimate {
             )
         }
         LayerKind::Avail => {
+            let r = &p.avail;
             let bytes: u64 = sizes.iter().map(|&s| s as u64).sum();
-            let blocks = bytes.div_ceil(modelda_da::avail::BLOCK_DATA_BYTES).max(1);
+            let blocks = bytes.div_ceil(r.block_data_bytes().max(1)).max(1);
+            // Finality: about 3 blocks (60 s on mainnet).
+            let finality_ms = 3 * r.block_ms;
+            let source = match (r.matrix_from_node, r.block_time_from_node) {
+                (true, true) => "read from the node",
+                (true, false) => "matrix read from the node, Avail mainnet's block time",
+                _ => "Avail mainnet's defaults: the node could not be read",
+            };
             (
                 Fee::Avail {
-                    nano_avail: sizes
-                        .iter()
-                        .map(|&s| modelda_da::avail::estimate_fee_nano(s))
-                        .sum(),
+                    nano_avail: sizes.iter().map(|&s| r.fee_nano(s)).sum(),
                     submissions: sizes.len(),
                 },
-                blocks * modelda_da::avail::BLOCK_SECONDS + modelda_da::avail::FINALITY_SECONDS,
+                (blocks * r.block_ms + finality_ms).div_ceil(1000),
                 format!(
-                    "{blocks} blocks of {} KiB of data at {} s, then about {} s to finality (Avail mainnet)",
-                    modelda_da::avail::BLOCK_DATA_BYTES / 1024,
-                    modelda_da::avail::BLOCK_SECONDS,
-                    modelda_da::avail::FINALITY_SECONDS
+                    "{blocks} blocks of {} KiB of data ({}x{} cells) at {:.1} s, then about {:.0} s to finality ({source})",
+                    r.block_data_bytes() / 1024,
+                    r.rows,
+                    r.cols,
+                    r.block_ms as f64 / 1000.0,
+                    finality_ms as f64 / 1000.0
                 ),
             )
         }
@@ -194,6 +204,7 @@ mod tests {
             gas_price: 0.004,
             square_width: 128,
             jobs: 4,
+            avail: Default::default(),
         };
         let e = estimate(&plan, &p);
         assert_eq!(e.blobs, plan.blobs.len());

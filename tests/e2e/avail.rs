@@ -448,3 +448,123 @@ async fn the_indexer_follows_avail() {
     assert!(shown.contains(&record), "{shown}");
     d.stop().await;
 }
+
+/// The runtime's limits come from the node: a devnet with a 32 x 64 matrix
+/// and 100 ms blocks bounds the blob, and `publish --dry-run` plans with
+/// that matrix and block time; the same model then publishes and fetches.
+/// With the node unreachable, the plan says it used Avail's defaults.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_and_estimates_come_from_the_node() {
+    use modelda_da::avail::{AvailLayer, AvailOptions};
+    use modelda_da::DaLayer;
+
+    use super::modelda_ok;
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_path_buf();
+    let d = Devnet::start(DevnetConfig {
+        data_dir: root.join("devnet"),
+        rpc_addr: "127.0.0.1:0".parse().unwrap(),
+        eigenda_addr: "127.0.0.1:0".parse().unwrap(),
+        avail_addr: Some("127.0.0.1:0".parse().unwrap()),
+        block_time: Duration::from_millis(100),
+        avail_matrix: (32, 64),
+        ..Default::default()
+    })
+    .await
+    .expect("devnet starts");
+    let url = d.avail_url().unwrap();
+    // Some blocks, so that a block time can be measured.
+    let layer = AvailLayer::new(AvailOptions {
+        url: url.clone(),
+        node_url: url.clone(),
+        poll: Duration::from_millis(50),
+        ..Default::default()
+    })
+    .unwrap();
+    while layer.head().await.unwrap() < 12 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let r = layer.runtime().await.unwrap();
+    assert_eq!((r.rows, r.cols, r.chunk_bytes), (32, 64, 32));
+    assert!(r.matrix_from_node && r.block_time_from_node, "{r:?}");
+    assert_eq!(r.block_ms, 100);
+    let max = layer.limits().await.unwrap().max_blob_bytes;
+    assert_eq!(max, r.max_blob_bytes());
+    assert!(max < 32 * 64 * 31 && max > 60_000, "{max}");
+    // The largest blob is taken; one byte more is refused before it is sent,
+    // and the light client refuses it too.
+    let c = reqwest::Client::new();
+    assert_eq!(submit(&c, &url, &vec![1u8; max]).await.status(), 200);
+    assert_eq!(submit(&c, &url, &vec![1u8; max + 40]).await.status(), 500);
+    let e = layer
+        .submit(modelda_da::Namespace::DEFAULT, vec![vec![2u8; max + 1]])
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains(&max.to_string()), "{e}");
+
+    modelda_fixtures::sample::write_model(
+        &root.join("model"),
+        &modelda_fixtures::sample::SampleOptions {
+            weights_bytes: 1 << 20,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let flags = [
+        "--da",
+        "avail",
+        "--avail-url",
+        &url,
+        "--avail-node-url",
+        &url,
+    ];
+    let run = |extra: &[&str]| {
+        let mut a: Vec<String> = ["--json", "publish", "model"].map(String::from).to_vec();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        let root = root.clone();
+        tokio::task::spawn_blocking(move || {
+            let a: Vec<&str> = a.iter().map(String::as_str).collect();
+            let out = modelda_ok(&root, &a);
+            serde_json::from_str::<Value>(out.trim()).unwrap()
+        })
+    };
+    let mut dry = vec!["--dry-run"];
+    dry.extend(flags);
+    let plan = run(&dry).await.unwrap();
+    assert_eq!(plan["avail_runtime"]["rows"], 32, "{plan}");
+    assert_eq!(plan["avail_runtime"]["block_ms"], 100, "{plan}");
+    assert_eq!(plan["max_blob_bytes"], max, "{plan}");
+    let basis = plan["time_basis"].as_str().unwrap();
+    assert!(
+        basis.contains("32x64") && basis.contains("read from the node"),
+        "{basis}"
+    );
+    assert!(plan["fee"]["nano_avail"].as_u64().unwrap() > 0, "{plan}");
+    // Published with the leaf size that fits these blobs, and fetched.
+    modelda_ok(&root, &["keygen", "--out", "key.pem"]);
+    let mut publish = vec!["--key", "key.pem"];
+    publish.extend(flags);
+    let out = run(&publish).await.unwrap();
+    let id = out["model_id"].as_str().unwrap().to_string();
+    let rec = out["record"].as_str().unwrap().to_string();
+    let mut fetch = vec!["--json", "fetch", &id, "--record", &rec, "--out", "out"];
+    fetch.extend(flags);
+    let r2 = root.clone();
+    let fetch: Vec<String> = fetch.iter().map(|s| s.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let a: Vec<&str> = fetch.iter().map(String::as_str).collect();
+        modelda_ok(&r2, &a);
+        let v = modelda_ok(&r2, &["--json", "verify", "out"]);
+        assert!(v.contains("\"ok\":true"), "{v}");
+    })
+    .await
+    .unwrap();
+    d.stop().await;
+    // The node is gone: the plan says so and uses Avail's defaults.
+    let plan = run(&dry).await.unwrap();
+    assert_eq!(plan["avail_runtime"]["matrix_from_node"], false, "{plan}");
+    assert!(plan["time_basis"]
+        .as_str()
+        .unwrap()
+        .contains("could not be read"));
+}
