@@ -250,6 +250,23 @@ pub fn verify(proof: &DataProof, data: &[u8], header_data_root: &H256) -> Result
 mod tests {
     use super::*;
 
+    /// The `avail_answers` fuzz target's seed: the proof of the second of
+    /// its three blobs. `MODELDA_WRITE_FUZZ_SEED=1` writes it.
+    #[test]
+    fn the_fuzz_seed_is_a_valid_proof() {
+        let blobs: [&[u8]; 3] = [b"first blob", b"second blob", b"third blob"];
+        let p = prove(&blobs, 1).unwrap();
+        let root = data_root(&blob_root(blobs), &H256::default());
+        verify(&p, blobs[1], &root).unwrap();
+        let json = serde_json::to_string_pretty(&p).unwrap() + "\n";
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../fuzz/seeds/avail_answers.json");
+        if std::env::var_os("MODELDA_WRITE_FUZZ_SEED").is_some() {
+            std::fs::write(&path, &json).unwrap();
+        }
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), json);
+    }
+
     fn h(s: &str) -> H256 {
         s.parse().unwrap()
     }
