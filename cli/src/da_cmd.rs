@@ -340,7 +340,8 @@ pub enum BlobCommand {
         da: DaArgs,
     },
     /// List the blobs of --namespace at a height (local chain and Celestia;
-    /// EigenDA cannot be listed).
+    /// on Avail, every submission of the light client's app id; EigenDA
+    /// cannot be listed).
     List {
         /// The height.
         #[arg(long)]
@@ -560,9 +561,6 @@ pub fn blob(json: bool, cmd: &BlobCommand) -> Result<()> {
             BlobCommand::List { height, da } => {
                 if da.da == LayerKind::Eigenda {
                     bail!("EigenDA has no namespaces or heights to list: a blob there is found by its cert (eigenda:0xCERT)");
-                }
-                if da.da == LayerKind::Avail {
-                    bail!("listing Avail blocks is not built yet: a blob there is found by its locator (avail:HEIGHT:APP_ID:INDEX:LEAF)");
                 }
                 let layer = da.open_read().await?;
                 let follow = layer

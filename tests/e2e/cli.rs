@@ -507,6 +507,14 @@ fn devnet_and_blob_commands_work_end_to_end() {
             modelda_fixtures::input(700_000),
             "{da}"
         );
+        if da != "eigenda" {
+            // Its height lists it, with the same locator.
+            let h = loc["height"].to_string();
+            let mut a = vec!["blob", "list", "--height", &h, "--json"];
+            a.extend(flags);
+            let listed = modelda_ok(t, &a);
+            assert!(listed.contains(&loc_text), "{da}: {listed}");
+        }
         let mut a = vec![
             "blob",
             "verify",

@@ -512,7 +512,7 @@ impl Publication {
         &self.0.record
     }
 
-    /// Layer of the blobs (`local`, `celestia`, `eigenda`).
+    /// Layer of the blobs (`local`, `celestia`, `eigenda`, `avail`).
     async fn layer(&self) -> &str {
         &self.0.layer
     }
@@ -907,7 +907,7 @@ pub struct ChunkPlace {
 pub struct Meta {
     /// The last height indexed (null before the first).
     pub height: Option<BigInt>,
-    /// The layer followed (`local`, `celestia`, `eigenda`).
+    /// The layer followed (`local`, `celestia`, `eigenda`, `avail`).
     pub layer: String,
     /// The record namespace followed (hex), where the layer has one.
     pub namespace: Option<String>,
