@@ -648,7 +648,8 @@ impl AvailLayer {
     /// The runtime's limits from the node: the data matrix
     /// (`kate_blockLength`) and the block time (the timestamps of the
     /// finalized head and up to 10 blocks before it). Read once, then
-    /// cached. A block time that cannot be measured (a young chain, an
+    /// cached (once [`DaLayer::limits`] fell back to the defaults, those:
+    /// `matrix_from_node` says which). A block time that cannot be measured (a young chain, an
     /// unknown timestamp encoding) is the documented 20 s.
     pub async fn runtime(&self) -> Result<Runtime> {
         self.runtime
@@ -664,16 +665,17 @@ impl AvailLayer {
             detail: format!("kate_blockLength answered {what}"),
         };
         let len = self.rpc("kate_blockLength", json!([null])).await?;
-        let field = |k: &str, alt: &str| {
-            len.get(k)
-                .or_else(|| len.get(alt))
-                .and_then(Value::as_u64)
+        let field = |v: Option<&Value>| {
+            v.and_then(Value::as_u64)
                 .and_then(|v| u32::try_from(v).ok())
         };
+        // `chunkSize` by the node's serde attributes; avail-rust's client
+        // type says `chunk_size`: either is taken.
         let (rows, cols, chunk) = (
-            field("rows", "rows").ok_or_else(|| bad("no rows"))?,
-            field("cols", "cols").ok_or_else(|| bad("no cols"))?,
-            field("chunkSize", "chunk_size").ok_or_else(|| bad("no chunkSize"))?,
+            field(len.get("rows")).ok_or_else(|| bad("no rows"))?,
+            field(len.get("cols")).ok_or_else(|| bad("no cols"))?,
+            field(len.get("chunkSize").or_else(|| len.get("chunk_size")))
+                .ok_or_else(|| bad("no chunkSize"))?,
         );
         // Avail's bounds: powers of two, at most 1024 x 1024 cells.
         let ok = |v: u32| v.is_power_of_two() && v <= 1024;
@@ -742,14 +744,17 @@ impl DaLayer for AvailLayer {
 
     async fn limits(&self) -> Result<Limits> {
         // Posting needs only the light client: a node that cannot be read
-        // leaves the documented limits.
-        let r = match self.runtime().await {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!(error = %e, "the Avail node's limits could not be read: using Avail mainnet's");
-                Runtime::default()
-            }
-        };
+        // leaves the documented limits, kept for this client's life (so
+        // it is asked once, not before every submission).
+        let r = *self
+            .runtime
+            .get_or_init(|| async {
+                self.read_runtime().await.unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "the Avail node's limits could not be read: using Avail mainnet's");
+                    Runtime::default()
+                })
+            })
+            .await;
         let max = r.max_blob_bytes();
         Ok(Limits {
             max_blob_bytes: max,

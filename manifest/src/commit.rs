@@ -67,8 +67,24 @@ pub struct FoundFile {
     pub via_symlink: bool,
 }
 
+/// Whether `name` (in the model directory's root) is a signature bundle
+/// being written, or left behind by a signer killed before it renamed it
+/// into place (`.model.sig.tmp-PID`, `.model.claims.sig.tmp-PID`): never a
+/// model file.
+pub fn is_signing_leftover(name: &str) -> bool {
+    [OMS_SIGNATURE_NAME, CLAIMS_SIGNATURE_NAME]
+        .iter()
+        .any(|sig| {
+            name.strip_prefix('.')
+                .and_then(|n| n.strip_prefix(sig))
+                .and_then(|n| n.strip_prefix(".tmp-"))
+                .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
+        })
+}
+
 /// Lists the regular files of a model directory in path order, skipping the
-/// git files and signature bundles modelda and model signing ignore.
+/// git files and signature bundles modelda and model signing ignore, and
+/// bundles a killed signer left half-written.
 ///
 /// A symlink must resolve to a file inside the directory; directory symlinks,
 /// links that leave the directory and special files are errors.
@@ -101,7 +117,8 @@ fn walk(root: &Path, dir: &Path, prefix: &str, out: &mut Vec<FoundFile>) -> Resu
         if prefix.is_empty()
             && (IGNORED_ROOT_NAMES.contains(&name)
                 || name == OMS_SIGNATURE_NAME
-                || name == CLAIMS_SIGNATURE_NAME)
+                || name == CLAIMS_SIGNATURE_NAME
+                || is_signing_leftover(name))
         {
             continue;
         }

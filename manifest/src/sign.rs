@@ -76,6 +76,18 @@ pub fn sign_model(
         .ok()
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "model".into());
+    // Bundles a killed signer left half-written: no tool should see them
+    // (model signing would hash them as model files).
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_name()
+                .to_str()
+                .is_some_and(crate::commit::is_signing_leftover)
+            {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
     let public = key.public();
     let claims_path = dir.join(CLAIMS_SIGNATURE_NAME);
     let claims = Bundle::sign(key, &claims_payload(model, &public, &name));
@@ -135,6 +147,35 @@ mod tests {
         }
         assert_eq!(leaf_count_of_base64("abc"), None);
         assert_eq!(leaf_count_of_base64("=="), None);
+    }
+
+    #[test]
+    fn a_killed_signers_leftovers_are_not_model_files() {
+        use crate::commit::is_signing_leftover;
+        assert!(is_signing_leftover(".model.claims.sig.tmp-4242"));
+        assert!(is_signing_leftover(".model.sig.tmp-1"));
+        assert!(!is_signing_leftover(".model.sig.tmp-"));
+        assert!(!is_signing_leftover(".model.sig.tmp-12a"));
+        assert!(!is_signing_leftover("model.sig.tmp-12"));
+        assert!(!is_signing_leftover(".weights.tmp-12"));
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        std::fs::write(dir.join("w.bin"), b"weights").unwrap();
+        let leftover = dir.join(".model.claims.sig.tmp-4242");
+        std::fs::write(&leftover, b"{half a bundle").unwrap();
+        let found = crate::scan_dir(dir).unwrap();
+        assert_eq!(
+            found.iter().map(|f| f.rel.as_str()).collect::<Vec<_>>(),
+            ["w.bin"]
+        );
+        let model =
+            crate::commit_dir(dir, &crate::CommitOptions::default(), &crate::NoProgress).unwrap();
+        assert_eq!(model.manifest.files.len(), 1);
+        sign_model(dir, &model, &PrivateKey::generate(), OmsHash::default()).unwrap();
+        assert!(
+            !leftover.exists(),
+            "signing removes what a killed signer left"
+        );
     }
 
     #[test]
