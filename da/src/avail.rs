@@ -782,53 +782,12 @@ impl DaLayer for AvailLayer {
         let max = self.limits().await?.max_blob_bytes;
         crate::layer::check_blobs("avail", blobs.iter().map(Vec::len), max)?;
         let app_id = self.app_id().await?;
-        let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(self.opts.concurrency.max(1)));
-        // Once one submission fails, those not yet sent are not sent, and
-        // the call returns only when those in flight have their answer: no
-        // submission starts after it returns (a caller settling an unknown
-        // outcome reads the head after that).
-        let failed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let mut tasks = Vec::with_capacity(blobs.len());
-        for b in blobs {
-            let me = self.clone();
-            let sem = sem.clone();
-            let failed = failed.clone();
-            tasks.push(tokio::spawn(async move {
-                let _permit = sem
-                    .acquire_owned()
-                    .await
-                    .expect("semaphore is never closed");
-                if failed.load(std::sync::atomic::Ordering::SeqCst) {
-                    return None;
-                }
-                let r = me.submit_one(app_id, b).await;
-                if r.is_err() {
-                    failed.store(true, std::sync::atomic::Ordering::SeqCst);
-                }
-                Some(r)
-            }));
-        }
-        let mut out = Vec::with_capacity(tasks.len());
-        let mut first_err = None;
-        for t in tasks {
-            match t.await {
-                Ok(Some(Ok(r))) => out.push(r),
-                Ok(Some(Err(e))) => {
-                    first_err.get_or_insert(e);
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    first_err.get_or_insert(Error::Remote {
-                        endpoint: self.opts.url.clone(),
-                        detail: format!("submit task failed: {e}"),
-                    });
-                }
-            }
-        }
-        match first_err {
-            Some(e) => Err(e),
-            None => Ok(out),
-        }
+        let me = self.clone();
+        crate::layer::submit_each(&self.opts.url, blobs, self.opts.concurrency, move |b| {
+            let me = me.clone();
+            async move { me.submit_one(app_id, b).await }
+        })
+        .await
     }
 
     #[tracing::instrument(name = "da.get", skip_all, fields(layer = "avail", locator = %locator))]

@@ -238,32 +238,19 @@ impl DaLayer for EigenDaLayer {
     #[tracing::instrument(name = "da.submit", skip_all, fields(layer = "eigenda", blobs = blobs.len()))]
     async fn submit(&self, _namespace: Namespace, blobs: Vec<Vec<u8>>) -> Result<Vec<Receipt>> {
         crate::layer::check_blobs("eigenda", blobs.iter().map(Vec::len), MAX_PAYLOAD_BYTES)?;
-        let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(self.opts.concurrency.max(1)));
-        let mut tasks = Vec::with_capacity(blobs.len());
-        for b in blobs {
-            let me = self.clone();
-            let sem = sem.clone();
-            tasks.push(tokio::spawn(async move {
-                let _permit = sem
-                    .acquire_owned()
-                    .await
-                    .expect("semaphore is never closed");
+        let me = self.clone();
+        crate::layer::submit_each(&self.opts.url, blobs, self.opts.concurrency, move |b| {
+            let me = me.clone();
+            async move {
                 let size = b.len();
                 me.put(b).await.map(|cert| Receipt {
                     locator: Locator::Eigenda { cert },
                     size,
                     fee: 0,
                 })
-            }));
-        }
-        let mut out = Vec::with_capacity(tasks.len());
-        for t in tasks {
-            out.push(t.await.map_err(|e| Error::Remote {
-                endpoint: self.opts.url.clone(),
-                detail: format!("put task failed: {e}"),
-            })??);
-        }
-        Ok(out)
+            }
+        })
+        .await
     }
 
     #[tracing::instrument(name = "da.get", skip_all, fields(layer = "eigenda", locator = %locator))]

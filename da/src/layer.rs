@@ -28,6 +28,65 @@ pub(crate) fn check_blobs(
     Ok(())
 }
 
+/// Posts `blobs` one request each, `concurrency` at a time, with `post`;
+/// receipts in the order of `blobs`. Once one fails, those not yet sent
+/// are not sent, and this returns only when those in flight have their
+/// answer: no submission starts after it returns (a caller settling an
+/// unknown outcome reads the head after that). The first error wins.
+pub(crate) async fn submit_each<F, Fut>(
+    endpoint: &str,
+    blobs: Vec<Vec<u8>>,
+    concurrency: usize,
+    post: F,
+) -> Result<Vec<Receipt>>
+where
+    F: Fn(Vec<u8>) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = Result<Receipt>> + Send + 'static,
+{
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
+    let failed = std::sync::Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::with_capacity(blobs.len());
+    for b in blobs {
+        let (sem, failed, post) = (sem.clone(), failed.clone(), post.clone());
+        tasks.push(tokio::spawn(async move {
+            let _permit = sem
+                .acquire_owned()
+                .await
+                .expect("semaphore is never closed");
+            if failed.load(Ordering::SeqCst) {
+                return None;
+            }
+            let r = post(b).await;
+            if r.is_err() {
+                failed.store(true, Ordering::SeqCst);
+            }
+            Some(r)
+        }));
+    }
+    let mut out = Vec::with_capacity(tasks.len());
+    let mut first_err = None;
+    for t in tasks {
+        match t.await {
+            Ok(Some(Ok(r))) => out.push(r),
+            Ok(Some(Err(e))) => {
+                first_err.get_or_insert(e);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                first_err.get_or_insert(Error::Remote {
+                    endpoint: endpoint.to_string(),
+                    detail: format!("submission task failed: {e}"),
+                });
+            }
+        }
+    }
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
+}
+
 /// A layer's size limits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
