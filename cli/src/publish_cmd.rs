@@ -382,9 +382,18 @@ fn dry_run(json: bool, show_progress: bool, args: &PublishArgs, geometry: Geomet
             plan.blobs.len(),
             max_blob
         );
+        // Shares only mean something where blobs go into Celestia squares.
+        let shares = match args.da.da {
+            LayerKind::Local | LayerKind::Celestia => format!(", {shares} Celestia shares"),
+            LayerKind::Eigenda | LayerKind::Avail => String::new(),
+        };
         println!(
-            "bytes    {bytes} for {model_bytes} model bytes (overhead {:.3}x), {shares} Celestia shares",
-            if model_bytes == 0 { 0.0 } else { bytes as f64 / model_bytes as f64 }
+            "bytes    {bytes} for {model_bytes} model bytes (overhead {:.3}x){shares}",
+            if model_bytes == 0 {
+                0.0
+            } else {
+                bytes as f64 / model_bytes as f64
+            }
         );
         println!("fee      {fee_basis}");
         println!("time     about {seconds} s: {time_basis}");
