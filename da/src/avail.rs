@@ -319,14 +319,7 @@ impl AvailLayer {
     /// A client of the light client at `opts.url` and the node at
     /// `opts.node_url`. No request is made yet.
     pub fn new(opts: AvailOptions) -> Result<Self> {
-        let http = reqwest::Client::builder()
-            .timeout(opts.timeout)
-            .build()
-            .map_err(|e| Error::Transport {
-                endpoint: opts.url.clone(),
-                detail: e.to_string(),
-                attempts: 0,
-            })?;
+        let http = crate::layer::http_client(&opts.url, opts.timeout)?;
         Ok(AvailLayer {
             http,
             opts,
@@ -413,15 +406,20 @@ impl AvailLayer {
         Ok((status, v))
     }
 
+    /// `GET path`, requiring a 200 with JSON.
+    async fn get_ok(&self, path: &str) -> Result<Value> {
+        match self.get_json(path).await? {
+            (200, v) => Ok(v),
+            (s, v) => Err(Error::Remote {
+                endpoint: self.lc(path),
+                detail: format!("HTTP {s}: {v}"),
+            }),
+        }
+    }
+
     /// `GET /v2/status`: the app id served and the latest block.
     pub async fn status(&self) -> Result<(Option<u32>, u64)> {
-        let (s, v) = self.get_json("/v2/status").await?;
-        if s != 200 {
-            return Err(Error::Remote {
-                endpoint: self.lc("/v2/status"),
-                detail: format!("HTTP {s}: {v}"),
-            });
-        }
+        let v = self.get_ok("/v2/status").await?;
         let app = v["app_id"].as_u64().and_then(|a| u32::try_from(a).ok());
         Ok((app, v["blocks"]["latest"].as_u64().unwrap_or(0)))
     }
@@ -596,13 +594,7 @@ impl AvailLayer {
         }
         self.wait_finished(height).await?;
         let path = format!("/v2/blocks/{height}/data?fields=data");
-        let (s, v) = self.get_json(&path).await?;
-        if s != 200 {
-            return Err(Error::Remote {
-                endpoint: self.lc(&path),
-                detail: format!("HTTP {s}: {v}"),
-            });
-        }
+        let v = self.get_ok(&path).await?;
         let mut out = Vec::new();
         for t in v["data_transactions"]
             .as_array()
@@ -895,13 +887,7 @@ impl Follow for AvailLayer {
         let app_id = self.app_id().await?;
         self.wait_finished(height).await?;
         let path = format!("/v2/blocks/{height}/data?fields=data,extrinsic");
-        let (s, v) = self.get_json(&path).await?;
-        if s != 200 {
-            return Err(Error::Remote {
-                endpoint: self.lc(&path),
-                detail: format!("HTTP {s}: {v}"),
-            });
-        }
+        let v = self.get_ok(&path).await?;
         let txs = v["data_transactions"]
             .as_array()
             .map(Vec::as_slice)

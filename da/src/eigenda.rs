@@ -61,14 +61,7 @@ pub struct EigenDaLayer {
 impl EigenDaLayer {
     /// A client of the proxy at `opts.url`. No request is made yet.
     pub fn new(opts: EigenDaOptions) -> Result<Self> {
-        let http = reqwest::Client::builder()
-            .timeout(opts.timeout)
-            .build()
-            .map_err(|e| Error::Transport {
-                endpoint: opts.url.clone(),
-                detail: e.to_string(),
-                attempts: 0,
-            })?;
+        let http = crate::layer::http_client(&opts.url, opts.timeout)?;
         Ok(EigenDaLayer { http, opts })
     }
 

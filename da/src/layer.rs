@@ -28,6 +28,19 @@ pub(crate) fn check_blobs(
     Ok(())
 }
 
+/// An HTTP client for the REST layers (EigenDA's proxy, Avail), with a
+/// timeout per request.
+pub(crate) fn http_client(endpoint: &str, timeout: std::time::Duration) -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .build()
+        .map_err(|e| Error::Transport {
+            endpoint: endpoint.to_string(),
+            detail: e.to_string(),
+            attempts: 0,
+        })
+}
+
 /// Posts `blobs` one request each, `concurrency` at a time, with `post`;
 /// receipts in the order of `blobs`. Once one fails, those not yet sent
 /// are not sent, and this returns only when those in flight have their

@@ -13,17 +13,20 @@ use serde_json::{json, Value};
 
 use super::get_json;
 
-async fn devnet(dir: &std::path::Path) -> (Devnet, String) {
-    let d = Devnet::start(DevnetConfig {
+/// A devnet in `dir` serving Avail on loopback, 100 ms blocks.
+fn config(dir: &std::path::Path) -> DevnetConfig {
+    DevnetConfig {
         data_dir: dir.to_path_buf(),
         rpc_addr: "127.0.0.1:0".parse().unwrap(),
         eigenda_addr: "127.0.0.1:0".parse().unwrap(),
         avail_addr: Some("127.0.0.1:0".parse().unwrap()),
         block_time: Duration::from_millis(100),
         ..Default::default()
-    })
-    .await
-    .expect("devnet starts");
+    }
+}
+
+async fn devnet(dir: &std::path::Path) -> (Devnet, String) {
+    let d = Devnet::start(config(dir)).await.expect("devnet starts");
     let url = d.avail_url().expect("the Avail API is served");
     (d, url)
 }
@@ -221,13 +224,8 @@ async fn avail_errors_are_typed_and_say_what_to_do() {
     let tmp = tempfile::tempdir().unwrap();
     // A light client serving app id 42, which the chain never registered.
     let d = Devnet::start(DevnetConfig {
-        data_dir: tmp.path().to_path_buf(),
-        rpc_addr: "127.0.0.1:0".parse().unwrap(),
-        eigenda_addr: "127.0.0.1:0".parse().unwrap(),
-        avail_addr: Some("127.0.0.1:0".parse().unwrap()),
         avail_app_id: 42,
-        block_time: Duration::from_millis(100),
-        ..Default::default()
+        ..config(tmp.path())
     })
     .await
     .unwrap();
@@ -352,16 +350,11 @@ async fn the_indexer_follows_avail() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().to_path_buf();
     let d = Devnet::start(DevnetConfig {
-        data_dir: root.join("devnet"),
-        rpc_addr: "127.0.0.1:0".parse().unwrap(),
-        eigenda_addr: "127.0.0.1:0".parse().unwrap(),
-        avail_addr: Some("127.0.0.1:0".parse().unwrap()),
-        block_time: Duration::from_millis(100),
         faults: modelda_devnet::Faults {
             error_rate: 0.1,
             ..Default::default()
         },
-        ..Default::default()
+        ..config(&root.join("devnet"))
     })
     .await
     .expect("devnet starts");
@@ -462,13 +455,8 @@ async fn limits_and_estimates_come_from_the_node() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().to_path_buf();
     let d = Devnet::start(DevnetConfig {
-        data_dir: root.join("devnet"),
-        rpc_addr: "127.0.0.1:0".parse().unwrap(),
-        eigenda_addr: "127.0.0.1:0".parse().unwrap(),
-        avail_addr: Some("127.0.0.1:0".parse().unwrap()),
-        block_time: Duration::from_millis(100),
         avail_matrix: (32, 64),
-        ..Default::default()
+        ..config(&root.join("devnet"))
     })
     .await
     .expect("devnet starts");

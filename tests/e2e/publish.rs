@@ -565,6 +565,31 @@ impl Rng {
     }
 }
 
+/// The devnet of the random-kill tests: 150 ms blocks, 5% of submissions
+/// evicted unanswered and 5% of answers lost, and submissions lingering in
+/// the mempool up to 3 blocks (so some in flight at a kill land after the
+/// next run started); a mempool TTL and an Avail mortal era of 4 blocks.
+async fn crash_devnet(dir: &Path) -> Devnet {
+    Devnet::start(DevnetConfig {
+        data_dir: dir.to_path_buf(),
+        rpc_addr: "127.0.0.1:0".parse().unwrap(),
+        eigenda_addr: "127.0.0.1:0".parse().unwrap(),
+        avail_addr: Some("127.0.0.1:0".parse().unwrap()),
+        block_time: Duration::from_millis(150),
+        mempool_ttl_blocks: 4,
+        avail_mortality_blocks: 4,
+        faults: Faults {
+            evict_rate: 0.05,
+            lose_answer_rate: 0.05,
+            inclusion_delay_blocks: 3,
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await
+    .expect("devnet starts")
+}
+
 /// `modelda --json publish model` of many small blobs with little in
 /// flight at a time, so the publish spans many blocks and a kill at a
 /// random moment mostly finds submissions in flight; then `extra`.
@@ -642,24 +667,7 @@ async fn run_json(root: &Path, args: &[String]) -> Value {
 async fn kill_9_at_random_moments_over_celestia_posts_no_blob_twice() {
     let (_tmp, root) = setup(48 << 20);
     let dn = tempfile::tempdir().unwrap();
-    let d = Devnet::start(DevnetConfig {
-        data_dir: dn.path().to_path_buf(),
-        rpc_addr: "127.0.0.1:0".parse().unwrap(),
-        eigenda_addr: "127.0.0.1:0".parse().unwrap(),
-        block_time: Duration::from_millis(150),
-        mempool_ttl_blocks: 4,
-        // Submissions linger in the mempool for up to 3 blocks, so some
-        // that were in flight at a kill land after the next run started.
-        faults: Faults {
-            evict_rate: 0.05,
-            lose_answer_rate: 0.05,
-            inclusion_delay_blocks: 3,
-            ..Default::default()
-        },
-        ..Default::default()
-    })
-    .await
-    .expect("devnet starts");
+    let d = crash_devnet(dn.path()).await;
     const NS: &str = "00000000000000000c0c";
     let mut args = crash_publish_args(&["--namespace", NS, "--mempool-ttl-blocks", "4"]);
     args.extend(celestia_flags(&d));
@@ -777,23 +785,7 @@ async fn avail_submissions(d: &Devnet, app_id: u32) -> Vec<(u64, String, [u8; 32
 async fn kill_9_at_random_moments_over_avail_posts_no_blob_twice() {
     let (_tmp, root) = setup(24 << 20);
     let dn = tempfile::tempdir().unwrap();
-    let d = Devnet::start(DevnetConfig {
-        data_dir: dn.path().to_path_buf(),
-        rpc_addr: "127.0.0.1:0".parse().unwrap(),
-        eigenda_addr: "127.0.0.1:0".parse().unwrap(),
-        avail_addr: Some("127.0.0.1:0".parse().unwrap()),
-        block_time: Duration::from_millis(150),
-        avail_mortality_blocks: 4,
-        faults: Faults {
-            evict_rate: 0.05,
-            lose_answer_rate: 0.05,
-            inclusion_delay_blocks: 3,
-            ..Default::default()
-        },
-        ..Default::default()
-    })
-    .await
-    .expect("devnet starts");
+    let d = crash_devnet(dn.path()).await;
     let mut args = crash_publish_args(&["--avail-mortality-blocks", "4"]);
     args.extend(avail_flags(&d));
     let killed = kill_at_random_moments(&root, &args, 10).await;
