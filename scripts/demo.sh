@@ -72,35 +72,13 @@ HEAD="$("$M" --json blob head | python3 -c 'import json,sys; print(json.load(sys
 "$M" index digest
 
 step "modelda node: the GraphQL API over the index; a tensor's inclusion proof, verified here against the chain"
-"$M" --json node --listen 127.0.0.1:0 --index-dir node-index > node.log 2> node.err &
-NODE=$!
-for _ in $(seq 1 300); do grep -q listening node.log 2>/dev/null && break; sleep 0.2; done
-ADDR="$(python3 -c 'import json; print(next(json.loads(l)["addr"] for l in open("node.log") if "listening" in l))')"
-for _ in $(seq 1 300); do curl -sf "http://$ADDR/metrics" | grep -q '^modelda_index_publications_total 1$' && break; sleep 0.2; done
-Q='{"query":"query($id: ID!) { _meta { height layer lag } model(id: $id) { name files { path size root } publications { record signer { key } } } }","variables":{"id":"'"$ID"'"}}'
-curl -sf -H 'content-type: application/json' -d "$Q" "http://$ADDR/graphql" > model.json
-python3 - <<'PYEOF'
-import json
-d = json.load(open("model.json"))["data"]
-print("_meta:", json.dumps(d["_meta"]))
-m = d["model"]
-print("model %s: %d files, published by %s" % (m["name"], len(m["files"]), m["publications"][0]["signer"]["key"][:16]))
-for f in m["files"][:4]:
-    print("  %-40s %10s  %s" % (f["path"], f["size"], f["root"]))
-PYEOF
-P='{"query":"query($id: ID!) { inclusionProof(model: $id, file: \"model-00001-of-00002.safetensors\", tensor: \"model.shard0.layers.3.mlp.up_proj.weight\") { start end blobs { locator height dataRoot } document } }","variables":{"id":"'"$ID"'"}}'
-curl -sf -H 'content-type: application/json' -d "$P" "http://$ADDR/graphql" > proof.json
-"$M" verify-proof --inclusion proof.json --key publisher.pem.pub
-curl -sf "http://$ADDR/" | grep -q 'src="/assets/app.js"'
-echo "the web explorer is served at http://$ADDR/ (this model: http://$ADDR/model/$ID)"
-kill -TERM "$NODE"
-wait "$NODE"
+bash "$REPO/scripts/demo-api.sh" "$M" "$ID"
 
 step "modelda fetch: one tensor as a safetensors file"
 "$M" fetch "$ID" --record "$REC" --tensor model.shard0.layers.3.mlp.up_proj.weight --as-safetensors --out tensor
 
 step "modelda blob: post the signed claims to the embedded local chain, prove and verify it"
-LOC="$("$M" --json blob submit model/model.claims.sig --da local --data-dir chain | python3 -c 'import json,sys; r=json.load(sys.stdin)[0]["locator"]; print("local:%d:%s:%s" % (r["height"], r["namespace"][-20:], r["commitment"]))')"
+LOC="$("$M" --json blob submit model/model.claims.sig --da local --data-dir chain | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["locator"])')"
 echo "$LOC"
 "$M" blob prove "$LOC" --da local --data-dir chain --out claims.proof.json
 "$M" blob verify "$LOC" --data model/model.claims.sig --proof claims.proof.json --da local --data-dir chain

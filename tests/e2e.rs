@@ -4,6 +4,7 @@ mod api;
 mod avail;
 mod cli;
 mod da;
+mod demo;
 mod explorer;
 mod golden;
 mod index;

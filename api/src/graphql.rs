@@ -14,6 +14,7 @@ use modelda_da::Locator;
 use modelda_indexer::query::{Direction as IndexDirection, Page, MAX_DEPTH};
 use modelda_indexer::schema::PubId;
 use modelda_manifest::{ModelId, TensorHash};
+use modelda_wire::inclusion::Evidence;
 
 pub use cursor::Cursor;
 pub(crate) use loader::IndexLoader;
@@ -504,8 +505,10 @@ impl Query {
             }
         };
         let publication = publication.map(|p| parse_pub_id(&p)).transpose()?;
-        let doc = proof::build(api(ctx), id, &file, target, publication).await?;
-        let document = serde_json::to_value(&doc).map_err(ApiError::internal)?;
+        let doc = api(ctx)
+            .inclusion_document(id, file, target, publication)
+            .await?;
+        let document = serde_json::to_value(&*doc).map_err(ApiError::internal)?;
         Ok(InclusionProof {
             model_id: ID(doc.model_id.to_hex()),
             file: doc.file.clone(),
@@ -524,13 +527,31 @@ impl Query {
                         .ok()
                         .and_then(|l| l.square_parts().map(|(h, _, _)| BigInt(h))),
                     data_root: b.data_root.clone(),
-                    size: BigInt((b.data.len() / 4 * 3) as u64),
+                    carried: BigInt(carried(&b.evidence)),
+                    shares: match &b.evidence {
+                        Evidence::Shares(s) => {
+                            Some(s.runs.iter().map(|r| r.square.data.len() as i32).sum())
+                        }
+                        Evidence::Whole { .. } => None,
+                    },
                 })
                 .collect(),
             merkle_proof: doc.merkle.clone(),
             claims: doc.claims.clone(),
             document: async_graphql::Json(document),
         })
+    }
+}
+
+/// Bytes of a blob a document carries: its shares, or the whole blob.
+fn carried(e: &Evidence) -> u64 {
+    match e {
+        Evidence::Shares(s) => s
+            .runs
+            .iter()
+            .map(|r| (r.square.data.len() * modelda_da::square::parts::SHARE_BYTES) as u64)
+            .sum(),
+        Evidence::Whole { data, .. } => (data.len() / 4 * 3) as u64,
     }
 }
 

@@ -3,13 +3,13 @@
 
 use std::time::Instant;
 
-use async_graphql::http::{GraphiQLSource, ALL_WEBSOCKET_PROTOCOLS};
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::body::Body;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::State;
-use axum::http::{header, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use http_body_util::BodyExt as _;
@@ -33,6 +33,7 @@ pub fn router(api: Api) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .merge(crate::explorer::routes())
+        .merge(crate::graphiql::routes())
         .with_state(AppState { api, schema })
 }
 
@@ -70,6 +71,23 @@ fn operation(req: &async_graphql::Request) -> (String, bool) {
         })
         .unwrap_or_else(|| "anonymous".into());
     (name, query)
+}
+
+/// Whether the request's operation asks for an inclusion proof (a field
+/// `inclusionProof` at its top level).
+fn asks_for_proof(req: &async_graphql::Request) -> bool {
+    use async_graphql::parser::types::Selection;
+    let Ok(doc) = async_graphql::parser::parse_query(&req.query) else {
+        return false;
+    };
+    doc.operations.iter().any(|(_, op)| {
+        op.node
+            .selection_set
+            .node
+            .items
+            .iter()
+            .any(|s| matches!(&s.node, Selection::Field(f) if f.node.name.node == "inclusionProof"))
+    })
 }
 
 async fn graphql_post(State(s): State<AppState>, body: Body) -> Response {
@@ -126,15 +144,21 @@ async fn graphql_post(State(s): State<AppState>, body: Body) -> Response {
         }
     };
     let (op, is_query) = operation(&req);
+    // Proofs read and hash blob data: they get their own, longer deadline.
+    let deadline = if asks_for_proof(&req) {
+        limits.proof_timeout
+    } else {
+        limits.timeout
+    };
     let req = req.data(graphql::request_loader(&s.api));
     // The deadline wins a tie with the answer.
     let answer = tokio::select! {
         biased;
-        _ = tokio::time::sleep(limits.timeout) => None,
+        _ = tokio::time::sleep(deadline) => None,
         r = s.schema.execute(req) => Some(r),
     };
     // An answer finished past the deadline is late all the same.
-    let answer = answer.filter(|_| started.elapsed() <= limits.timeout);
+    let answer = answer.filter(|_| started.elapsed() <= deadline);
     let Some(r) = answer else {
         s.api.inner.metrics.observe(&op, started.elapsed(), true);
         return json_response(
@@ -142,8 +166,9 @@ async fn graphql_post(State(s): State<AppState>, body: Body) -> Response {
             &graphql_error(
                 Code::Timeout,
                 &format!(
-                    "the request ran over {} ms; ask for less",
-                    limits.timeout.as_millis()
+                    "the request ran over {} ms; ask for less, or ask again (a proof still \
+                     being built goes on, and the same request gets it)",
+                    deadline.as_millis()
                 ),
             ),
         );
@@ -176,6 +201,7 @@ async fn graphql_post(State(s): State<AppState>, body: Body) -> Response {
 
 async fn graphql_get(
     State(s): State<AppState>,
+    headers: HeaderMap,
     protocol: Result<GraphQLProtocol, StatusCode>,
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Response {
@@ -192,14 +218,8 @@ async fn graphql_get(
                 })
                 .into_response()
         }
-        _ => Html(
-            GraphiQLSource::build()
-                .endpoint("/graphql")
-                .subscription_endpoint("/graphql")
-                .title("modelda GraphQL")
-                .finish(),
-        )
-        .into_response(),
+        // A browser: GraphiQL, embedded in the binary.
+        _ => crate::graphiql::page(&headers),
     }
 }
 

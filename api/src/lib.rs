@@ -2,8 +2,9 @@
 //! inclusion proofs a client verifies without trusting the server.
 //!
 //! Routes (see [`router`]):
-//! - `POST /graphql`: queries and the mutation; `GET /graphql`: GraphiQL,
-//!   or, with a websocket upgrade, subscriptions (graphql-transport-ws);
+//! - `POST /graphql`: queries and the mutation; `GET /graphql`: GraphiQL
+//!   (embedded, with its assets under `/graphiql/`), or, with a websocket
+//!   upgrade, subscriptions (graphql-transport-ws);
 //! - `GET /chunks/{commitment}`: a chunk's bytes, read from the DA layer and
 //!   verified against the commitment before they are sent;
 //! - `GET /health`, `GET /metrics` (Prometheus text);
@@ -17,8 +18,10 @@
 
 mod chunks;
 mod cost;
+mod embedded;
 mod error;
 mod explorer;
+mod graphiql;
 mod graphql;
 mod http;
 mod metrics;

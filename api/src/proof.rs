@@ -1,6 +1,13 @@
 //! Building inclusion documents (see `modelda_wire::inclusion`): the
 //! server's half. Nothing here is trusted by a verifier; every part is
 //! checked by `modelda_wire::inclusion::verify`.
+//!
+//! Only what the asked bytes need travels: the envelope header of each
+//! covered leaf, the 1 KiB chunks of the asked bytes (whole leaves in the
+//! middle of the range), and on square layers only the shares that hold
+//! those, in runs. Hashing (subtree roots, sub-leaf proofs) runs on the
+//! blocking pool, at most [`PROVERS`] at a time, so that a slow proof never
+//! holds an executor thread.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -8,19 +15,26 @@ use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
+use modelda_da::square::parts::{self, BlobShares, ShareRun};
 use modelda_da::Locator;
 use modelda_indexer::schema::{ModelEntry, PubId};
 use modelda_manifest::{FileEntry, ModelId};
-use modelda_merkle::{Commitment, LeafCv};
+use modelda_merkle::{Commitment, LeafCv, LeafPartProof};
+use modelda_wire::envelope::HEADER_LEN;
 use modelda_wire::inclusion::{
-    BlobInclusion, InclusionDocument, LeafPlace, DOCUMENT_KIND, MAX_BLOB_BYTES, MAX_LEAVES,
+    plan, BlobInclusion, Evidence, InclusionDocument, LeafPlace, DOCUMENT_KIND, DOCUMENT_VERSION,
+    MAX_BLOB_BYTES, MAX_LEAVES,
 };
 
 use crate::error::{ApiError, Code};
 use crate::state::Api;
 
+/// Most proofs hashing at once (the machine's cores are the bound that
+/// matters; more would only queue inside the pool).
+pub(crate) const PROVERS: usize = 2;
+
 /// What to prove of a file.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
 pub(crate) enum Target {
     /// One leaf.
     Leaf(u64),
@@ -69,6 +83,17 @@ pub(crate) fn leaf_digest(cvs: &[LeafCv], f: &FileEntry, leaf: u64) -> [u8; 32] 
         Some(cv) => *cv.as_bytes(),
         None => *f.root.as_bytes(),
     }
+}
+
+/// One covered leaf: where its envelope is, and which of its bytes travel.
+struct Covered {
+    leaf: u64,
+    slot: u32,
+    offset: u32,
+    /// Bytes of the leaf that travel (relative to its start).
+    span: Range<u64>,
+    /// Its length.
+    len: u64,
 }
 
 /// Builds the inclusion document of `target` of file `path` of `model`, as
@@ -160,10 +185,10 @@ pub(crate) async fn build(
     } else {
         None
     };
-    // Each leaf's place, and the blobs that hold them.
+    // Each leaf's place, the blobs that hold them, and what travels.
     let mut blob_slots: BTreeMap<u32, u32> = BTreeMap::new();
     let mut locators = Vec::new();
-    let mut places = Vec::new();
+    let mut covered = Vec::new();
     for leaf in leaves.clone() {
         let digest = leaf_digest(&cvs, f, leaf);
         let place = index
@@ -184,26 +209,100 @@ pub(crate) async fn build(
                 s
             }
         };
-        places.push(LeafPlace {
+        let (span, len) = plan::leaf_span(ls, f.size, leaf, &range);
+        covered.push(Covered {
             leaf,
-            blob: slot,
+            slot,
             offset: place.offset,
+            span,
+            len,
         });
     }
     let mut blobs = Vec::with_capacity(locators.len());
+    let mut parts_of: Vec<Option<String>> = vec![None; covered.len()];
     let mut total = 0usize;
-    for loc in &locators {
-        let da = api.da_proof(loc).await?;
-        let data = match da.data_b64.get() {
-            Some(d) => d.clone(),
+    for (slot, loc) in locators.iter().enumerate() {
+        let data = api.blob(loc).await?;
+        let mine: Vec<(usize, &Covered)> = covered
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.slot == slot as u32)
+            .collect();
+        // Sub-leaf proofs of the leaves that travel in part.
+        let partial: Vec<(usize, u64, u32, Range<u64>, u64)> = mine
+            .iter()
+            .filter(|(_, c)| c.span != (0..c.len))
+            .map(|(i, c)| (*i, c.leaf, c.offset, c.span.clone(), c.len))
+            .collect();
+        if !partial.is_empty() {
+            let d = data.clone();
+            let proofs = api
+                .hashing(move || {
+                    partial
+                        .into_iter()
+                        .map(|(i, leaf, offset, span, len)| {
+                            let at = offset as usize + HEADER_LEN;
+                            let bytes = d.get(at..at + len as usize).ok_or_else(|| {
+                                ApiError::internal(format!("leaf {leaf} runs past its blob"))
+                            })?;
+                            let p = LeafPartProof::prove(ls, leaf, bytes, span)
+                                .map_err(ApiError::internal)?;
+                            Ok((i, B64.encode(p.encode())))
+                        })
+                        .collect::<Result<Vec<_>, ApiError>>()
+                })
+                .await?;
+            for (i, p) in proofs {
+                parts_of[i] = Some(p);
+            }
+        }
+        let spans = plan::blob_spans(mine.iter().map(|(_, c)| (c.offset, c.span.clone())));
+        let (evidence, carried) = match api.blob_layout(loc).await? {
+            Some(layout) => {
+                let runs = plan::share_runs(&spans, layout.blob_shares);
+                let mut out = Vec::with_capacity(runs.len());
+                let mut carried = 0usize;
+                for r in runs {
+                    let square = api.share_proof(loc, r.clone()).await?;
+                    carried += square.data.len() * parts::SHARE_BYTES;
+                    let (d, ns) = (data.clone(), layout.namespace);
+                    out.push(
+                        api.hashing(move || {
+                            ShareRun::build(ns, &d, r.start, square).map_err(ApiError::internal)
+                        })
+                        .await?,
+                    );
+                }
+                (
+                    Evidence::Shares(BlobShares {
+                        v: BlobShares::VERSION,
+                        height: layout.height,
+                        blob_shares: layout.blob_shares,
+                        subtree_roots: layout.roots.as_str().to_owned(),
+                        runs: out,
+                    }),
+                    carried,
+                )
+            }
             None => {
-                let raw = api.blob(loc).await?;
-                da.data_b64
-                    .get_or_init(|| Arc::new(B64.encode(raw.as_slice())))
-                    .clone()
+                let da = api.da_proof(loc).await?;
+                let b64 = match da.data_b64.get() {
+                    Some(d) => d.clone(),
+                    None => da
+                        .data_b64
+                        .get_or_init(|| Arc::new(B64.encode(data.as_slice())))
+                        .clone(),
+                };
+                (
+                    Evidence::Whole {
+                        data: b64.as_str().to_owned(),
+                        proof: da.proof.clone(),
+                    },
+                    data.len(),
+                )
             }
         };
-        total += data.len() / 4 * 3;
+        total += carried;
         if total > MAX_BLOB_BYTES / 4 * 3 {
             return Err(ApiError::new(
                 Code::ProofTooLarge,
@@ -213,14 +312,23 @@ pub(crate) async fn build(
         }
         blobs.push(BlobInclusion {
             locator: loc.to_string(),
-            data_root: da.data_root.map(hex::encode),
-            data: data.as_str().to_owned(),
-            proof: da.proof.clone(),
+            data_root: api.data_root(loc).await?.map(hex::encode),
+            evidence,
         });
     }
+    let places = covered
+        .iter()
+        .zip(parts_of)
+        .map(|(c, part)| LeafPlace {
+            leaf: c.leaf,
+            blob: c.slot,
+            offset: c.offset,
+            part,
+        })
+        .collect();
     Ok(InclusionDocument {
         kind: DOCUMENT_KIND.to_string(),
-        v: 1,
+        v: DOCUMENT_VERSION,
         model_id: model,
         file: path.to_string(),
         bytes: [range.start, range.end],

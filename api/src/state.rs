@@ -6,10 +6,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use modelda_da::{DaLayer, InclusionProof, Locator};
+use modelda_da::square::parts;
+use modelda_da::{DaLayer, InclusionProof, Locator, Namespace};
 use modelda_indexer::schema::{ModelEntry, PubId};
 use modelda_indexer::Index;
 use modelda_manifest::ModelId;
+use modelda_wire::inclusion::InclusionDocument;
 use tokio_util::sync::CancellationToken;
 
 use crate::cost::Cost;
@@ -32,6 +34,12 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// Longest a request may run. Default: 10 s (`TIMEOUT`).
     pub timeout: Duration,
+    /// Longest a request asking for an inclusion proof may run: a proof
+    /// reads and hashes blob data, which on a slow or busy machine takes
+    /// longer than a query. A proof still being built when its request
+    /// times out goes on being built, and the same request asked again
+    /// gets it. Default: 120 s (`TIMEOUT`).
+    pub proof_timeout: Duration,
     /// Bytes of blobs kept in memory for chunks and proofs. Default: 256 MiB.
     pub blob_cache_bytes: usize,
     /// Bytes of query answers kept in memory, each valid while the index
@@ -48,6 +56,7 @@ impl Default for Limits {
             max_page: 100,
             max_body_bytes: 64 << 10,
             timeout: Duration::from_secs(10),
+            proof_timeout: Duration::from_secs(120),
             blob_cache_bytes: 256 << 20,
             response_cache_bytes: 64 << 20,
         }
@@ -78,13 +87,24 @@ pub(crate) struct Inner {
     /// Decoded models: an entry is written once and never changes.
     pub models: Mutex<HashMap<ModelId, Arc<ModelEntry>>>,
     pub costs: Mutex<HashMap<PubId, Arc<Cost>>>,
+    /// Proofs hashing now (see [`crate::proof::PROVERS`]).
+    pub provers: tokio::sync::Semaphore,
+    /// Blob layouts for share proofs, by locator.
+    pub layouts: Mutex<HashMap<String, Arc<BlobLayout>>>,
+    /// Data roots by layer and height.
+    pub roots: Mutex<HashMap<(String, u64), [u8; 32]>>,
+    /// Inclusion documents being built, by what was asked.
+    pub documents: Mutex<HashMap<String, DocumentCell>>,
 }
 
-/// A blob's DA proof and the data root the server saw, cached by locator,
-/// with the blob's base64 once a proof has carried it.
+/// An inclusion document being built or built: a request that times out
+/// leaves the work going, and the next request for it picks it up.
+pub(crate) type DocumentCell = Arc<tokio::sync::OnceCell<Arc<InclusionDocument>>>;
+
+/// A whole blob's DA proof (layers that prove only whole blobs), cached by
+/// locator, with the blob's base64 once a proof has carried it.
 pub(crate) struct DaProof {
     pub proof: InclusionProof,
-    pub data_root: Option<[u8; 32]>,
     pub data_b64: std::sync::OnceLock<Arc<String>>,
 }
 
@@ -106,6 +126,10 @@ impl Api {
                 models: Mutex::new(HashMap::new()),
                 costs: Mutex::new(HashMap::new()),
                 answers: Mutex::new(AnswerCache::default()),
+                provers: tokio::sync::Semaphore::new(crate::proof::PROVERS),
+                layouts: Mutex::new(HashMap::new()),
+                roots: Mutex::new(HashMap::new()),
+                documents: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -150,6 +174,7 @@ impl Api {
     /// Reads the layer's head every `every` until `stop`, for `_meta` and
     /// `/metrics`; a reader's index also catches up with its writer.
     pub fn spawn_watch(&self, every: Duration, stop: CancellationToken) {
+        self.spawn_prepare(every, stop.clone());
         let api = self.clone();
         tokio::spawn(async move {
             loop {
@@ -162,6 +187,33 @@ impl Api {
                 }
                 if let Err(e) = api.inner.index.catch_up() {
                     tracing::warn!(error = %e, "the index reader could not catch up");
+                }
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(every) => {}
+                }
+            }
+        });
+    }
+
+    /// Gets the layer ready to prove each new height, one height at a time
+    /// in the background (on the embedded chain: its square, built once),
+    /// so that a proof asked later does not pay for it.
+    fn spawn_prepare(&self, every: Duration, stop: CancellationToken) {
+        let api = self.clone();
+        tokio::spawn(async move {
+            let Some(layer) = api.inner.layer.clone() else {
+                return;
+            };
+            let mut ready = 0u64;
+            loop {
+                let head = api.head().unwrap_or(0);
+                while ready < head && !stop.is_cancelled() {
+                    if let Err(e) = layer.prepare_proofs(ready + 1).await {
+                        tracing::warn!(height = ready + 1, error = %e, "preparing proofs failed");
+                        break;
+                    }
+                    ready += 1;
                 }
                 tokio::select! {
                     _ = stop.cancelled() => return,
@@ -291,13 +343,8 @@ impl Api {
             )
         };
         let proof = layer.prove(locator).await.map_err(unavailable)?;
-        let data_root = match locator.square_parts() {
-            Some((h, _, _)) => layer.data_root(h).await.map_err(unavailable)?,
-            None => None,
-        };
         let p = Arc::new(DaProof {
             proof,
-            data_root,
             data_b64: std::sync::OnceLock::new(),
         });
         let mut cache = self.lock_proofs();
@@ -314,6 +361,180 @@ impl Api {
 
     fn lock_proofs(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<DaProof>>> {
         self.inner.proofs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// What proving parts of a blob needs that only its bytes give: its share
+/// count and the subtree roots of its share commitment.
+pub(crate) struct BlobLayout {
+    pub height: u64,
+    pub namespace: Namespace,
+    pub blob_shares: u32,
+    /// Base64, as a document carries them.
+    pub roots: Arc<String>,
+}
+
+impl Api {
+    /// Runs hashing work on the blocking pool, at most
+    /// [`crate::proof::PROVERS`] at a time, off the async executor.
+    pub(crate) async fn hashing<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let _permit = self
+            .inner
+            .provers
+            .acquire()
+            .await
+            .map_err(ApiError::internal)?;
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(ApiError::internal)?
+    }
+
+    /// The layout of the blob at `locator` when its layer proves parts of
+    /// blobs (square layers), from the cache or its bytes.
+    pub(crate) async fn blob_layout(
+        &self,
+        locator: &Locator,
+    ) -> Result<Option<Arc<BlobLayout>>, ApiError> {
+        let layer = self.layer_for(locator)?;
+        let Some((height, namespace, _)) = locator.square_parts() else {
+            return Ok(None);
+        };
+        if !layer.proves_shares() {
+            return Ok(None);
+        }
+        let key = locator.to_string();
+        if let Some(l) = self.lock_layouts().get(&key) {
+            return Ok(Some(l.clone()));
+        }
+        let data = self.blob(locator).await?;
+        let blob_shares = modelda_da::square::shares_for(data.len()) as u32;
+        let roots = self
+            .hashing(move || Ok(parts::subtree_roots(namespace, &data)))
+            .await?;
+        let l = Arc::new(BlobLayout {
+            height,
+            namespace,
+            blob_shares,
+            roots: Arc::new(roots),
+        });
+        let mut cache = self.lock_layouts();
+        if cache.len() >= 4096 {
+            cache.clear();
+        }
+        cache.insert(key, l.clone());
+        Ok(Some(l))
+    }
+
+    /// Shares `shares` of the blob at `locator`, proven up to the data root.
+    pub(crate) async fn share_proof(
+        &self,
+        locator: &Locator,
+        shares: std::ops::Range<u32>,
+    ) -> Result<parts::ShareProof, ApiError> {
+        self.layer_for(locator)?
+            .prove_shares(locator, shares)
+            .await
+            .map_err(|e| {
+                tracing::warn!(%locator, error = %e, "share proof failed");
+                ApiError::new(
+                    Code::LayerUnavailable,
+                    format!("the DA layer did not prove shares of blob {locator}; try again"),
+                )
+            })
+    }
+
+    /// The data root of the block holding `locator` (square layers), as
+    /// this server's layer gives it.
+    pub(crate) async fn data_root(&self, locator: &Locator) -> Result<Option<[u8; 32]>, ApiError> {
+        let Some((h, _, _)) = locator.square_parts() else {
+            return Ok(None);
+        };
+        let key = (locator.kind().to_string(), h);
+        if let Some(r) = self.lock_roots().get(&key) {
+            return Ok(Some(*r));
+        }
+        let root = self.layer_for(locator)?.data_root(h).await.map_err(|e| {
+            tracing::warn!(%locator, error = %e, "header read failed");
+            ApiError::new(
+                Code::LayerUnavailable,
+                format!("the DA layer did not give the header at height {h}; try again"),
+            )
+        })?;
+        if let Some(r) = root {
+            let mut cache = self.lock_roots();
+            if cache.len() >= 65_536 {
+                cache.clear();
+            }
+            cache.insert(key, r);
+        }
+        Ok(root)
+    }
+}
+
+impl Api {
+    /// Most inclusion documents kept between requests.
+    const DOCUMENTS: usize = 64;
+
+    /// The inclusion document of `target` of file `path` of `model`, built
+    /// once however many ask at the same time. The work runs in its own
+    /// task: a request that gives up (its deadline passed) leaves it going,
+    /// and the next request for the same document picks it up.
+    pub(crate) async fn inclusion_document(
+        &self,
+        model: ModelId,
+        path: String,
+        target: crate::proof::Target,
+        publication: Option<PubId>,
+    ) -> Result<Arc<InclusionDocument>, ApiError> {
+        let key = format!("{model}\n{path}\n{target:?}\n{publication:?}");
+        let cell = {
+            let mut docs = self.lock_documents();
+            if docs.len() >= Self::DOCUMENTS && !docs.contains_key(&key) {
+                // Finished documents are in the answer cache too.
+                docs.retain(|_, c| c.get().is_none());
+            }
+            docs.entry(key.clone()).or_default().clone()
+        };
+        if let Some(d) = cell.get() {
+            self.lock_documents().remove(&key);
+            return Ok(d.clone());
+        }
+        let api = self.clone();
+        let work = cell.clone();
+        let task = tokio::spawn(async move {
+            work.get_or_try_init(|| async {
+                crate::proof::build(&api, model, &path, target, publication)
+                    .await
+                    .map(Arc::new)
+            })
+            .await
+            .cloned()
+        });
+        let r = task.await.map_err(ApiError::internal)?;
+        // Taken (or failed): the next request builds afresh.
+        let mut docs = self.lock_documents();
+        if docs.get(&key).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
+            docs.remove(&key);
+        }
+        r
+    }
+
+    fn lock_documents(&self) -> std::sync::MutexGuard<'_, HashMap<String, DocumentCell>> {
+        self.inner
+            .documents
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lock_layouts(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<BlobLayout>>> {
+        self.inner.layouts.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lock_roots(&self) -> std::sync::MutexGuard<'_, HashMap<(String, u64), [u8; 32]>> {
+        self.inner.roots.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

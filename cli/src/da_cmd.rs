@@ -387,9 +387,9 @@ pub fn devnet(json: bool, args: &DevnetArgs) -> Result<()> {
             JwtKey::load_or_create(&path).with_context(|| format!("reading {}", path.display()))?;
         let token = key.token(*perm);
         if json {
-            println!("{}", json!({ "token": token, "perm": perm }));
+            out!("{}", json!({ "token": token, "perm": perm }));
         } else {
-            println!("{token}");
+            out!("{token}");
         }
         return Ok(());
     }
@@ -438,30 +438,30 @@ pub fn devnet(json: bool, args: &DevnetArgs) -> Result<()> {
         let token = d.token(Permission::Write);
         let head = d.chain().head()?;
         if json {
-            println!(
+            out!(
                 "{}",
                 json!({"celestia_rpc": d.rpc_url(), "eigenda": d.eigenda_url(),
                        "avail": d.avail_url(), "head": head,
                        "data_dir": args.data_dir, "write_token": token})
             );
         } else {
-            println!("modelda devnet: chain in {} at height {head}", args.data_dir.display());
-            println!("  Celestia node JSON-RPC  {}", d.rpc_url());
-            println!("  EigenDA proxy REST      {}", d.eigenda_url());
+            out!("modelda devnet: chain in {} at height {head}", args.data_dir.display());
+            out!("  Celestia node JSON-RPC  {}", d.rpc_url());
+            out!("  EigenDA proxy REST      {}", d.eigenda_url());
             let avail = d.avail_url().unwrap_or_default();
-            println!("  Avail light client API  {avail} (and node JSON-RPC, app id {})", args.avail_app_id);
-            println!();
-            println!("Point modelda at it:");
-            println!("  export MODELDA_CELESTIA_URL={}", d.rpc_url());
-            println!(
+            out!("  Avail light client API  {avail} (and node JSON-RPC, app id {})", args.avail_app_id);
+            out!();
+            out!("Point modelda at it:");
+            out!("  export MODELDA_CELESTIA_URL={}", d.rpc_url());
+            out!(
                 "  export MODELDA_CELESTIA_TOKEN=$(modelda devnet token --perm write --data-dir {})",
                 args.data_dir.display()
             );
-            println!("  export MODELDA_EIGENDA_URL={}", d.eigenda_url());
-            println!("  export MODELDA_AVAIL_URL={avail} MODELDA_AVAIL_NODE_URL={avail}");
-            println!("  modelda blob submit FILE --da celestia    # or --da eigenda, --da avail");
-            println!();
-            println!("Ctrl-C stops it; the chain stays on disk.");
+            out!("  export MODELDA_EIGENDA_URL={}", d.eigenda_url());
+            out!("  export MODELDA_AVAIL_URL={avail} MODELDA_AVAIL_NODE_URL={avail}");
+            out!("  modelda blob submit FILE --da celestia    # or --da eigenda, --da avail");
+            out!();
+            out!("Ctrl-C stops it; the chain stays on disk.");
         }
         shutdown_signal().await;
         eprintln!("stopping the devnet ...");
@@ -487,10 +487,16 @@ pub fn blob(json: bool, cmd: &BlobCommand) -> Result<()> {
                     .await
                     .with_context(|| format!("submitting to {}", da.da))?;
                 if json {
-                    println!("{}", serde_json::to_string(&receipts)?);
+                    // Locators in their text form, as every command prints
+                    // them and as `blob get` and `fetch --record` take them.
+                    let items: Vec<_> = receipts
+                        .iter()
+                        .map(|r| json!({"locator": r.locator.to_string(), "size": r.size, "fee": r.fee}))
+                        .collect();
+                    out!("{}", serde_json::Value::Array(items));
                 } else {
                     for (f, r) in files.iter().zip(&receipts) {
-                        println!(
+                        out!(
                             "{}  {} ({} bytes, fee {})",
                             r.locator,
                             f.display(),
@@ -508,12 +514,12 @@ pub fn blob(json: bool, cmd: &BlobCommand) -> Result<()> {
                     .with_context(|| format!("fetching {locator}"))?;
                 write_atomic(out, &data)?;
                 if json {
-                    println!(
+                    out!(
                         "{}",
-                        json!({"locator": locator, "size": data.len(), "out": out})
+                        json!({"locator": locator.to_string(), "size": data.len(), "out": out})
                     );
                 } else {
-                    println!("wrote {} bytes to {}", data.len(), out.display());
+                    out!("wrote {} bytes to {}", data.len(), out.display());
                 }
             }
             BlobCommand::Prove { locator, out, da } => {
@@ -524,9 +530,9 @@ pub fn blob(json: bool, cmd: &BlobCommand) -> Result<()> {
                     .with_context(|| format!("proving {locator}"))?;
                 write_atomic(out, serde_json::to_string_pretty(&proof)?.as_bytes())?;
                 if json {
-                    println!("{}", json!({"locator": locator, "proof": out}));
+                    out!("{}", json!({"locator": locator.to_string(), "proof": out}));
                 } else {
-                    println!(
+                    out!(
                         "wrote the inclusion proof of {locator} to {}",
                         out.display()
                     );
@@ -550,9 +556,9 @@ pub fn blob(json: bool, cmd: &BlobCommand) -> Result<()> {
                     .await
                     .with_context(|| format!("verifying {locator}"))?;
                 if json {
-                    println!("{}", json!({"ok": true, "locator": locator}));
+                    out!("{}", json!({"ok": true, "locator": locator.to_string()}));
                 } else {
-                    println!(
+                    out!(
                         "OK  {locator} is included, checked against a header fetched from {}",
                         da.da
                     );
@@ -575,15 +581,15 @@ pub fn blob(json: bool, cmd: &BlobCommand) -> Result<()> {
                         .iter()
                         .map(|(l, d)| json!({"locator": l.to_string(), "size": d.len(), "blake3": blake3::hash(d).to_hex().to_string()}))
                         .collect();
-                    println!(
+                    out!(
                         "{}",
                         json!({"namespace": da.namespace, "height": height, "blobs": items})
                     );
                 } else if blobs.is_empty() {
-                    println!("no blobs of {} at height {height}", da.namespace);
+                    out!("no blobs of {} at height {height}", da.namespace);
                 } else {
                     for (l, d) in &blobs {
-                        println!("{l}  {} bytes", d.len());
+                        out!("{l}  {} bytes", d.len());
                     }
                 }
             }
@@ -592,12 +598,12 @@ pub fn blob(json: bool, cmd: &BlobCommand) -> Result<()> {
                 let head = layer.head().await?;
                 let limits = layer.limits().await?;
                 if json {
-                    println!(
+                    out!(
                         "{}",
                         json!({"layer": da.da, "head": head, "limits": limits})
                     );
                 } else {
-                    println!(
+                    out!(
                         "{}: head {head}, largest blob {} bytes, largest batch {} bytes",
                         da.da, limits.max_blob_bytes, limits.max_batch_bytes
                     );

@@ -113,11 +113,11 @@ pub fn index(json: bool, args: &IndexArgs) -> Result<()> {
             let index = open_reader(&dir.index_dir)?;
             let d = index.digest()?;
             if json {
-                println!("{}", serde_json::to_string(&d)?);
+                out!("{}", serde_json::to_string(&d)?);
             } else {
-                println!("digest      {}", d.digest);
-                println!("checkpoint  {}", opt(d.checkpoint));
-                println!("entries     {}", d.entries);
+                out!("digest      {}", d.digest);
+                out!("checkpoint  {}", opt(d.checkpoint));
+                out!("entries     {}", d.entries);
             }
             Ok(())
         }
@@ -131,16 +131,16 @@ pub fn index(json: bool, args: &IndexArgs) -> Result<()> {
             let index = open_reader(&dir.index_dir)?;
             let page = index.rejections(code.as_deref(), after.as_deref(), *limit)?;
             if json {
-                println!("{}", serde_json::to_string(&page)?);
+                out!("{}", serde_json::to_string(&page)?);
             } else {
                 for r in &page.items {
-                    println!("{}  {}  {}\n    {}", r.id, r.code, r.locator, r.message);
+                    out!("{}  {}  {}\n    {}", r.id, r.code, r.locator, r.message);
                 }
                 if page.items.is_empty() {
-                    println!("no rejections");
+                    out!("no rejections");
                 }
                 if let Some(next) = &page.next {
-                    println!("more: --after {next}");
+                    out!("more: --after {next}");
                 }
             }
             Ok(())
@@ -187,7 +187,7 @@ pub(crate) async fn open_layer(
                 if now == said {
                     // Said once; wait quietly.
                 } else if json {
-                    println!(
+                    out!(
                         "{}",
                         json!({"event": "waiting", "reason": e.to_string(), "wait_ms": wait.as_millis() as u64})
                     );
@@ -234,7 +234,7 @@ pub(crate) async fn run_follow(
             on_height(r.height);
             for i in &r.indexed {
                 if json {
-                    println!(
+                    out!(
                         "{}",
                         json!({"event": "indexed", "id": i.id.to_string(), "height": i.id.height,
                                "model_id": i.model_id, "locator": i.locator, "leaves": i.leaves})
@@ -248,7 +248,7 @@ pub(crate) async fn run_follow(
             }
             for x in &r.rejected {
                 if json {
-                    println!(
+                    out!(
                         "{}",
                         json!({"event": "rejected", "id": x.id.to_string(), "height": x.id.height,
                                "locator": x.locator, "code": x.code, "message": x.message})
@@ -273,7 +273,7 @@ pub(crate) async fn run_follow(
             wait,
         } => {
             if json {
-                println!(
+                out!(
                     "{}",
                     json!({"event": "retry", "height": height, "error": error.to_string(),
                            "wait_ms": wait.as_millis() as u64})
@@ -288,7 +288,7 @@ pub(crate) async fn run_follow(
         Event::Live { next } => {
             on_height(next.saturating_sub(1));
             if json {
-                println!("{}", json!({"event": "live", "next_height": next}));
+                out!("{}", json!({"event": "live", "next_height": next}));
             } else {
                 eprintln!("caught up; waiting for height {next} (Ctrl-C to stop)");
             }
@@ -301,14 +301,14 @@ pub(crate) async fn run_follow(
 pub(crate) fn print_stop(json: bool, index: &Index, stopped: Stop) -> Result<()> {
     let counts = index.counts()?;
     if json {
-        println!(
+        out!(
             "{}",
             json!({"event": "stopped", "reason": stopped, "checkpoint": counts.checkpoint,
                    "records": counts.records, "rejections": counts.rejections,
                    "reposts": counts.reposts})
         );
     } else {
-        println!(
+        out!(
             "{} at height {}: {} publications, {} rejections, {} reposts indexed in {}",
             match stopped {
                 Stop::Cancelled => "stopped",
@@ -400,9 +400,9 @@ fn rebuild(json: bool, args: &FollowArgs) -> Result<()> {
         print_stop(json, &index, stopped)?;
         let d = index.digest()?;
         if json {
-            println!("{}", serde_json::to_string(&d)?);
+            out!("{}", serde_json::to_string(&d)?);
         } else {
-            println!("digest {}", d.digest);
+            out!("digest {}", d.digest);
         }
         Ok(())
     })
@@ -418,7 +418,7 @@ fn register(json: bool, locator: &Locator, da: &DaArgs, dir: &IndexDir) -> Resul
         let r = modelda_indexer::register(&index, layer.as_ref(), locator).await?;
         if let Some(x) = r.rejected.first() {
             if json {
-                println!("{}", json!({"registered": false, "id": x.id.to_string(), "code": x.code, "message": x.message}));
+                out!("{}", json!({"registered": false, "id": x.id.to_string(), "code": x.code, "message": x.message}));
             }
             bail!("record {} refused ({}): {}", x.locator, x.code, x.message);
         }
@@ -426,15 +426,15 @@ fn register(json: bool, locator: &Locator, da: &DaArgs, dir: &IndexDir) -> Resul
             bail!("{locator} holds nothing to index");
         };
         if json {
-            println!(
+            out!(
                 "{}",
                 json!({"registered": true, "id": i.id.to_string(), "model_id": i.model_id,
                        "locator": i.locator, "leaves": i.leaves, "repost": r.reposts > 0})
             );
         } else if r.reposts > 0 {
-            println!("model {} by this key is already indexed ({})", i.model_id, i.id);
+            out!("model {} by this key is already indexed ({})", i.model_id, i.id);
         } else {
-            println!("indexed {}  model {}  ({} leaves)", i.id, i.model_id, i.leaves);
+            out!("indexed {}  model {}  ({} leaves)", i.id, i.model_id, i.leaves);
         }
         Ok(())
     })
@@ -445,14 +445,14 @@ fn status(json: bool, dir: &IndexDir) -> Result<()> {
     let counts = index.counts()?;
     let source = index.source()?;
     if json {
-        println!(
+        out!(
             "{}",
             json!({"source": source, "counts": counts, "disk_bytes": index.disk_bytes()})
         );
         return Ok(());
     }
     match &source {
-        Some(s) => println!(
+        Some(s) => out!(
             "follows     {}{}",
             s.layer,
             s.namespace
@@ -460,16 +460,16 @@ fn status(json: bool, dir: &IndexDir) -> Result<()> {
                 .map(|n| format!(" namespace {n}"))
                 .unwrap_or_default()
         ),
-        None => println!("follows     nothing (records registered by hand only)"),
+        None => out!("follows     nothing (records registered by hand only)"),
     }
-    println!("checkpoint  {}", opt(counts.checkpoint));
-    println!("records     {}", counts.records);
-    println!("reposts     {}", counts.reposts);
-    println!("rejections  {}", counts.rejections);
+    out!("checkpoint  {}", opt(counts.checkpoint));
+    out!("records     {}", counts.records);
+    out!("reposts     {}", counts.reposts);
+    out!("rejections  {}", counts.rejections);
     for (code, n) in &counts.rejections_by_code {
-        println!("  {code:<20} {n}");
+        out!("  {code:<20} {n}");
     }
-    println!("skipped     {} (envelopes of other kinds)", counts.skipped);
+    out!("skipped     {} (envelopes of other kinds)", counts.skipped);
     Ok(())
 }
 
@@ -512,14 +512,14 @@ fn show(json: bool, model: &ModelId, dir: &IndexDir) -> Result<()> {
         );
     };
     if json {
-        println!("{}", serde_json::to_string(&v)?);
+        out!("{}", serde_json::to_string(&v)?);
         return Ok(());
     }
     let m = &v.model.manifest;
-    println!("model       {}", v.model.model_id);
-    println!("files       {} ({} bytes)", m.files.len(), m.total_size());
+    out!("model       {}", v.model.model_id);
+    out!("files       {} ({} bytes)", m.files.len(), m.total_size());
     for f in &m.files {
-        println!(
+        out!(
             "  {}  {} bytes  root {}  leaf {}  {} tensors",
             f.path,
             f.size,
@@ -528,13 +528,13 @@ fn show(json: bool, model: &ModelId, dir: &IndexDir) -> Result<()> {
             f.tensors.len()
         );
     }
-    println!("signers     {}", v.signers.len());
+    out!("signers     {}", v.signers.len());
     for s in &v.signers {
-        println!("  {s}");
+        out!("  {s}");
     }
-    println!("published   {} time(s)", v.publications.len());
+    out!("published   {} time(s)", v.publications.len());
     for p in &v.publications {
-        println!(
+        out!(
             "  {}  on {}  by key {}  {} blobs, {} leaves{}\n      record {}",
             p.id,
             p.layer,
@@ -549,13 +549,13 @@ fn show(json: bool, model: &ModelId, dir: &IndexDir) -> Result<()> {
             p.record
         );
     }
-    println!("parents     {}", v.parents.len());
+    out!("parents     {}", v.parents.len());
     for e in &v.parents {
-        println!("{}", edge_line(e, &e.parent));
+        out!("{}", edge_line(e, &e.parent));
     }
-    println!("children    {}", v.children.len());
+    out!("children    {}", v.children.len());
     for e in &v.children {
-        println!("{}", edge_line(e, &e.child));
+        out!("{}", edge_line(e, &e.child));
     }
     Ok(())
 }

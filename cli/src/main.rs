@@ -3,12 +3,27 @@
 //! The binary is thin: it parses flags, calls the library crates and prints
 //! results for people or, with `--json`, for scripts.
 
+// Results go through `out!`, which a closed stdout cannot make panic.
+#![warn(clippy::print_stdout)]
+
+/// `println!` for results: a reader that went away (`modelda blob list |
+/// head`) ends the process quietly instead of panicking; see [`stdout`].
+macro_rules! out {
+    () => {
+        $crate::stdout::line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::stdout::line(format_args!($($arg)*))
+    };
+}
+
 mod da_cmd;
 mod index_cmd;
 mod model_cmd;
 mod node_cmd;
 mod progress;
 mod publish_cmd;
+mod stdout;
 
 use std::ops::Range;
 use std::path::PathBuf;
@@ -187,7 +202,8 @@ fn main() -> ExitCode {
         Err(e) => {
             if cli.json {
                 let msg = format!("{e:#}");
-                println!("{}", json!({ "error": msg }));
+                // The run failed whether or not anyone still reads stdout.
+                let _ = stdout::try_line(format_args!("{}", json!({ "error": msg })));
             } else {
                 eprintln!("error: {e:#}");
             }

@@ -113,7 +113,7 @@ pub(crate) fn sign(
     let signed = sign_model(dir, &model, &key_pair, *oms_hash)
         .with_context(|| format!("signing {}", dir.display()))?;
     if cli.json {
-        println!(
+        out!(
             "{}",
             json!({
                 "model_id": model.id.to_hex(),
@@ -125,14 +125,14 @@ pub(crate) fn sign(
             })
         );
     } else {
-        println!("model id   {}", model.id);
-        println!("signed by  key {}", signed.key_hint);
-        println!(
+        out!("model id   {}", model.id);
+        out!("signed by  key {}", signed.key_hint);
+        out!(
             "wrote      {} (OpenSSF Model Signing v1.0, {})",
             signed.oms.display(),
             oms_hash.as_str()
         );
-        println!(
+        out!(
             "wrote      {} (modelda claims: model id, lineage, training)",
             signed.claims.display()
         );
@@ -161,17 +161,18 @@ pub(crate) fn verify(
     if cli.json {
         let mut v = serde_json::to_value(&report)?;
         v["ok"] = json!(report.ok());
-        println!("{v}");
+        out!("{v}");
     } else if report.ok() {
-        println!("OK  model {}", report.model_id);
-        println!(
+        out!("OK  model {}", report.model_id);
+        out!(
             "    {} files, {} bytes re-hashed; both signatures valid",
-            report.files, report.bytes
+            report.files,
+            report.bytes
         );
         if report.key_pinned {
-            println!("    signed by the given key {}", report.key_hint);
+            out!("    signed by the given key {}", report.key_hint);
         } else {
-            println!(
+            out!(
                 "    signed by key {} (not pinned: pass --key PUB.pem to require a key you trust)",
                 report.key_hint
             );
@@ -208,14 +209,14 @@ pub(crate) fn keygen(cli: &Cli, out: &Path, force: bool) -> Result<ExitCode> {
     std::fs::write(&public_path, key.public().to_pem())
         .with_context(|| format!("writing {}", public_path.display()))?;
     if cli.json {
-        println!(
+        out!(
             "{}",
             json!({"private_key": out, "public_key": public_path, "key_hint": key.public().hint()})
         );
     } else {
-        println!("private key  {} (keep it secret)", out.display());
-        println!("public key   {}", public_path.display());
-        println!("key hint     {}", key.public().hint());
+        out!("private key  {} (keep it secret)", out.display());
+        out!("public key   {}", public_path.display());
+        out!("key hint     {}", key.public().hint());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -267,23 +268,23 @@ pub(crate) fn print_commit(cli: &Cli, model: &CommittedModel, full: bool) {
         if full {
             v["manifest"] = serde_json::to_value(&model.manifest).expect("manifests serialize");
         }
-        println!("{v}");
+        out!("{v}");
         return;
     }
-    println!("model id  {}", model.id);
+    out!("model id  {}", model.id);
     for f in &model.manifest.files {
         let tensors = if f.tensors.is_empty() {
             String::new()
         } else {
             format!("  ({} tensors)", f.tensors.len())
         };
-        println!("{}  {}{}", f.root, f.path, tensors);
+        out!("{}  {}{}", f.root, f.path, tensors);
     }
     for c in &model.manifest.lineage {
-        println!("parent    {} ({})", c.parent, c.relation);
+        out!("parent    {} ({})", c.parent, c.relation);
     }
     if full {
-        println!(
+        out!(
             "{}",
             serde_json::to_string_pretty(&model.manifest).expect("manifests serialize")
         );
@@ -346,7 +347,7 @@ pub(crate) fn prove(
     }
     let leaves = proof.leaves();
     if cli.json {
-        println!(
+        out!(
             "{}",
             json!({
                 "file": file,
@@ -363,18 +364,21 @@ pub(crate) fn prove(
             })
         );
     } else {
-        println!("root     {}", commitment.root());
-        println!(
+        out!("root     {}", commitment.root());
+        out!(
             "range    bytes {}..{} (leaves {}..{})",
-            bytes.start, bytes.end, leaves.start, leaves.end
+            bytes.start,
+            bytes.end,
+            leaves.start,
+            leaves.end
         );
-        println!(
+        out!(
             "proof    {} ({} bytes, {} sibling hashes)",
             out_path.display(),
             enc.len(),
             proof.siblings().len()
         );
-        println!(
+        out!(
             "verify   modelda verify-proof --proof {} --root {} --file {}",
             out_path.display(),
             commitment.root(),
@@ -427,17 +431,18 @@ pub(crate) fn verify_proof(
         std::fs::write(o, verified).with_context(|| format!("writing {}", o.display()))?;
     }
     if cli.json {
-        println!(
+        out!(
             "{}",
             json!({"ok": true, "root": root.to_hex(), "range": [range.start, range.end], "file_len": len,
                    "leaf_size": leaf_size.bytes(), "blake3": blake3_hex(verified)})
         );
     } else {
-        println!(
+        out!(
             "OK  bytes {}..{} verify against root {root}",
-            range.start, range.end
+            range.start,
+            range.end
         );
-        println!("    blake3 of the range: {}", blake3_hex(verified));
+        out!("    blake3 of the range: {}", blake3_hex(verified));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -484,9 +489,9 @@ pub(crate) fn verify_inclusion(
         std::fs::write(o, &verified.data).with_context(|| format!("writing {}", o.display()))?;
     }
     if cli.json {
-        println!("{}", json!({"ok": true, "verified": verified}));
+        out!("{}", json!({"ok": true, "verified": verified}));
     } else {
-        println!(
+        out!(
             "OK  {} bytes {}..{}{} of model {}",
             verified.file,
             verified.bytes.start,
@@ -498,7 +503,7 @@ pub(crate) fn verify_inclusion(
                 .unwrap_or_default(),
             verified.model_id
         );
-        println!(
+        out!(
             "    signed by {} ({})",
             verified.signer,
             if verified.pinned {
@@ -509,11 +514,11 @@ pub(crate) fn verify_inclusion(
         );
         for (l, h) in &verified.blobs {
             match h {
-                Some(h) => println!("    included: {l} against your node's header {h}"),
-                None => println!("    included: {l} (re-read through your proxy)"),
+                Some(h) => out!("    included: {l} against your node's header {h}"),
+                None => out!("    included: {l} (re-read through your proxy)"),
             }
         }
-        println!("    blake3 of the bytes: {}", verified.blake3);
+        out!("    blake3 of the bytes: {}", verified.blake3);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -36,6 +36,11 @@ pub struct ServerArgs {
     /// Longest a request may run, in milliseconds.
     #[arg(long, default_value_t = Limits::default().timeout.as_millis() as u64)]
     timeout_ms: u64,
+    /// Longest a request asking for an inclusion proof may run, in
+    /// milliseconds. A proof still being built when it times out goes on
+    /// being built; the same request asked again gets it.
+    #[arg(long, default_value_t = Limits::default().proof_timeout.as_millis() as u64)]
+    proof_timeout_ms: u64,
 }
 
 impl ServerArgs {
@@ -44,6 +49,7 @@ impl ServerArgs {
             max_page: self.max_page,
             max_body_bytes: self.max_body_bytes,
             timeout: Duration::from_millis(self.timeout_ms),
+            proof_timeout: Duration::from_millis(self.proof_timeout_ms),
             ..Limits::default()
         }
     }
@@ -81,7 +87,7 @@ async fn serve_api(json: bool, api: Api, args: ServerArgs, stop: CancellationTok
         })?;
     let addr = listener.local_addr()?;
     if json {
-        println!(
+        out!(
             "{}",
             json!({"event": "listening", "addr": addr.to_string(),
                    "graphql": format!("http://{addr}/graphql")})

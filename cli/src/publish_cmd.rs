@@ -221,35 +221,41 @@ pub fn publish(json: bool, show_progress: bool, args: &PublishArgs) -> Result<()
         anyhow::Ok(r?)
     })?;
     if json {
-        println!("{}", serde_json::to_string(&outcome)?);
+        out!("{}", serde_json::to_string(&outcome)?);
     } else {
-        println!("model    {}", outcome.model_id);
-        println!("record   {}", outcome.record);
-        println!(
+        out!("model    {}", outcome.model_id);
+        out!("record   {}", outcome.record);
+        out!(
             "posted   {} blobs, {} bytes for {} model bytes (overhead {:.3}x)",
-            outcome.blobs, outcome.bytes_posted, outcome.model_bytes, outcome.overhead
+            outcome.blobs,
+            outcome.bytes_posted,
+            outcome.model_bytes,
+            outcome.overhead
         );
         if outcome.reused_leaves > 0 {
-            println!(
+            out!(
                 "reused   {} leaves ({} bytes) from parent publications",
-                outcome.reused_leaves, outcome.reused_bytes
+                outcome.reused_leaves,
+                outcome.reused_bytes
             );
         }
         if outcome.adopted_blobs > 0 {
-            println!(
+            out!(
                 "reused   {} blobs ({} bytes) another key's publication of this model had posted: not posted again",
                 outcome.adopted_blobs, outcome.adopted_bytes
             );
         }
         if outcome.posted_now == 0 && outcome.recovered == 0 {
-            println!("(already published: nothing was posted)");
+            out!("(already published: nothing was posted)");
         } else if outcome.resumed > 0 || outcome.recovered > 0 {
-            println!(
+            out!(
                 "resumed  {} blobs from the journal, {} found on the layer, {} posted now",
-                outcome.resumed, outcome.recovered, outcome.posted_now
+                outcome.resumed,
+                outcome.recovered,
+                outcome.posted_now
             );
         }
-        println!("fee      {} {}", outcome.fee, fee_unit(args.da.da));
+        out!("fee      {} {}", outcome.fee, fee_unit(args.da.da));
     }
     Ok(())
 }
@@ -351,7 +357,7 @@ fn dry_run(json: bool, show_progress: bool, args: &PublishArgs, geometry: Geomet
     };
     let fee = &e.fee;
     if json {
-        println!(
+        out!(
             "{}",
             json!({
                 "dry_run": true,
@@ -373,8 +379,8 @@ fn dry_run(json: bool, show_progress: bool, args: &PublishArgs, geometry: Geomet
             })
         );
     } else {
-        println!("model    {}", model.id);
-        println!(
+        out!("model    {}", model.id);
+        out!(
             "plan     {} shards ({}+{} stripes) in {} blobs of at most {} bytes, plus the record",
             plan.slots.len(),
             geometry.data,
@@ -387,7 +393,7 @@ fn dry_run(json: bool, show_progress: bool, args: &PublishArgs, geometry: Geomet
             LayerKind::Local | LayerKind::Celestia => format!(", {shares} Celestia shares"),
             LayerKind::Eigenda | LayerKind::Avail => String::new(),
         };
-        println!(
+        out!(
             "bytes    {bytes} for {model_bytes} model bytes (overhead {:.3}x){shares}",
             if model_bytes == 0 {
                 0.0
@@ -395,9 +401,9 @@ fn dry_run(json: bool, show_progress: bool, args: &PublishArgs, geometry: Geomet
                 bytes as f64 / model_bytes as f64
             }
         );
-        println!("fee      {fee_basis}");
-        println!("time     about {seconds} s: {time_basis}");
-        println!("(dry run: nothing was posted or written)");
+        out!("fee      {fee_basis}");
+        out!("time     about {seconds} s: {time_basis}");
+        out!("(dry run: nothing was posted or written)");
     }
     Ok(())
 }
@@ -514,7 +520,7 @@ pub fn fetch(json: bool, show_progress: bool, args: &FetchArgs) -> Result<()> {
         ))
     })?;
     if json {
-        println!(
+        out!(
             "{}",
             json!({
                 "model_id": rec.model_id().to_hex(),
@@ -527,10 +533,10 @@ pub fn fetch(json: bool, show_progress: bool, args: &FetchArgs) -> Result<()> {
         );
     } else {
         for p in &fetched.written {
-            println!("wrote    {}", p.display());
+            out!("wrote    {}", p.display());
         }
         let s = &fetched.stats;
-        println!(
+        out!(
             "verified {} bytes in {} leaves against model {} (signed by key {}{})",
             fetched.bytes,
             s.leaves,
@@ -542,7 +548,7 @@ pub fn fetch(json: bool, show_progress: bool, args: &FetchArgs) -> Result<()> {
                 ", NOT pinned: pass --key to require it"
             }
         );
-        println!(
+        out!(
             "read     {} blobs ({} bytes); {} bad or missing shards, {} stripes rebuilt from parity",
             s.blobs_read, s.bytes_read, s.bad_shards, s.rebuilt_stripes
         );

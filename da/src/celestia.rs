@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use celestia_rpc::{BlobClient, Client, HeaderClient, StateClient, TxConfig};
+use celestia_rpc::{BlobClient, Client, HeaderClient, ShareClient, StateClient, TxConfig};
 use celestia_types::{Blob, Commitment, ExtendedHeader};
 
 use crate::chain::{row_proof, to_celestia, verify_square, ChainLimits};
@@ -121,6 +121,8 @@ pub struct CelestiaLayer {
     client: Client,
     opts: CelestiaOptions,
     signer: Option<celestia_types::state::AccAddress>,
+    /// Where each blob asked for starts in its original square, by locator.
+    starts: std::sync::Mutex<std::collections::HashMap<Locator, u64>>,
 }
 
 enum Failure {
@@ -154,6 +156,7 @@ impl CelestiaLayer {
             client,
             opts,
             signer,
+            starts: Default::default(),
         })
     }
 
@@ -471,8 +474,69 @@ impl DaLayer for CelestiaLayer {
         verify_square(locator, h, ns, c, data, proof, &header)
     }
 
+    fn proves_shares(&self) -> bool {
+        true
+    }
+
+    #[tracing::instrument(name = "da.prove_shares", skip_all, fields(layer = "celestia", locator = %locator))]
+    async fn prove_shares(
+        &self,
+        locator: &Locator,
+        shares: std::ops::Range<u32>,
+    ) -> Result<celestia_types::ShareProof> {
+        let (h, _, _) = Self::parts(locator)?;
+        let start = self.blob_start(locator).await?;
+        let (from, to) = (
+            start + u64::from(shares.start),
+            start + u64::from(shares.end),
+        );
+        let range = self
+            .call("read", || self.client.share_get_range(h, from, to))
+            .await?;
+        Ok(range.proof)
+    }
+
     async fn data_root(&self, height: u64) -> Result<Option<[u8; 32]>> {
         checked_data_root(&self.header(height).await?)
+    }
+}
+
+impl CelestiaLayer {
+    /// Index of the first share of the blob at `locator` in its block's
+    /// original square (row-major), from the node's `Blob.index` (an index
+    /// in the extended square).
+    async fn blob_start(&self, locator: &Locator) -> Result<u64> {
+        if let Some(s) = self
+            .starts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(locator)
+        {
+            return Ok(*s);
+        }
+        let (h, _, _) = Self::parts(locator)?;
+        let blob = self.blob(locator).await?;
+        let eds = u64::from(self.header(h).await?.dah.square_width());
+        let bad = |reason: String| Error::BadProof {
+            locator: locator.to_string(),
+            reason,
+        };
+        let index = blob
+            .index
+            .ok_or_else(|| bad("the node did not report the blob's share index".into()))?;
+        let k = eds / 2;
+        if k == 0 || index % eds >= k {
+            return Err(bad(format!(
+                "the node places the blob at share {index} of a {eds}-wide square, outside its data"
+            )));
+        }
+        let start = (index / eds) * k + index % eds;
+        let mut starts = self.starts.lock().unwrap_or_else(|p| p.into_inner());
+        if starts.len() >= 65_536 {
+            starts.clear();
+        }
+        starts.insert(locator.clone(), start);
+        Ok(start)
     }
 }
 

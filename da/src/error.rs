@@ -6,6 +6,12 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// The layer proves only whole blobs, not runs of their shares.
+    #[error("the {layer} layer proves only whole blobs, not parts of them")]
+    WholeBlobsOnly {
+        /// Which layer.
+        layer: &'static str,
+    },
     /// A blob larger than the layer accepts.
     #[error("blob of {size} bytes exceeds the {layer} limit of {limit} bytes; split it into smaller blobs")]
     BlobTooLarge {

@@ -229,6 +229,37 @@ pub trait DaLayer: Send + Sync {
     /// header this client fetches itself (never one supplied by the prover).
     async fn verify(&self, locator: &Locator, data: &[u8], proof: &InclusionProof) -> Result<()>;
 
+    /// Whether [`DaLayer::prove_shares`] proves runs of a blob's shares
+    /// here (square layers), so that a proof of part of a blob need not
+    /// carry the whole blob.
+    fn proves_shares(&self) -> bool {
+        false
+    }
+
+    /// Shares `shares` (indexes within the blob) of the blob at `locator`,
+    /// with their proof up to the data root of its block: what
+    /// celestia-node's `share.GetRange` answers. Layers that prove only
+    /// whole blobs answer [`Error::WholeBlobsOnly`].
+    async fn prove_shares(
+        &self,
+        locator: &Locator,
+        shares: std::ops::Range<u32>,
+    ) -> Result<celestia_types::ShareProof> {
+        let _ = (locator, shares);
+        Err(Error::WholeBlobsOnly {
+            layer: self.kind().as_str(),
+        })
+    }
+
+    /// Gets ready to prove blobs at `height` (the embedded chain builds the
+    /// block's square once and keeps what proving needs), so that a later
+    /// proof does not. Called in the background by servers; a no-op where
+    /// the layer's node does this itself.
+    async fn prepare_proofs(&self, height: u64) -> Result<()> {
+        let _ = height;
+        Ok(())
+    }
+
     /// The data root of the block at `height`, from a header this client
     /// fetches and validates itself; `None` on layers without headers
     /// (EigenDA).

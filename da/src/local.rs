@@ -36,6 +36,7 @@ use crate::header::{next_time, Signer};
 use crate::square::{self, Square};
 use crate::{Error, Namespace, Result, ShareCommitment};
 
+mod aids;
 mod layer;
 mod reader;
 #[cfg(test)]
@@ -101,6 +102,8 @@ struct Inner {
     /// Open segment files for reading.
     readers: Mutex<HashMap<u32, Arc<File>>>,
     headers: Mutex<()>,
+    /// Parity-half roots of rows by height (see `aids`).
+    parity: Mutex<HashMap<u64, Arc<Vec<celestia_types::nmt::NamespacedHash>>>>,
     /// A reader's own state: its secondary directory, the newest head it
     /// has caught up to, and the headers it signed (it cannot cache them in
     /// the store).
@@ -280,6 +283,7 @@ impl LocalChain {
                 append: Some(Mutex::new(Segment { id, end, file })),
                 readers: Mutex::new(HashMap::new()),
                 headers: Mutex::new(()),
+                parity: Mutex::new(HashMap::new()),
                 reader: None,
             }),
         })
@@ -570,13 +574,14 @@ impl LocalChain {
             .collect()
     }
 
-    /// The blob with `commitment` in `namespace` at `height`.
-    pub fn get(
+    /// The index in block `height` of the blob with `commitment` in
+    /// `namespace`, without reading its bytes.
+    pub fn index_of(
         &self,
         height: u64,
         namespace: Namespace,
         commitment: ShareCommitment,
-    ) -> Result<Option<StoredBlob>> {
+    ) -> Result<Option<u32>> {
         self.check_height(height)?;
         let ck = commitment_key(namespace, commitment, height);
         let Some(idx) = self
@@ -587,12 +592,18 @@ impl LocalChain {
         else {
             return Ok(None);
         };
-        let mut key = h8(height).to_vec();
-        key.extend_from_slice(&idx);
+        let idx: [u8; 4] = idx[..]
+            .try_into()
+            .map_err(|_| self.store_err("corrupt index"))?;
+        Ok(Some(u32::from_be_bytes(idx)))
+    }
+
+    /// Blob `index` of block `height`.
+    pub fn blob_at(&self, height: u64, index: u32) -> Result<StoredBlob> {
         let v = self
             .inner
             .db
-            .get_cf(self.cf(cf::BLOBS), &key)
+            .get_cf(self.cf(cf::BLOBS), blob_key(height, index))
             .map_err(|e| self.store_err(e))?
             .ok_or_else(|| {
                 self.store_err(format!("index points at a missing blob at height {height}"))
@@ -600,16 +611,25 @@ impl LocalChain {
         if v.len() != BLOB_RECORD_LEN {
             return Err(self.store_err(format!("corrupt blob record at height {height}")));
         }
-        Ok(Some(StoredBlob {
-            index: u32::from_be_bytes(
-                idx[..4]
-                    .try_into()
-                    .map_err(|_| self.store_err("corrupt index"))?,
-            ),
-            namespace,
-            commitment,
+        Ok(StoredBlob {
+            index,
+            namespace: Namespace::from_bytes(v[..29].try_into().expect("29 bytes"))?,
+            commitment: ShareCommitment::from_bytes(v[29..61].try_into().expect("32 bytes")),
             data: self.read_blob(&v)?,
-        }))
+        })
+    }
+
+    /// The blob with `commitment` in `namespace` at `height`.
+    pub fn get(
+        &self,
+        height: u64,
+        namespace: Namespace,
+        commitment: ShareCommitment,
+    ) -> Result<Option<StoredBlob>> {
+        match self.index_of(height, namespace, commitment)? {
+            Some(index) => self.blob_at(height, index).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// Heights at which a blob with `commitment` was included in `namespace`.
@@ -680,6 +700,7 @@ impl LocalChain {
         let mut last = None;
         for h in from..=height {
             let (sq, _) = self.square(h)?;
+            self.keep_parity(h, &sq)?;
             let eh = self
                 .inner
                 .signer

@@ -10,12 +10,15 @@
 //! one proof per row it touches.
 
 use celestia_types::consts::appconsts::SHARE_SIZE;
-use celestia_types::nmt::{Namespace as CNamespace, NamespaceProof, NamespacedHash};
-use celestia_types::{Blob, DataAvailabilityHeader, ExtendedDataSquare, InfoByte};
+use std::ops::Range;
+
+use celestia_types::nmt::{Namespace as CNamespace, NamespaceProof, NamespacedHash, Nmt, NmtExt};
+use celestia_types::{Blob, DataAvailabilityHeader, ExtendedDataSquare, InfoByte, ShareProof};
 
 use crate::{Error, Result};
 
-mod commitment;
+pub(crate) mod commitment;
+pub mod parts;
 pub use commitment::share_commitment;
 
 /// Payload bytes in a blob's first share (share version 0).
@@ -55,7 +58,7 @@ pub struct Square {
     pub placements: Vec<Placement>,
 }
 
-fn padding_share(ns: CNamespace) -> Vec<u8> {
+pub(crate) fn padding_share(ns: CNamespace) -> Vec<u8> {
     let mut s = Vec::with_capacity(SHARE_SIZE);
     s.extend_from_slice(ns.as_bytes());
     s.push(InfoByte::new(0, true).expect("version 0 is valid").as_u8());
@@ -165,6 +168,112 @@ impl Square {
         }
         Ok(proofs)
     }
+}
+
+impl Square {
+    /// Shares `ods` (row-major indexes in the original square) with their
+    /// proof up to the data root: what celestia-node's `share.GetRange`
+    /// answers. The shares must all be of one namespace.
+    pub fn share_proof(&self, height: u64, ods: Range<usize>) -> Result<ShareProof> {
+        let k = self.k;
+        let bad = |detail: String| Error::Square { height, detail };
+        if ods.start >= ods.end || ods.end > k * k {
+            return Err(bad(format!(
+                "shares {}..{} are not a range of the {k}x{k} square",
+                ods.start, ods.end
+            )));
+        }
+        let (r0, r1) = (ods.start / k, (ods.end - 1) / k);
+        let mut data = Vec::with_capacity(ods.end - ods.start);
+        let mut proofs = Vec::with_capacity(r1 - r0 + 1);
+        let mut namespace = None;
+        for r in r0..=r1 {
+            let from = ods.start.max(r * k) - r * k;
+            let to = ods.end.min((r + 1) * k) - r * k;
+            let mut nmt = self
+                .eds
+                .row_nmt(r as u16)
+                .map_err(|e| bad(format!("row {r}: {e}")))?;
+            let (_, proof) = nmt.get_range_with_proof(from..to);
+            proofs.push(proof.into());
+            for c in from..to {
+                let share = self
+                    .eds
+                    .share(r as u16, c as u16)
+                    .map_err(|e| bad(format!("share ({r}, {c}): {e}")))?;
+                if *namespace.get_or_insert(share.namespace()) != share.namespace() {
+                    return Err(bad(format!(
+                        "shares {}..{} span namespaces",
+                        ods.start, ods.end
+                    )));
+                }
+                data.push(*share.data());
+            }
+        }
+        Ok(ShareProof {
+            data,
+            namespace_id: namespace.expect("a non-empty range"),
+            share_proofs: proofs,
+            row_proof: self
+                .dah
+                .row_proof(r0 as u16..=r1 as u16)
+                .map_err(|e| bad(format!("row proof: {e}")))?,
+        })
+    }
+
+    /// The root of each row's parity half (its NMT node over columns
+    /// `k..2k`): with the row's original shares, all a range proof in the
+    /// row needs.
+    pub fn parity_roots(&self, height: u64) -> Result<Vec<NamespacedHash>> {
+        let k = self.k;
+        (0..k)
+            .map(|r| {
+                let mut nmt = Nmt::default();
+                for c in k..2 * k {
+                    let share = self
+                        .eds
+                        .share(r as u16, c as u16)
+                        .map_err(|e| Error::Square {
+                            height,
+                            detail: format!("share ({r}, {c}): {e}"),
+                        })?;
+                    nmt.push_leaf(share.data(), *share.namespace())
+                        .map_err(|e| Error::Square {
+                            height,
+                            detail: format!("row {r} parity: {e:?}"),
+                        })?;
+                }
+                Ok(nmt.root())
+            })
+            .collect()
+    }
+}
+
+/// A range proof of columns `range` of a row whose original shares are
+/// `shares` (all `k` of them, with their namespaces) and whose parity half
+/// has the root `parity`: the same proof the whole row's NMT gives, without
+/// the parity shares.
+pub fn row_range_proof(
+    shares: &[(CNamespace, &[u8])],
+    parity: &NamespacedHash,
+    range: Range<usize>,
+) -> std::result::Result<NamespaceProof, String> {
+    let mut nmt = Nmt::default();
+    for (ns, s) in shares {
+        nmt.push_leaf(s, **ns).map_err(|e| format!("{e:?}"))?;
+    }
+    let (_, proof) = nmt.get_range_with_proof(range);
+    let mut proof: NamespaceProof = proof.into();
+    match &mut *proof {
+        nmt_rs::nmt_proof::NamespaceProof::PresenceProof { proof, .. } => {
+            // The parity half is the root's right child: the last sibling.
+            proof.siblings.push(parity.clone());
+        }
+        nmt_rs::nmt_proof::NamespaceProof::AbsenceProof { .. } => {
+            return Err("a range proof is a presence proof".into())
+        }
+    }
+    Ok(proof)
 }
 
 /// Verifies a blob's per-row proofs against `dah`: the blob's shares, split

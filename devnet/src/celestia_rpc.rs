@@ -1,13 +1,15 @@
 //! The Celestia-node-compatible JSON-RPC API of the devnet, implemented with
-//! the server traits `celestia-rpc` exports, plus `state.Balance`.
+//! the server traits `celestia-rpc` exports, plus `state.Balance` and
+//! `share.GetRange`.
 
 use std::sync::Arc;
 
+use celestia_rpc::share::GetRangeResponse;
 use celestia_rpc::{BlobRpcServer, HeaderRpcServer, TxConfig};
 use celestia_types::hash::Hash;
 use celestia_types::nmt::{Namespace as CNamespace, NamespaceProof};
 use celestia_types::state::Coin;
-use celestia_types::{Blob, Commitment, ExtendedHeader, SyncState};
+use celestia_types::{Blob, Commitment, ExtendedHeader, Share, SyncState};
 use jsonrpsee::core::{async_trait, RpcResult};
 use jsonrpsee::types::ErrorObjectOwned;
 use jsonrpsee::RpcModule;
@@ -302,6 +304,32 @@ pub fn module(node: Arc<Node>) -> Result<RpcModule<()>, jsonrpsee::core::Registe
                 ProofParam::Rows(v) => v,
             };
             rpc.included(height, namespace, proofs, commitment).await
+        }
+    })?;
+    // `share.GetRange`: shares of the original square with their proof up
+    // to the data root, as celestia-node answers (start and end index the
+    // original square, row-major, end exclusive).
+    let n = node.clone();
+    m.register_async_method("share.GetRange", move |params, _c, _e| {
+        let n = n.clone();
+        async move {
+            let (height, start, end): (u64, u64, u64) = params.parse()?;
+            let chain = n.chain.clone();
+            let proof = tokio::task::spawn_blocking(move || {
+                let (s, e) = (
+                    usize::try_from(start).map_err(rpc_err)?,
+                    usize::try_from(end).map_err(rpc_err)?,
+                );
+                chain.share_proof(height, s..e).map_err(rpc_err)
+            })
+            .await
+            .map_err(rpc_err)??;
+            let shares = proof
+                .data
+                .iter()
+                .map(|s| Share::from_raw(s).map_err(rpc_err))
+                .collect::<RpcResult<Vec<_>>>()?;
+            Ok::<GetRangeResponse, ErrorObjectOwned>(GetRangeResponse { shares, proof })
         }
     })?;
     let n = node.clone();

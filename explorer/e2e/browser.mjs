@@ -222,6 +222,18 @@ async function full() {
   check((await page.locator('h1').textContent()) === 'Rejections', 'the rejections page renders');
   await shot(page, 'rejections');
 
+  // GraphiQL, served by the binary: it renders and reads the schema from
+  // this origin (a request elsewhere, or a script its policy refuses, is a
+  // problem like on any page).
+  const introspection = page.waitForResponse(
+    (r) => r.url() === `${origin}/graphql` && r.request().method() === 'POST',
+    { timeout: 30000 },
+  );
+  await page.goto(`${origin}/graphql`);
+  await page.waitForSelector('.graphiql-container .graphiql-query-editor', { timeout: 30000 });
+  check((await introspection).status() === 200, 'GraphiQL renders and asks the API for its schema');
+  await shot(page, 'graphiql');
+
   // Model page of 1,000 tensors against one of a few: five runs each.
   const wide = [];
   const small = [];

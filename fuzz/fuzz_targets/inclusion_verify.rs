@@ -56,8 +56,11 @@ fn claims() -> &'static (String, modelda_manifest::ModelId) {
     })
 }
 
-/// A layer that accepts every blob: the fuzzer is the DA node too.
-struct Accepting;
+/// A layer that accepts every whole blob and whose headers give the data
+/// root the document names: the fuzzer is the DA node too.
+struct Accepting {
+    root: Option<[u8; 32]>,
+}
 
 #[async_trait]
 impl DaLayer for Accepting {
@@ -85,6 +88,9 @@ impl DaLayer for Accepting {
     async fn verify(&self, _: &Locator, _: &[u8], _: &InclusionProof) -> modelda_da::Result<()> {
         Ok(())
     }
+    async fn data_root(&self, _: u64) -> modelda_da::Result<Option<[u8; 32]>> {
+        Ok(self.root)
+    }
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -95,8 +101,14 @@ fuzz_target!(|data: &[u8]| {
     doc.claims = c.clone();
     doc.model_id = *id;
     doc.file = "w.bin".into();
+    let root = doc
+        .blobs
+        .first()
+        .and_then(|b| b.data_root.as_deref())
+        .and_then(|r| hex::decode(r).ok())
+        .and_then(|r| <[u8; 32]>::try_from(r).ok());
     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    if let Ok(v) = rt.block_on(inclusion::verify(&doc, &Accepting, None, None)) {
+    if let Ok(v) = rt.block_on(inclusion::verify(&doc, &Accepting { root }, None, None)) {
         // Whatever the server sent, only the real bytes verify.
         assert_eq!(v.data, file()[v.bytes.start as usize..v.bytes.end as usize]);
     }

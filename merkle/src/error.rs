@@ -84,6 +84,51 @@ pub enum Error {
         /// Hashes needed.
         expected: usize,
     },
+    /// A span of a leaf that is empty, not aligned to BLAKE3's 1 KiB chunks,
+    /// or outside its leaf; or a leaf whose length or offset is impossible.
+    #[error("span {span:?} of leaf {leaf} ({leaf_len} bytes) is invalid: {reason}")]
+    InvalidSpan {
+        /// Index of the leaf in its file.
+        leaf: u64,
+        /// Length of the leaf in bytes.
+        leaf_len: u64,
+        /// The rejected span, in bytes from the start of the leaf.
+        span: Range<u64>,
+        /// What was wrong.
+        reason: &'static str,
+    },
+    /// A leaf part proof has the wrong number of sibling chaining values for its span.
+    #[error(
+        "leaf part proof has {found} sibling hashes, span {span:?} of leaf {leaf} needs {expected}"
+    )]
+    PartShape {
+        /// Index of the leaf in its file.
+        leaf: u64,
+        /// Span of the leaf the proof covers, in bytes from the start of the leaf.
+        span: Range<u64>,
+        /// Hashes present.
+        found: usize,
+        /// Hashes needed.
+        expected: usize,
+    },
+    /// A verifier was handed a number of leaf chaining values other than the
+    /// number of leaves the proof covers.
+    #[error("got {found} leaf chaining values, a proof of leaves {leaves:?} needs one per leaf")]
+    CvCount {
+        /// Leaf range the proof covers.
+        leaves: Range<u64>,
+        /// Chaining values given.
+        found: usize,
+    },
+    /// Leaf chaining values cannot verify a file of one leaf: its root is the
+    /// BLAKE3 hash of its bytes, not a merge of chaining values.
+    #[error("file of {file_len} bytes is a single leaf of at most {leaf_size} bytes: verify it with its bytes, not with leaf chaining values")]
+    SingleLeafFile {
+        /// Length of the file.
+        file_len: u64,
+        /// Leaf size in bytes.
+        leaf_size: u64,
+    },
     /// The data and proof do not hash to the expected root.
     #[error("data of leaves {leaves:?} does not verify against root {root}: the bytes or the proof were altered")]
     RootMismatch {

@@ -5,7 +5,10 @@
 //! `2^k` KiB aligned to file offsets; each leaf's chaining value is a BLAKE3
 //! subtree hash, and the tree over leaves is BLAKE3's own tree, so a
 //! [`RangeProof`] of a run of leaves is the list of sibling chaining values on
-//! their paths to the root.
+//! their paths to the root. Inside a leaf, a [`LeafPartProof`] proves a span
+//! of 1 KiB chunks by the chaining values of the rest of the leaf, so a
+//! verifier of a byte range needs only that range rounded out to chunks
+//! ([`RangeProof::verify_cvs`] takes the leaves' chaining values).
 //!
 //! This crate is pure: it does no I/O. Callers hand it bytes (whole, or in
 //! leaf-aligned windows through [`CommitmentBuilder`]).
@@ -28,11 +31,13 @@
 mod error;
 mod hash;
 mod leaf;
+mod partial;
 mod proof;
 mod tree;
 
 pub use error::{Error, Result};
 pub use leaf::LeafSize;
+pub use partial::{chunk_span, LeafPartProof};
 pub use proof::{verify_range, RangeProof};
 pub use tree::{leaf_cv, leaf_cvs_par, Commitment, CommitmentBuilder};
 

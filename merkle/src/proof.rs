@@ -21,6 +21,7 @@
 //! knows it before reading them and rejects any other count. A file of one
 //! leaf has no siblings: its root is the BLAKE3 hash of its bytes.
 
+use std::fmt::Display;
 use std::ops::Range;
 
 use blake3::hazmat::{merge_subtrees_non_root, merge_subtrees_root, Mode};
@@ -40,8 +41,10 @@ pub struct RangeProof {
     siblings: Vec<NodeCv>,
 }
 
-/// Number of siblings a proof of `range` in a tree of `n` leaves holds.
-fn sibling_count(n: u64, range: &Range<u64>) -> usize {
+/// Number of siblings a proof of `range` in a tree of `n` leaves holds: the
+/// maximal subtrees wholly outside `range`. The same count holds for a span of
+/// chunks in one leaf's subtree of `n` chunks (the span is never empty).
+pub(crate) fn sibling_count(n: u64, range: &Range<u64>) -> usize {
     fn walk(lo: u64, hi: u64, r: &Range<u64>) -> usize {
         if hi <= r.start || r.end <= lo {
             1
@@ -193,32 +196,7 @@ impl RangeProof {
         bytes: Range<u64>,
         data: &'a [u8],
     ) -> Result<&'a [u8]> {
-        let mismatch = |what, found: String, expected: String| Error::ProofMismatch {
-            what,
-            found,
-            expected,
-        };
-        if file_len != self.file_len {
-            return Err(mismatch(
-                "file length",
-                self.file_len.to_string(),
-                file_len.to_string(),
-            ));
-        }
-        if leaf_size != self.leaf_size {
-            return Err(mismatch(
-                "leaf size",
-                self.leaf_size.to_string(),
-                leaf_size.to_string(),
-            ));
-        }
-        if bytes != self.bytes {
-            return Err(mismatch(
-                "byte range",
-                format!("{:?}", self.bytes),
-                format!("{bytes:?}"),
-            ));
-        }
+        self.check_params(file_len, leaf_size, &bytes)?;
         let leaves = self.leaves();
         let covered = self.covered();
         if data.len() as u64 != covered.end - covered.start {
@@ -228,8 +206,7 @@ impl RangeProof {
                 actual: data.len() as u64,
             });
         }
-        let n = leaf_size.leaf_count(file_len);
-        let computed = if n == 1 {
+        if leaf_size.leaf_count(file_len) == 1 {
             if !self.siblings.is_empty() {
                 return Err(Error::ProofShape {
                     leaves,
@@ -237,40 +214,90 @@ impl RangeProof {
                     expected: 0,
                 });
             }
-            FileRoot::from(blake3::hash(data))
-        } else {
-            let expected = sibling_count(n, &leaves);
-            if self.siblings.len() != expected {
-                return Err(Error::ProofShape {
+            if &FileRoot::from(blake3::hash(data)) != root {
+                return Err(Error::RootMismatch {
                     leaves,
-                    found: self.siblings.len(),
-                    expected,
+                    root: root.to_hex(),
                 });
             }
+        } else {
             let cvs: Vec<LeafCv> = data
                 .chunks(leaf_size.bytes() as usize)
                 .enumerate()
                 .map(|(j, c)| leaf_cv(leaf_size, leaves.start + j as u64, c))
                 .collect();
-            let mut walk = Walk {
-                range: leaves.clone(),
-                cvs: &cvs,
-                siblings: self.siblings.iter(),
-            };
-            let k = split(n);
-            let left = walk.node(0, k);
-            let right = walk.node(k, n);
-            FileRoot::from(merge_subtrees_root(&left, &right, Mode::Hash))
+            self.verify_leaf_cvs(root, &cvs)?;
+        }
+        let from = (self.bytes.start - covered.start) as usize;
+        let to = (self.bytes.end - covered.start) as usize;
+        Ok(&data[from..to])
+    }
+
+    /// Checks the proof is for the file length, leaf size and byte range the
+    /// caller expects.
+    pub(crate) fn check_params(
+        &self,
+        file_len: u64,
+        leaf_size: LeafSize,
+        bytes: &Range<u64>,
+    ) -> Result<()> {
+        let mismatch = |what, found: &dyn Display, expected: &dyn Display| {
+            Err(Error::ProofMismatch {
+                what,
+                found: found.to_string(),
+                expected: expected.to_string(),
+            })
         };
-        if &computed != root {
+        if file_len != self.file_len {
+            return mismatch("file length", &self.file_len, &file_len);
+        }
+        if leaf_size != self.leaf_size {
+            return mismatch("leaf size", &self.leaf_size, &leaf_size);
+        }
+        if *bytes != self.bytes {
+            return mismatch(
+                "byte range",
+                &format!("{:?}", self.bytes),
+                &format!("{bytes:?}"),
+            );
+        }
+        Ok(())
+    }
+
+    /// Recomputes the root of a file of two or more leaves from the covered
+    /// leaves' chaining values and the siblings, and compares it with `root`.
+    pub(crate) fn verify_leaf_cvs(&self, root: &FileRoot, cvs: &[LeafCv]) -> Result<()> {
+        let leaves = self.leaves();
+        if cvs.len() as u64 != leaves.end - leaves.start {
+            return Err(Error::CvCount {
+                leaves,
+                found: cvs.len(),
+            });
+        }
+        let n = self.leaf_size.leaf_count(self.file_len);
+        let expected = sibling_count(n, &leaves);
+        if self.siblings.len() != expected {
+            return Err(Error::ProofShape {
+                leaves,
+                found: self.siblings.len(),
+                expected,
+            });
+        }
+        let mut walk = Walk {
+            range: leaves.clone(),
+            cvs,
+            siblings: self.siblings.iter(),
+        };
+        let k = split(n);
+        let left = walk.node(0, k);
+        let right = walk.node(k, n);
+        if &FileRoot::from(merge_subtrees_root(&left, &right, Mode::Hash)) != root {
             return Err(Error::RootMismatch {
                 leaves,
                 root: root.to_hex(),
             });
         }
-        let from = (self.bytes.start - covered.start) as usize;
-        let to = (self.bytes.end - covered.start) as usize;
-        Ok(&data[from..to])
+        Ok(())
     }
 }
 

@@ -442,14 +442,52 @@ async fn graphql_routes_over_three_generations() {
         "modelda_index_height {}",
         api.index().checkpoint().unwrap()
     )));
-    // GraphiQL.
-    let (status, body, _) = call(
+    // GraphiQL, which loads everything from this origin.
+    let (status, body, headers) = call(
         &router,
         Request::get("/graphql").body(Body::empty()).unwrap(),
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    assert!(String::from_utf8_lossy(&body).contains("graphiql"));
+    assert!(headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let page = String::from_utf8(body).unwrap();
+    assert!(page.contains("graphiql"), "{page}");
+    assert!(
+        !page.contains("http://") && !page.contains("https://"),
+        "{page}"
+    );
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'self';"), "{csp}");
+    let refs = same_origin_references(&page);
+    assert!(refs.len() >= 5, "{refs:?}");
+    for r in refs {
+        let (status, body, _) = call(&router, Request::get(r).body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::OK, "{r}");
+        assert!(!body.is_empty(), "{r}");
+    }
+}
+
+/// The `src` and `href` URLs of an HTML page, which must all be paths on
+/// the same origin (or the empty `data:,` icon, which is left out).
+fn same_origin_references(page: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    for attr in [" src=\"", " href=\""] {
+        for (at, _) in page.match_indices(attr) {
+            let url = page[at + attr.len()..].split('"').next().unwrap();
+            if url.starts_with("data:") {
+                continue;
+            }
+            assert!(
+                url.starts_with('/') && !url.starts_with("//"),
+                "{url} is not on this origin"
+            );
+            out.push(url);
+        }
+    }
+    out
 }
 
 /// The inclusion document of `target` (a GraphQL argument list).
@@ -583,28 +621,45 @@ async fn inclusion_proofs_verify_and_every_lie_is_caught() {
             "a share",
             "blob inclusion",
             Box::new(|d| {
-                let b = d["blobs"][0]["data"].as_str().unwrap().to_string();
-                d["blobs"][0]["data"] = json!(flip_b64(&b, b.len() / 2));
+                let s = &mut d["blobs"][0]["evidence"]["runs"][0]["square"]["data"][0];
+                *s = json!(flip_b64(s.as_str().unwrap(), 200));
             }),
         ),
         (
             "an NMT node",
             "blob inclusion",
             Box::new(|d| {
-                let p = &mut d["blobs"][0]["proof"]["proofs"][0];
+                let p = &mut d["blobs"][0]["evidence"]["runs"][0]["square"]["share_proofs"][0];
                 if let Some(n) = p["nodes"].as_array_mut().and_then(|n| n.first_mut()) {
-                    *n = json!(flip_b64(n.as_str().unwrap(), 40));
+                    *n = json!(flip_b64(n.as_str().unwrap(), 50));
                 } else {
                     p["start"] = json!(p["start"].as_u64().unwrap_or(0) + 1);
                 }
             }),
         ),
         (
-            "a row root",
+            "a row's proof to the data root",
             "blob inclusion",
             Box::new(|d| {
-                let r = &mut d["blobs"][0]["proof"]["rows"]["row_roots"][0];
-                *r = json!(flip_b64(r.as_str().unwrap(), 40));
+                let a = &mut d["blobs"][0]["evidence"]["runs"][0]["square"]["row_proof"]["proofs"]
+                    [0]["aunts"][0];
+                *a = json!(flip_b64(a.as_str().unwrap(), 10));
+            }),
+        ),
+        (
+            "a subtree root",
+            "blob inclusion",
+            Box::new(|d| {
+                let r = &mut d["blobs"][0]["evidence"]["subtree_roots"];
+                *r = json!(flip_b64(r.as_str().unwrap(), 100));
+            }),
+        ),
+        (
+            "a run's place in its blob",
+            "blob inclusion",
+            Box::new(|d| {
+                let f = &mut d["blobs"][0]["evidence"]["runs"][0]["first"];
+                *f = json!(f.as_u64().unwrap() + 1);
             }),
         ),
         (

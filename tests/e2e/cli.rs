@@ -468,23 +468,14 @@ fn devnet_and_blob_commands_work_end_to_end() {
         let mut args = vec!["blob", "submit", "b.bin", "--json"];
         args.extend(flags);
         let receipts = json(&modelda_ok(t, &args));
-        let loc = receipts[0]["locator"].clone();
-        let loc_text = match da {
-            "eigenda" => format!("eigenda:{}", loc["cert"].as_str().unwrap()),
-            "avail" => format!(
-                "avail:{}:{}:{}:{}",
-                loc["height"],
-                loc["app_id"],
-                loc["index"],
-                &loc["leaf"].as_str().unwrap()[2..]
-            ),
-            _ => format!(
-                "{da}:{}:{}:{}",
-                loc["height"],
-                &loc["namespace"].as_str().unwrap()[38..],
-                loc["commitment"].as_str().unwrap()
-            ),
-        };
+        // The locator in its text form, as every command prints it.
+        let loc_text = receipts[0]["locator"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{da}: {receipts}"))
+            .to_string();
+        let loc: modelda_da::Locator = loc_text.parse().unwrap();
+        assert_eq!(loc.to_string(), loc_text);
+        assert!(loc_text.starts_with(&format!("{da}:")), "{loc_text}");
         for cmd in [
             vec!["blob", "get", &loc_text, "--out", "got.bin"],
             vec!["blob", "prove", &loc_text, "--out", "proof.json"],
@@ -500,7 +491,9 @@ fn devnet_and_blob_commands_work_end_to_end() {
         ] {
             let mut a = cmd.clone();
             a.extend(flags);
-            modelda_ok(t, &a);
+            a.push("--json");
+            let v = json(&modelda_ok(t, &a));
+            assert_eq!(v["locator"].as_str(), Some(loc_text.as_str()), "{v}");
         }
         assert_eq!(
             std::fs::read(t.join("got.bin")).unwrap(),
@@ -509,8 +502,8 @@ fn devnet_and_blob_commands_work_end_to_end() {
         );
         if da != "eigenda" {
             // Its height lists it, with the same locator.
-            let h = loc["height"].to_string();
-            let mut a = vec!["blob", "list", "--height", &h, "--json"];
+            let h = loc_text.split(':').nth(1).unwrap();
+            let mut a = vec!["blob", "list", "--height", h, "--json"];
             a.extend(flags);
             let listed = modelda_ok(t, &a);
             assert!(listed.contains(&loc_text), "{da}: {listed}");
@@ -553,4 +546,48 @@ fn devnet_and_blob_commands_work_end_to_end() {
         .unwrap();
     let status = child.wait().unwrap();
     assert!(status.success(), "devnet exit: {status:?}");
+}
+
+#[test]
+fn a_reader_that_stops_early_ends_the_listing_quietly() {
+    use std::io::BufRead as _;
+    use std::process::Stdio;
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    // Enough blobs at one height that the listing (about 100 bytes a line)
+    // cannot fit in a pipe's buffer: the command is still writing when the
+    // reader goes away.
+    let n = 2000;
+    let files: Vec<String> = (0..n).map(|i| format!("b{i}")).collect();
+    for f in &files {
+        std::fs::write(t.join(f), f).unwrap();
+    }
+    let mut args = vec!["--json", "blob", "submit", "--data-dir", "chain"];
+    args.extend(files.iter().map(String::as_str));
+    let receipts = json(&modelda_ok(t, &args));
+    let loc = receipts[0]["locator"].as_str().unwrap().to_string();
+    let height = loc.split(':').nth(1).unwrap();
+
+    // `modelda blob list | head -1`.
+    let mut child = Command::new(super::modelda_bin())
+        .args(["blob", "list", "--height", height, "--data-dir", "chain"])
+        .current_dir(t)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("local:"), "{first}");
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        out.status.success(),
+        "modelda blob list | head -1: {}\n{err}",
+        out.status
+    );
 }

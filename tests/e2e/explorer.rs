@@ -255,6 +255,7 @@ fn explorer_pages_and_in_browser_verification_in_chromium() {
         "lineage",
         "publisher",
         "rejections",
+        "graphiql",
         "model-360-dark",
         "lineage-360-dark",
         "verify-fail",

@@ -377,10 +377,14 @@ async fn index_follows_the_devnet_celestia_api_with_faults_on() {
         String::from_utf8_lossy(&posted.stderr)
     );
     let locator_of = |out: &[u8]| {
-        let v = json(std::str::from_utf8(out).unwrap())[0]["locator"].clone();
-        serde_json::from_value::<modelda_da::Locator>(v)
-            .unwrap()
-            .to_string()
+        let v = json(std::str::from_utf8(out).unwrap());
+        let text = v[0]["locator"].as_str().unwrap_or_else(|| panic!("{v}"));
+        // The text form, which parses back to itself.
+        assert_eq!(
+            text.parse::<modelda_da::Locator>().unwrap().to_string(),
+            text
+        );
+        text.to_string()
     };
     let loc = locator_of(&posted.stdout);
     assert!(loc.starts_with("eigenda:"), "{loc}");

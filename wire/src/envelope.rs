@@ -188,6 +188,20 @@ impl Envelope {
     /// skips what is not a record this way. The payload must lie inside
     /// `buf`. Never panics; allocates nothing.
     pub fn peek(buf: &[u8]) -> Result<(Header, usize)> {
+        let (header, len, _) = Self::header_of(buf)?;
+        if len > buf.len() - HEADER_LEN {
+            return Err(Error::MalformedEnvelope {
+                at: 57,
+                reason: "payload length runs past the end of the blob",
+            });
+        }
+        Ok((header, len))
+    }
+
+    /// Decodes the header that starts `buf` (which need hold only the
+    /// header), its payload length and its digest; the payload is neither
+    /// read nor checked. Never panics; allocates nothing.
+    pub fn header_of(buf: &[u8]) -> Result<(Header, usize, [u8; 32])> {
         let bad = |at, reason| Error::MalformedEnvelope { at, reason };
         if buf.len() < HEADER_LEN {
             return Err(bad(
@@ -222,9 +236,7 @@ impl Envelope {
         let leaf_size =
             LeafSize::from_log2(buf[56]).map_err(|_| bad(56, "leaf size out of range"))?;
         let len = u32::from_be_bytes(buf[57..61].try_into().expect("4 bytes")) as usize;
-        if len > buf.len() - HEADER_LEN {
-            return Err(bad(57, "payload length runs past the end of the blob"));
-        }
+        let digest: [u8; 32] = buf[61..93].try_into().expect("32 bytes");
         let header = Header {
             kind,
             model,
@@ -235,7 +247,7 @@ impl Envelope {
             parity_shards,
             leaf_size,
         };
-        Ok((header, len))
+        Ok((header, len, digest))
     }
 
     /// Decodes the first envelope of `buf` and checks its payload digest;

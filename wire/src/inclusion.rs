@@ -9,36 +9,50 @@
 //! 1. the signed claims (a DSSE bundle, exactly as signed): their signature,
 //!    and the model id as the hash of the manifest inside;
 //! 2. the file's entry in that manifest: its root, size and leaf size;
-//! 3. each blob holding the leaves: its DA inclusion, against a header the
-//!    verifier's own DA node gives (share commitment, NMT proofs of the rows
-//!    it touches, the rows' roots up to the header's data root), or on
-//!    EigenDA the cert, re-read through the verifier's own proxy;
-//! 4. each leaf: the envelope at its offset in its blob, for this model, file
-//!    and leaf index;
-//! 5. the leaves against the file root, with the BLAKE3 range proof;
+//! 3. each blob holding the leaves, against the data root of a header the
+//!    verifier's own DA node gives:
+//!    - on square layers (the embedded chain, Celestia) only the shares that
+//!      hold the asked bytes travel, proven in the block and in the blob's
+//!      share commitment ([`BlobShares`]);
+//!    - where a layer proves only whole blobs, the whole blob travels with
+//!      the layer's proof: Avail (a data proof covers a whole submission),
+//!      EigenDA (the cert, re-read through the verifier's own proxy);
+//! 4. each leaf's envelope header at its offset in its blob: this model,
+//!    file and leaf index, and the leaf's chaining value;
+//! 5. the leaves against the file root, with the BLAKE3 range proof; a leaf
+//!    the range covers only in part travels as the 1 KiB chunks it needs,
+//!    with a proof of its chaining value from them
+//!    ([`LeafPartProof`](modelda_merkle::LeafPartProof));
 //! 6. for a tensor, the BLAKE3 of its bytes against the signed tensor hash.
 //!
 //! Every count and size read from the document is bounded before anything
-//! is allocated for it.
+//! is allocated for it. Version 1 documents (whole blobs on every layer)
+//! are refused with a version error.
 
 use std::ops::Range;
 use std::path::Path;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
+use modelda_da::square::parts::{BlobPiece, BlobShares};
 use modelda_da::{DaLayer, InclusionProof, Locator};
 use modelda_manifest::sign::PublicKey;
 use modelda_manifest::verify::open_claims;
 use modelda_manifest::{FileEntry, ModelId};
-use modelda_merkle::RangeProof;
+use modelda_merkle::{LeafCv, RangeProof};
 use serde::{Deserialize, Serialize};
 
-use crate::envelope::{Envelope, Kind};
 use crate::record::MAX_RECORD_BYTES;
 use crate::{Error, Result};
 
+mod leaves;
+pub mod plan;
+
 /// The `kind` every document carries.
 pub const DOCUMENT_KIND: &str = "modelda.inclusion";
+
+/// The version this build writes and reads.
+pub const DOCUMENT_VERSION: u32 = 2;
 
 /// Most leaves one document proves.
 pub const MAX_LEAVES: u64 = 1024;
@@ -55,7 +69,7 @@ pub const MAX_BLOB_BYTES: usize = 256 << 20;
 pub struct InclusionDocument {
     /// Always [`DOCUMENT_KIND`].
     pub kind: String,
-    /// Format version (1).
+    /// Format version ([`DOCUMENT_VERSION`]).
     pub v: u32,
     /// The model.
     pub model_id: ModelId,
@@ -76,12 +90,13 @@ pub struct InclusionDocument {
     pub merkle: Option<String>,
     /// Where each covered leaf is, in leaf order.
     pub leaves: Vec<LeafPlace>,
-    /// The blobs holding those leaves, with their DA inclusion proofs.
+    /// The blobs holding those leaves, with their DA evidence.
     pub blobs: Vec<BlobInclusion>,
 }
 
-/// Where one leaf of the proven range is stored.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Where one leaf of the proven range is stored, and how much of it
+/// travels.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LeafPlace {
     /// Leaf index in the file.
@@ -90,9 +105,14 @@ pub struct LeafPlace {
     pub blob: u32,
     /// Byte offset of the leaf's envelope in the blob.
     pub offset: u32,
+    /// For a leaf the range covers only in part: base64 of the
+    /// [`LeafPartProof`](modelda_merkle::LeafPartProof) of the chunks that
+    /// travel. Absent: the whole leaf travels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<String>,
 }
 
-/// One blob and the proof that it is included.
+/// One blob, and the evidence that it (or part of it) is included.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BlobInclusion {
@@ -102,10 +122,25 @@ pub struct BlobInclusion {
     /// the verifier compares it with its own node's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_root: Option<String>,
-    /// The blob's bytes, base64.
-    pub data: String,
-    /// The layer's inclusion proof.
-    pub proof: InclusionProof,
+    /// The evidence.
+    pub evidence: Evidence,
+}
+
+/// What proves a blob's bytes.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Evidence {
+    /// Runs of the blob's shares, proven in the block and in the blob's
+    /// share commitment (square layers).
+    Shares(BlobShares),
+    /// The whole blob and the layer's proof of it (layers that prove only
+    /// whole blobs: Avail, EigenDA).
+    Whole {
+        /// The blob's bytes, base64.
+        data: String,
+        /// The layer's inclusion proof.
+        proof: InclusionProof,
+    },
 }
 
 /// What [`verify`] checked.
@@ -134,7 +169,7 @@ pub struct Verified {
     pub data: Vec<u8>,
 }
 
-fn bad(part: &'static str, reason: impl Into<String>) -> Error {
+pub(crate) fn bad(part: &'static str, reason: impl Into<String>) -> Error {
     Error::Inclusion {
         part,
         reason: reason.into(),
@@ -142,7 +177,8 @@ fn bad(part: &'static str, reason: impl Into<String>) -> Error {
 }
 
 /// Parses a document from JSON: the document itself, or an API answer
-/// holding it as the `document` field (at any depth of `data`).
+/// holding it as the `document` field (at any depth of `data`). A document
+/// of another version is refused with a version error.
 pub fn parse(json: &[u8]) -> Result<InclusionDocument> {
     let v: serde_json::Value =
         serde_json::from_slice(json).map_err(|e| bad("document", e.to_string()))?;
@@ -165,7 +201,26 @@ pub fn parse(json: &[u8]) -> Result<InclusionDocument> {
              answer with a `document` field)",
         )
     })?;
+    check_version(doc.get("v").and_then(|v| v.as_u64()))?;
     InclusionDocument::deserialize(doc).map_err(|e| bad("document", e.to_string()))
+}
+
+fn check_version(v: Option<u64>) -> Result<()> {
+    match v {
+        Some(v) if v == u64::from(DOCUMENT_VERSION) => Ok(()),
+        Some(1) => Err(bad(
+            "version",
+            "this is a version 1 document (whole blobs), which this build no longer reads; \
+             ask the server again for a version 2 document",
+        )),
+        v => Err(bad(
+            "version",
+            format!(
+                "version {}; this build reads version {DOCUMENT_VERSION}",
+                v.map_or_else(|| "(none)".to_string(), |v| v.to_string())
+            ),
+        )),
+    }
 }
 
 /// The file entry at `path` of a manifest's files.
@@ -183,15 +238,13 @@ pub async fn verify(
     pinned: Option<&PublicKey>,
     data: Option<&[u8]>,
 ) -> Result<Verified> {
-    if doc.kind != DOCUMENT_KIND || doc.v != 1 {
+    if doc.kind != DOCUMENT_KIND {
         return Err(bad(
             "document",
-            format!(
-                "kind {:?} version {}; this build reads {DOCUMENT_KIND:?} version 1",
-                doc.kind, doc.v
-            ),
+            format!("kind {:?}; this build reads {DOCUMENT_KIND:?}", doc.kind),
         ));
     }
+    check_version(Some(u64::from(doc.v)))?;
     // 1. The claims: signature, model id = hash of the manifest.
     if doc.claims.len() > MAX_RECORD_BYTES {
         return Err(bad("claims", "larger than any record this build reads"));
@@ -207,7 +260,7 @@ pub async fn verify(
             ),
         ));
     }
-    // 2. The file.
+    // 2. The file, the range and the tensor.
     let (fi, entry) = file_entry(&claims.manifest.files, &doc.file)
         .ok_or_else(|| bad("file", format!("the manifest has no file {:?}", doc.file)))?;
     let range = doc.bytes[0]..doc.bytes[1];
@@ -276,77 +329,74 @@ pub async fn verify(
         ));
     }
     let mut total = 0usize;
-    let mut blobs = Vec::with_capacity(doc.blobs.len());
+    let mut pieces: Vec<Vec<BlobPiece>> = Vec::with_capacity(doc.blobs.len());
     let mut checked = Vec::with_capacity(doc.blobs.len());
     for b in &doc.blobs {
-        // Base64 of n bytes is 4/3 n characters: bound before decoding.
-        total = total.saturating_add(b.data.len() / 4 * 3);
-        if total > MAX_BLOB_BYTES {
-            return Err(bad("blobs", "more blob bytes than a document may carry"));
-        }
         let locator: Locator = b
             .locator
             .parse()
             .map_err(|e: modelda_da::Error| bad("blob locator", e.to_string()))?;
-        let bytes = B64
-            .decode(&b.data)
-            .map_err(|e| bad("blob data", format!("{locator}: not base64 ({e})")))?;
-        layer
-            .verify(&locator, &bytes, &b.proof)
-            .await
-            .map_err(|e| bad("blob inclusion", e.to_string()))?;
         let height = locator.square_parts().map(|(h, _, _)| h);
-        if let Some(h) = height {
-            let own = layer
+        let own = match height {
+            Some(h) => layer
                 .data_root(h)
                 .await
-                .map_err(|e| bad("header", e.to_string()))?;
+                .map_err(|e| bad("header", e.to_string()))?,
+            None => None,
+        };
+        if let (Some(h), Some(own)) = (height, own) {
             let claimed = b.data_root.as_deref().map(str::to_ascii_lowercase);
-            match (own, claimed) {
-                (Some(own), Some(c)) if hex::encode(own) == c => {}
-                (Some(own), c) => {
-                    return Err(bad(
-                        "header",
-                        format!(
-                            "the document says the data root at height {h} is {}, your node \
-                             says {}",
-                            c.unwrap_or_else(|| "(missing)".into()),
-                            hex::encode(own)
-                        ),
-                    ))
-                }
-                (None, _) => {}
+            if claimed.as_deref() != Some(hex::encode(own).as_str()) {
+                return Err(bad(
+                    "header",
+                    format!(
+                        "the document says the data root at height {h} is {}, your node says {}",
+                        claimed.unwrap_or_else(|| "(missing)".into()),
+                        hex::encode(own)
+                    ),
+                ));
             }
         }
+        let got = match &b.evidence {
+            Evidence::Shares(s) => {
+                let shares: usize = s.runs.iter().map(|r| r.square.data.len()).sum();
+                total = total.saturating_add(shares * 512);
+                if total > MAX_BLOB_BYTES {
+                    return Err(bad("blobs", "more blob bytes than a document may carry"));
+                }
+                let Some(own) = own else {
+                    return Err(bad(
+                        "blob inclusion",
+                        format!(
+                            "{locator}: shares are proven against a data root, and your layer \
+                             has none for this locator"
+                        ),
+                    ));
+                };
+                s.verify(&locator, &own)
+                    .map_err(|e| bad("blob inclusion", e.to_string()))?
+            }
+            Evidence::Whole { data, proof } => {
+                // Base64 of n bytes is 4/3 n characters: bound before decoding.
+                total = total.saturating_add(data.len() / 4 * 3);
+                if total > MAX_BLOB_BYTES {
+                    return Err(bad("blobs", "more blob bytes than a document may carry"));
+                }
+                let bytes = B64
+                    .decode(data)
+                    .map_err(|e| bad("blob data", format!("{locator}: not base64 ({e})")))?;
+                layer
+                    .verify(&locator, &bytes, proof)
+                    .await
+                    .map_err(|e| bad("blob inclusion", e.to_string()))?;
+                vec![BlobPiece { offset: 0, bytes }]
+            }
+        };
         checked.push((b.locator.clone(), height));
-        blobs.push(bytes);
+        pieces.push(got);
     }
     // 4. The leaves, out of their envelopes.
-    let mut covered = Vec::new();
-    for p in &doc.leaves {
-        let blob = blobs
-            .get(p.blob as usize)
-            .ok_or_else(|| bad("leaves", format!("leaf {} names blob {}", p.leaf, p.blob)))?;
-        let env = Envelope::decode_at(blob, p.offset as usize)
-            .map_err(|e| bad("leaves", format!("leaf {}: {e}", p.leaf)))?;
-        let h = &env.header;
-        let kind_ok = matches!(h.kind, Kind::Data | Kind::Whole);
-        if !kind_ok
-            || h.model != doc.model_id
-            || h.file as usize != fi
-            || h.leaf_size != ls
-            || (h.kind == Kind::Data && h.leaf_index() != Some(p.leaf))
-        {
-            return Err(bad(
-                "leaves",
-                format!(
-                    "the envelope at blob {} offset {} is not leaf {} of this file",
-                    p.blob, p.offset, p.leaf
-                ),
-            ));
-        }
-        covered.extend_from_slice(&env.payload);
-    }
+    let placed = leaves::place(doc, fi, entry, &range, &pieces)?;
     // 5. The leaves against the file root.
     let proven: Vec<u8> = match &doc.merkle {
         Some(m) => {
@@ -357,22 +407,21 @@ pub async fn verify(
                 .decode(m)
                 .map_err(|e| bad("merkle", format!("not base64 ({e})")))?;
             let proof = RangeProof::decode(&raw).map_err(|e| bad("merkle", e.to_string()))?;
+            let cvs: Vec<LeafCv> = placed.iter().map(|l| l.cv).collect();
             proof
-                .verify(&entry.root, entry.size, ls, range.clone(), &covered)
-                .map_err(|e| bad("merkle", e.to_string()))?
-                .to_vec()
+                .verify_cvs(&entry.root, entry.size, ls, range.clone(), &cvs)
+                .map_err(|e| bad("merkle", e.to_string()))?;
+            leaves::range_bytes(&placed, &range)
         }
         None => {
+            // A file of one leaf: its root was checked with the leaf.
             if entry.size > ls.bytes() {
                 return Err(bad(
                     "merkle",
                     "a file of two or more leaves needs a range proof",
                 ));
             }
-            if blake3::hash(&covered).as_bytes() != entry.root.as_bytes() {
-                return Err(bad("merkle", "the bytes do not hash to the file root"));
-            }
-            covered[range.start as usize..range.end as usize].to_vec()
+            leaves::range_bytes(&placed, &range)
         }
     };
     // 6. The tensor hash.

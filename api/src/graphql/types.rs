@@ -957,8 +957,12 @@ pub struct BlobProof {
     /// The data root of the header at that height (hex), as this server
     /// saw it: check it against your own node.
     pub data_root: Option<String>,
-    /// Its size in bytes.
-    pub size: BigInt,
+    /// Bytes of it the proof carries: the shares that hold the proven
+    /// bytes on square layers (the embedded chain, Celestia), the whole blob
+    /// on layers that prove only whole blobs (Avail, EigenDA).
+    pub carried: BigInt,
+    /// Shares of it the proof carries (null where whole blobs travel).
+    pub shares: Option<i32>,
 }
 
 /// A byte range.

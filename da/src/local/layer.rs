@@ -139,6 +139,40 @@ impl DaLayer for LocalLayer {
         verify_square(locator, h, ns, c, data, proof, &header)
     }
 
+    fn proves_shares(&self) -> bool {
+        true
+    }
+
+    #[tracing::instrument(name = "da.prove_shares", skip_all, fields(layer = "local", locator = %locator))]
+    async fn prove_shares(
+        &self,
+        locator: &Locator,
+        shares: std::ops::Range<u32>,
+    ) -> Result<celestia_types::ShareProof> {
+        let (h, ns, c) = square_locator(locator, LayerKind::Local)?;
+        let loc = locator.to_string();
+        self.blocking(move |chain| {
+            let index = chain
+                .index_of(h, ns, c)?
+                .ok_or(Error::NotFound { locator: loc })?;
+            let (_, p) = chain.placement(h, index)?;
+            let (from, to) = (shares.start as usize, shares.end as usize);
+            if from >= to || to > p.len {
+                return Err(Error::Square {
+                    height: h,
+                    detail: format!("shares {from}..{to} of a blob of {} shares", p.len),
+                });
+            }
+            chain.share_proof(h, p.start + from..p.start + to)
+        })
+        .await
+    }
+
+    async fn prepare_proofs(&self, height: u64) -> Result<()> {
+        self.blocking(move |chain| chain.parity_roots(height).map(|_| ()))
+            .await
+    }
+
     async fn data_root(&self, height: u64) -> Result<Option<[u8; 32]>> {
         let chain = self.chain.clone();
         let header = self.blocking(move |_| chain.header(height)).await?;

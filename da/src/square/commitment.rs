@@ -23,7 +23,11 @@ const NS: usize = 29;
 /// `SubtreeRootThreshold` of celestia-app.
 const SUBTREE_ROOT_THRESHOLD: usize = 64;
 
-type Node = [u8; 2 * NS + 32];
+/// Bytes of a namespaced node: min namespace, max namespace, SHA-256.
+pub(crate) const NODE_LEN: usize = 2 * NS + 32;
+
+/// A namespaced Merkle node.
+pub(crate) type Node = [u8; NODE_LEN];
 
 fn node(ns: &[u8; NS], digest: [u8; 32]) -> Node {
     let mut n = [0u8; 2 * NS + 32];
@@ -49,7 +53,7 @@ fn subtree_width(shares: usize) -> usize {
 }
 
 /// Share `i` of a blob of `data` in namespace `ns`.
-fn share(ns: &[u8; NS], data: &[u8], i: usize, out: &mut [u8; SHARE]) {
+pub(crate) fn share(ns: &[u8; NS], data: &[u8], i: usize, out: &mut [u8; SHARE]) {
     out.fill(0);
     out[..NS].copy_from_slice(ns);
     let (start, payload) = if i == 0 {
@@ -69,14 +73,12 @@ fn share(ns: &[u8; NS], data: &[u8], i: usize, out: &mut [u8; SHARE]) {
     }
 }
 
-/// The share commitment of `data` as a version-0 blob in namespace `ns`
-/// (its 29 bytes). `data` must not be empty.
-pub fn share_commitment(ns: &[u8; NS], data: &[u8]) -> [u8; 32] {
-    let total = super::shares_for(data.len());
+/// Widths of the subtrees a blob of `total` shares is committed in, left
+/// to right: full subtrees of the blob's width, then the rest as a Merkle
+/// mountain range of powers of two.
+pub(crate) fn subtree_sizes(total: usize) -> Vec<usize> {
     let width = subtree_width(total);
-    let mut roots: Vec<Node> = Vec::with_capacity(total.div_ceil(width) + 8);
-    let mut buf = [0u8; SHARE];
-    let mut stack: Vec<(usize, Node)> = Vec::with_capacity(16);
+    let mut sizes = Vec::with_capacity(total / width + 8);
     let mut i = 0;
     while i < total {
         let remaining = total - i;
@@ -85,6 +87,22 @@ pub fn share_commitment(ns: &[u8; NS], data: &[u8]) -> [u8; 32] {
         } else {
             1 << (usize::BITS - 1 - remaining.leading_zeros())
         };
+        sizes.push(size);
+        i += size;
+    }
+    sizes
+}
+
+/// The subtree roots of `data` as a version-0 blob in namespace `ns`, in
+/// order. `data` must not be empty.
+pub(crate) fn subtree_roots(ns: &[u8; NS], data: &[u8]) -> Vec<Node> {
+    let total = super::shares_for(data.len());
+    let sizes = subtree_sizes(total);
+    let mut roots: Vec<Node> = Vec::with_capacity(sizes.len());
+    let mut buf = [0u8; SHARE];
+    let mut stack: Vec<(usize, Node)> = Vec::with_capacity(16);
+    let mut i = 0;
+    for size in sizes {
         // A balanced NMT over `size` leaves, folded on a stack.
         for j in i..i + size {
             share(ns, data, j, &mut buf);
@@ -106,7 +124,18 @@ pub fn share_commitment(ns: &[u8; NS], data: &[u8]) -> [u8; 32] {
         roots.push(stack.pop().expect("one root").1);
         i += size;
     }
-    rfc6962_root(&roots)
+    roots
+}
+
+/// The share commitment of blobs whose subtree roots are `roots`.
+pub(crate) fn roots_commitment(roots: &[Node]) -> [u8; 32] {
+    rfc6962_root(roots)
+}
+
+/// The share commitment of `data` as a version-0 blob in namespace `ns`
+/// (its 29 bytes). `data` must not be empty.
+pub fn share_commitment(ns: &[u8; NS], data: &[u8]) -> [u8; 32] {
+    rfc6962_root(&subtree_roots(ns, data))
 }
 
 /// RFC 6962 Merkle root (as tendermint's `HashFromByteSlices`).

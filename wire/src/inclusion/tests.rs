@@ -7,15 +7,16 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
+use modelda_da::square::parts::{self, BlobShares, ShareRun};
 use modelda_da::{
     InclusionProof, LayerKind, Limits, Namespace, Receipt, Settlement, ShareCommitment,
 };
 use modelda_manifest::sign::{claims_payload, Bundle, PrivateKey};
 use modelda_manifest::{CommittedModel, FileFormat, ModelCard, ModelManifest};
-use modelda_merkle::{Commitment, LeafSize};
+use modelda_merkle::{Commitment, LeafPartProof, LeafSize};
 
 use super::*;
-use crate::envelope::Header;
+use crate::envelope::{Header, Kind};
 
 /// The fuzz target's key (fuzz/fuzz_targets/inclusion_verify.rs).
 const KEY: &str = "-----BEGIN PRIVATE KEY-----
@@ -29,7 +30,11 @@ fn file() -> Vec<u8> {
     (0..40_000u32).map(|i| (i * 31 % 251) as u8).collect()
 }
 
-struct Accepting;
+/// A layer whose headers give `root` and that accepts every whole blob:
+/// what a hostile server controls besides the DA proofs.
+struct Accepting {
+    root: [u8; 32],
+}
 
 #[async_trait]
 impl DaLayer for Accepting {
@@ -64,11 +69,16 @@ impl DaLayer for Accepting {
     async fn verify(&self, _: &Locator, _: &[u8], _: &InclusionProof) -> modelda_da::Result<()> {
         Ok(())
     }
+    async fn data_root(&self, _: u64) -> modelda_da::Result<Option<[u8; 32]>> {
+        Ok(Some(self.root))
+    }
 }
 
-/// A document proving bytes `range` of the file: its three leaves packed
-/// in one blob, and the range proof.
-fn document(range: std::ops::Range<u64>) -> InclusionDocument {
+/// A document proving bytes `range` of the file, whose three leaves are
+/// packed in one blob of block 1 of a real square, as a server builds it:
+/// the shares holding the range, the sub-leaf proofs of its edge leaves,
+/// the range proof. With it, the layer that gives that square's root.
+fn document(range: std::ops::Range<u64>) -> (InclusionDocument, Accepting) {
     let key = PrivateKey::from_pem(Path::new("fuzz.pem"), KEY).unwrap();
     let data = file();
     let ls = LeafSize::MIN;
@@ -89,11 +99,13 @@ fn document(range: std::ops::Range<u64>) -> InclusionDocument {
         has_symlinks: false,
     };
     let claims = Bundle::sign(&key, &claims_payload(&model, &key.public(), "fuzz")).to_json();
-    let leaves = ls.leaves_of(data.len() as u64, range.clone()).unwrap();
+    let len = data.len() as u64;
+    let leaves = ls.leaves_of(len, range.clone()).unwrap();
     let mut blob = Vec::new();
     let mut places = Vec::new();
-    for leaf in 0..ls.leaf_count(data.len() as u64) {
-        let b = ls.leaf_bytes(data.len() as u64, leaf);
+    let mut travel = Vec::new();
+    for leaf in 0..ls.leaf_count(len) {
+        let b = ls.leaf_bytes(len, leaf);
         let h = Header {
             kind: Kind::Data,
             model: model.id,
@@ -106,22 +118,52 @@ fn document(range: std::ops::Range<u64>) -> InclusionDocument {
         };
         let payload = &data[b.start as usize..b.end as usize];
         if leaves.contains(&leaf) {
+            let (span, leaf_len) = plan::leaf_span(ls, len, leaf, &range);
+            let part = (span != (0..leaf_len)).then(|| {
+                let within = range.start.max(b.start) - b.start..range.end.min(b.end) - b.start;
+                B64.encode(
+                    LeafPartProof::prove(ls, leaf, payload, within)
+                        .unwrap()
+                        .encode(),
+                )
+            });
+            travel.push((blob.len() as u32, span));
             places.push(LeafPlace {
                 leaf,
                 blob: 0,
                 offset: blob.len() as u32,
+                part,
             });
         }
         h.encode_into(&h.digest(payload).unwrap(), payload, &mut blob);
     }
+    let ns = Namespace::DEFAULT;
+    let cblob =
+        celestia_types::Blob::new(modelda_da::chain::to_celestia(ns), blob.clone(), None).unwrap();
+    let sq = modelda_da::square::build(1, &[cblob], 128).unwrap();
+    let start = sq.placement(0).unwrap().start as u32;
+    let blob_shares = modelda_da::square::shares_for(blob.len()) as u32;
+    let runs = plan::share_runs(&plan::blob_spans(travel), blob_shares)
+        .into_iter()
+        .map(|r| {
+            let square = sq
+                .share_proof(1, (start + r.start) as usize..(start + r.end) as usize)
+                .unwrap();
+            ShareRun::build(ns, &blob, r.start, square).unwrap()
+        })
+        .collect();
     let locator = Locator::Local {
         height: 1,
-        namespace: Namespace::DEFAULT,
-        commitment: ShareCommitment::from_bytes([7; 32]),
+        namespace: ns,
+        commitment: modelda_da::chain::share_commitment(ns, &blob).unwrap(),
     };
-    InclusionDocument {
+    let root = match sq.dah.hash() {
+        celestia_types::hash::Hash::Sha256(h) => h,
+        _ => unreachable!("a square has a root"),
+    };
+    let doc = InclusionDocument {
         kind: DOCUMENT_KIND.into(),
-        v: 1,
+        v: DOCUMENT_VERSION,
         model_id: model.id,
         file: "w.bin".into(),
         bytes: [range.start, range.end],
@@ -131,14 +173,17 @@ fn document(range: std::ops::Range<u64>) -> InclusionDocument {
         leaves: places,
         blobs: vec![BlobInclusion {
             locator: locator.to_string(),
-            data_root: None,
-            data: B64.encode(&blob),
-            proof: InclusionProof::Eigenda {
-                v: 1,
-                cert: modelda_da::Cert::new(vec![1]).unwrap(),
-            },
+            data_root: Some(hex::encode(root)),
+            evidence: Evidence::Shares(BlobShares {
+                v: BlobShares::VERSION,
+                height: 1,
+                blob_shares,
+                subtree_roots: parts::subtree_roots(ns, &blob),
+                runs,
+            }),
         }],
-    }
+    };
+    (doc, Accepting { root })
 }
 
 fn run<T>(f: impl std::future::Future<Output = T>) -> T {
@@ -150,25 +195,40 @@ fn run<T>(f: impl std::future::Future<Output = T>) -> T {
 
 #[test]
 fn a_document_verifies_and_each_part_altered_is_refused() {
-    let doc = document(10_000..30_000);
+    let (doc, layer) = document(10_000..30_000);
     if std::env::var_os("MODELDA_WRITE_FUZZ_SEED").is_some() {
         let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds/inclusion_verify.json");
         std::fs::write(p, serde_json::to_vec(&doc).unwrap()).unwrap();
     }
-    let ok = run(verify(&doc, &Accepting, None, None)).unwrap();
+    let ok = run(verify(&doc, &layer, None, None)).unwrap();
     assert_eq!(ok.data, file()[10_000..30_000]);
     assert_eq!(ok.bytes, 10_000..30_000);
+    // Edge leaves travel in part: fewer bytes than the leaves hold.
+    assert!(doc.leaves.iter().all(|l| l.part.is_some()));
+    let Evidence::Shares(s) = &doc.blobs[0].evidence else {
+        panic!("a square layer's blob travels as shares")
+    };
+    let carried: usize = s.runs.iter().map(|r| r.square.data.len()).sum();
+    assert!(
+        carried < modelda_da::square::shares_for(40_000 + 3 * 93),
+        "{carried}"
+    );
     // Through JSON, as a client reads it, and wrapped in an API answer.
     let answer = serde_json::json!({"data": {"inclusionProof": {"document": doc}}});
     let parsed = parse(answer.to_string().as_bytes()).unwrap();
-    assert!(run(verify(&parsed, &Accepting, None, None)).is_ok());
+    assert!(run(verify(&parsed, &layer, None, None)).is_ok());
     assert!(parse(b"{\"data\": {}}").is_err());
+    // An old document is refused by its version, not by its shape.
+    let mut old = serde_json::to_value(&doc).unwrap();
+    old["v"] = 1.into();
+    let e = parse(old.to_string().as_bytes()).unwrap_err().to_string();
+    assert!(e.contains("version 1"), "{e}");
 
-    let refused = |d: &InclusionDocument, part: &str| match run(verify(d, &Accepting, None, None)) {
+    let refused = |d: &InclusionDocument, part: &str| match run(verify(d, &layer, None, None)) {
         Ok(_) => panic!("a document altered in {part} verified"),
         Err(e) => assert!(
             e.to_string().contains(&format!("inclusion proof: {part}")),
-            "{e}"
+            "{part}: {e}"
         ),
     };
     let mut d = doc.clone();
@@ -198,30 +258,101 @@ fn a_document_verifies_and_each_part_altered_is_refused() {
     let mut d = doc.clone();
     d.tensor = Some("nope".into());
     refused(&d, "tensor");
+    // A sub-leaf proof altered, or dropped (the leaf's bytes did not travel).
     let mut d = doc.clone();
-    d.blobs[0].data = "not base64!".into();
-    refused(&d, "blob data");
-    // A byte of a proven leaf changed in the blob (the envelope's digest
-    // catches it; with a real layer the share commitment does first).
-    let mut d = doc.clone();
-    let mut blob = B64.decode(&d.blobs[0].data).unwrap();
-    blob[d.leaves[0].offset as usize + crate::HEADER_LEN + 5] ^= 1;
-    d.blobs[0].data = B64.encode(blob);
+    let mut raw = B64.decode(d.leaves[0].part.as_ref().unwrap()).unwrap();
+    let last = raw.len() - 1;
+    raw[last] ^= 1;
+    d.leaves[0].part = Some(B64.encode(raw));
     refused(&d, "leaves");
-    // The same leaf with its envelope re-made to match (a consistent forgery
-    // of the bytes) fails the range proof.
     let mut d = doc.clone();
-    let mut blob = B64.decode(&d.blobs[0].data).unwrap();
-    let at = d.leaves[0].offset as usize;
-    let (env, _) = Envelope::decode(&blob[at..]).unwrap();
-    let mut payload = env.payload.clone();
-    payload[5] ^= 1;
-    let mut forged = Vec::new();
-    env.header
-        .encode_into(&env.header.digest(&payload).unwrap(), &payload, &mut forged);
-    blob[at..at + forged.len()].copy_from_slice(&forged);
-    d.blobs[0].data = B64.encode(blob);
-    refused(&d, "merkle");
+    d.leaves[1].part = None;
+    refused(&d, "leaves");
+    // A byte of a share changed: the share proofs catch it.
+    let mut d = doc.clone();
+    if let Evidence::Shares(s) = &mut d.blobs[0].evidence {
+        s.runs[0].square.data[0][200] ^= 1;
+    }
+    refused(&d, "blob inclusion");
+    // Another data root than the verifier's node gives.
+    let mut d = doc.clone();
+    d.blobs[0].data_root = Some(hex::encode([9u8; 32]));
+    refused(&d, "header");
+    // Another blob's locator.
+    let mut d = doc.clone();
+    d.blobs[0].locator = Locator::Local {
+        height: 1,
+        namespace: Namespace::DEFAULT,
+        commitment: ShareCommitment::from_bytes([7; 32]),
+    }
+    .to_string();
+    refused(&d, "blob inclusion");
     // Given bytes must be the proven ones.
-    assert!(run(verify(&doc, &Accepting, None, Some(&file()[0..20_000]))).is_err());
+    assert!(run(verify(&doc, &layer, None, Some(&file()[0..20_000]))).is_err());
+}
+
+#[test]
+fn every_range_of_the_file_verifies() {
+    let len = file().len() as u64;
+    for range in [
+        0..1,
+        0..len,
+        16_383..16_385,
+        1023..1025,
+        len - 1..len,
+        5..16_384,
+    ] {
+        let (doc, layer) = document(range.clone());
+        let ok = run(verify(&doc, &layer, None, None)).unwrap_or_else(|e| panic!("{range:?}: {e}"));
+        assert_eq!(ok.data, file()[range.start as usize..range.end as usize]);
+    }
+}
+
+#[test]
+fn a_whole_blob_verifies_through_the_layer() {
+    // Layers that prove only whole blobs (EigenDA, Avail): the blob travels.
+    let (mut doc, layer) = document(10_000..30_000);
+    let mut blob = Vec::new();
+    let data = file();
+    let ls = LeafSize::MIN;
+    let len = data.len() as u64;
+    for leaf in 0..ls.leaf_count(len) {
+        let b = ls.leaf_bytes(len, leaf);
+        let h = Header {
+            kind: Kind::Data,
+            model: doc.model_id,
+            file: 0,
+            stripe: leaf / 4,
+            shard: (leaf % 4) as u16,
+            data_shards: 4,
+            parity_shards: 2,
+            leaf_size: ls,
+        };
+        let payload = &data[b.start as usize..b.end as usize];
+        h.encode_into(&h.digest(payload).unwrap(), payload, &mut blob);
+    }
+    doc.blobs[0] = BlobInclusion {
+        locator: Locator::Eigenda {
+            cert: modelda_da::Cert::new(vec![1]).unwrap(),
+        }
+        .to_string(),
+        data_root: None,
+        evidence: Evidence::Whole {
+            data: B64.encode(&blob),
+            proof: InclusionProof::Eigenda {
+                v: 1,
+                cert: modelda_da::Cert::new(vec![1]).unwrap(),
+            },
+        },
+    };
+    let ok = run(verify(&doc, &layer, None, None)).unwrap();
+    assert_eq!(ok.data, data[10_000..30_000]);
+    let mut d = doc.clone();
+    if let Evidence::Whole { data, .. } = &mut d.blobs[0].evidence {
+        *data = "not base64!".into();
+    }
+    assert!(run(verify(&d, &layer, None, None))
+        .unwrap_err()
+        .to_string()
+        .contains("blob data"));
 }

@@ -1,0 +1,157 @@
+//! What proving needs, kept per height: the header (with its DAH) and the
+//! root of each row's parity half. Both come from one build of the block's
+//! extended square, which then is dropped; a range of shares is proven from
+//! the rows' original shares (read from the blobs) and these, as
+//! celestia-node proves from the extended square it stores.
+//!
+//! The writer keeps headers in `headers-v1`; parity roots and a reader's
+//! headers are kept in memory (about 11 KiB a height for a 128x128 square).
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use celestia_types::nmt::{Namespace as CNamespace, NamespacedHash};
+use celestia_types::ShareProof;
+
+use super::{LocalChain, StoredBlob};
+use crate::square::{self, Placement, Square};
+use crate::{Error, Result};
+
+/// Heights whose parity roots are kept in memory.
+const KEPT_HEIGHTS: usize = 4096;
+
+impl LocalChain {
+    /// Remembers the parity roots of `height`'s square.
+    pub(super) fn keep_parity(&self, height: u64, sq: &Square) -> Result<Arc<Vec<NamespacedHash>>> {
+        let roots = Arc::new(sq.parity_roots(height)?);
+        let mut kept = self.inner.parity.lock().unwrap_or_else(|p| p.into_inner());
+        if kept.len() >= KEPT_HEIGHTS {
+            kept.clear();
+        }
+        kept.insert(height, roots.clone());
+        Ok(roots)
+    }
+
+    /// The root of each row's parity half at `height`, built with the
+    /// header on first request.
+    pub fn parity_roots(&self, height: u64) -> Result<Arc<Vec<NamespacedHash>>> {
+        let kept = |c: &LocalChain| {
+            c.inner
+                .parity
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&height)
+                .cloned()
+        };
+        if let Some(r) = kept(self) {
+            return Ok(r);
+        }
+        // Signing the header builds the square, and keeps these.
+        self.header(height)?;
+        if let Some(r) = kept(self) {
+            return Ok(r);
+        }
+        // The header was cached by an earlier process: build the square.
+        let _guard = self.inner.headers.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(r) = kept(self) {
+            return Ok(r);
+        }
+        let (sq, _) = self.square(height)?;
+        self.keep_parity(height, &sq)
+    }
+
+    /// Where blob `index` of block `height` sits: the square's width `k`
+    /// and its placement.
+    pub fn placement(&self, height: u64, index: u32) -> Result<(usize, Placement)> {
+        let sizes = self.blob_sizes(height)?;
+        let (k, placements) = square::layout(&sizes);
+        let p = placements
+            .into_iter()
+            .find(|p| p.blob == index as usize)
+            .ok_or_else(|| Error::Square {
+                height,
+                detail: format!("block has no blob {index}"),
+            })?;
+        Ok((k, p))
+    }
+
+    /// Shares `ods` (row-major indexes in the original square) of block
+    /// `height` with their proof up to the data root, as `share.GetRange`
+    /// answers, without building the extended square once its parity roots
+    /// are kept.
+    pub fn share_proof(&self, height: u64, ods: Range<usize>) -> Result<ShareProof> {
+        let bad = |detail: String| Error::Square { height, detail };
+        let header = self.header(height)?;
+        let parity = self.parity_roots(height)?;
+        let k = usize::from(header.dah.square_width()) / 2;
+        if ods.start >= ods.end || ods.end > k * k || parity.len() != k {
+            return Err(bad(format!(
+                "shares {}..{} are not a range of the {k}x{k} square",
+                ods.start, ods.end
+            )));
+        }
+        let sizes = self.blob_sizes(height)?;
+        let (lk, placements) = square::layout(&sizes);
+        if lk != k {
+            return Err(bad(format!("layout of width {lk}, header of width {k}")));
+        }
+        let (r0, r1) = (ods.start / k, (ods.end - 1) / k);
+        // The original shares of rows r0..=r1, from the blobs placed there.
+        let span = r0 * k..(r1 + 1) * k;
+        let mut shares: Vec<(CNamespace, Vec<u8>)> = Vec::with_capacity(span.len());
+        let mut blobs: Vec<StoredBlob> = Vec::new();
+        for p in &placements {
+            let (lo, hi) = (span.start.max(p.start), span.end.min(p.start + p.len));
+            if lo >= hi {
+                continue;
+            }
+            if shares.len() < lo - span.start {
+                return Err(bad("a gap between blobs in the layout".into()));
+            }
+            let b = self.blob_at(height, p.blob as u32)?;
+            let ns = crate::chain::to_celestia(b.namespace);
+            for i in lo - p.start..hi - p.start {
+                let mut s = [0u8; square::parts::SHARE_BYTES];
+                square::commitment::share(b.namespace.as_bytes(), &b.data, i, &mut s);
+                shares.push((ns, s.to_vec()));
+            }
+            blobs.push(b);
+        }
+        while shares.len() < span.len() {
+            let ns = CNamespace::TAIL_PADDING;
+            shares.push((ns, square::padding_share(ns)));
+        }
+        let mut data = Vec::with_capacity(ods.len());
+        let mut proofs = Vec::with_capacity(r1 - r0 + 1);
+        for r in r0..=r1 {
+            let row = &shares[(r - r0) * k..(r - r0 + 1) * k];
+            let refs: Vec<(CNamespace, &[u8])> =
+                row.iter().map(|(n, s)| (*n, s.as_slice())).collect();
+            let from = ods.start.max(r * k) - r * k;
+            let to = ods.end.min((r + 1) * k) - r * k;
+            proofs.push(square::row_range_proof(&refs, &parity[r], from..to).map_err(bad)?);
+            data.extend(row[from..to].iter().map(|(_, s)| {
+                <[u8; square::parts::SHARE_BYTES]>::try_from(s.as_slice()).expect("share-sized")
+            }));
+        }
+        let namespace = shares[ods.start - span.start].0;
+        if shares[ods.start - span.start..ods.end - span.start]
+            .iter()
+            .any(|(n, _)| *n != namespace)
+        {
+            return Err(bad(format!(
+                "shares {}..{} span namespaces",
+                ods.start, ods.end
+            )));
+        }
+        Ok(ShareProof {
+            data,
+            namespace_id: namespace,
+            share_proofs: proofs,
+            row_proof: header
+                .dah
+                .row_proof(r0 as u16..=r1 as u16)
+                .map_err(|e| bad(format!("row proof: {e}")))?,
+        })
+    }
+}
