@@ -307,10 +307,19 @@ impl LocalChain {
 
     /// The bytes a blob record points at.
     fn read_blob(&self, record: &[u8]) -> Result<Vec<u8>> {
-        let id = u32::from_be_bytes(record[61..65].try_into().expect("4 bytes"));
-        let offset = be_u64(&record[65..73]);
         let len = usize::try_from(be_u64(&record[73..81]))
             .map_err(|_| self.store_err("corrupt blob length"))?;
+        self.read_blob_part(record, 0..len)
+    }
+
+    /// Bytes `range` of the blob a record points at (cut at its end).
+    fn read_blob_part(&self, record: &[u8], range: std::ops::Range<usize>) -> Result<Vec<u8>> {
+        let id = u32::from_be_bytes(record[61..65].try_into().expect("4 bytes"));
+        let len = usize::try_from(be_u64(&record[73..81]))
+            .map_err(|_| self.store_err("corrupt blob length"))?;
+        let (from, to) = (range.start.min(len), range.end.min(len));
+        let offset = be_u64(&record[65..73]) + from as u64;
+        let len = to.saturating_sub(from);
         let file = {
             let mut readers = self.inner.readers.lock().unwrap_or_else(|p| p.into_inner());
             match readers.get(&id) {
@@ -598,8 +607,25 @@ impl LocalChain {
         Ok(Some(u32::from_be_bytes(idx)))
     }
 
-    /// Blob `index` of block `height`.
-    pub fn blob_at(&self, height: u64, index: u32) -> Result<StoredBlob> {
+    /// Bytes `range` of blob `index` of block `height` (cut at its end),
+    /// with its namespace and length.
+    pub fn blob_part(
+        &self,
+        height: u64,
+        index: u32,
+        range: std::ops::Range<usize>,
+    ) -> Result<(Namespace, usize, Vec<u8>)> {
+        let v = self.blob_record(height, index)?;
+        let len = usize::try_from(be_u64(&v[73..81]))
+            .map_err(|_| self.store_err("corrupt blob length"))?;
+        Ok((
+            Namespace::from_bytes(v[..29].try_into().expect("29 bytes"))?,
+            len,
+            self.read_blob_part(&v, range)?,
+        ))
+    }
+
+    fn blob_record(&self, height: u64, index: u32) -> Result<Vec<u8>> {
         let v = self
             .inner
             .db
@@ -611,6 +637,12 @@ impl LocalChain {
         if v.len() != BLOB_RECORD_LEN {
             return Err(self.store_err(format!("corrupt blob record at height {height}")));
         }
+        Ok(v)
+    }
+
+    /// Blob `index` of block `height`.
+    pub fn blob_at(&self, height: u64, index: u32) -> Result<StoredBlob> {
+        let v = self.blob_record(height, index)?;
         Ok(StoredBlob {
             index,
             namespace: Namespace::from_bytes(v[..29].try_into().expect("29 bytes"))?,

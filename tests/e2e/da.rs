@@ -326,6 +326,34 @@ async fn the_unmodified_celestia_client_works_against_the_devnet() {
         off += n;
     }
     assert_eq!(off, shares.len());
+    // `share.GetRange`: runs of the blob's shares (original-square indexes),
+    // proven up to the data root; celestia-types' `ShareProof` verifies them
+    // against the header's DAH, at the range asked.
+    {
+        use celestia_rpc::ShareClient;
+        let k = w / 2;
+        let index = got.index.unwrap();
+        let start = (index / w) * k + index % w;
+        let dah_root = header.dah.hash();
+        for (from, to) in [(0u64, 1u64), (2, 9), (0, shares.len() as u64)] {
+            let r = client
+                .share_get_range(height, start + from, start + to)
+                .await
+                .unwrap();
+            r.proof
+                .verify_range(dah_root, start + from..start + to)
+                .unwrap();
+            assert_eq!(r.shares.len() as u64, to - from);
+            for (i, s) in r.proof.shares().iter().enumerate() {
+                assert_eq!(s, shares[from as usize + i].data());
+            }
+            let mut lie = r.proof.clone();
+            lie.data[0][100] ^= 1;
+            assert!(lie.verify(dah_root).is_err());
+        }
+        // Past the square: an error, not a panic or a hang.
+        assert!(client.share_get_range(height, 0, k * k + 1).await.is_err());
+    }
     assert!(client
         .blob_included(height, ns, &proofs[0], blob.commitment)
         .await

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use celestia_types::nmt::{Namespace as CNamespace, NamespacedHash};
 use celestia_types::ShareProof;
 
-use super::{LocalChain, StoredBlob};
+use super::LocalChain;
 use crate::square::{self, Placement, Square};
 use crate::{Error, Result};
 
@@ -99,7 +99,6 @@ impl LocalChain {
         // The original shares of rows r0..=r1, from the blobs placed there.
         let span = r0 * k..(r1 + 1) * k;
         let mut shares: Vec<(CNamespace, Vec<u8>)> = Vec::with_capacity(span.len());
-        let mut blobs: Vec<StoredBlob> = Vec::new();
         for p in &placements {
             let (lo, hi) = (span.start.max(p.start), span.end.min(p.start + p.len));
             if lo >= hi {
@@ -108,14 +107,17 @@ impl LocalChain {
             if shares.len() < lo - span.start {
                 return Err(bad("a gap between blobs in the layout".into()));
             }
-            let b = self.blob_at(height, p.blob as u32)?;
-            let ns = crate::chain::to_celestia(b.namespace);
-            for i in lo - p.start..hi - p.start {
+            // Only the bytes of the blob's shares in these rows.
+            let (first, last) = (lo - p.start, hi - p.start);
+            let from = square::parts::share_payload_start(first as u32) as usize;
+            let to = square::parts::share_payload_start(last as u32) as usize;
+            let (namespace, len, part) = self.blob_part(height, p.blob as u32, from..to)?;
+            let ns = crate::chain::to_celestia(namespace);
+            for i in first..last {
                 let mut s = [0u8; square::parts::SHARE_BYTES];
-                square::commitment::share(b.namespace.as_bytes(), &b.data, i, &mut s);
+                square::commitment::share_from(namespace.as_bytes(), len, from, &part, i, &mut s);
                 shares.push((ns, s.to_vec()));
             }
-            blobs.push(b);
         }
         while shares.len() < span.len() {
             let ns = CNamespace::TAIL_PADDING;

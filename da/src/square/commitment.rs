@@ -54,11 +54,24 @@ fn subtree_width(shares: usize) -> usize {
 
 /// Share `i` of a blob of `data` in namespace `ns`.
 pub(crate) fn share(ns: &[u8; NS], data: &[u8], i: usize, out: &mut [u8; SHARE]) {
+    share_from(ns, data.len(), 0, data, i, out)
+}
+
+/// Share `i` of a blob of `len` bytes in namespace `ns`, of which `part`
+/// holds the bytes from `at` on; it must hold those the share carries.
+pub(crate) fn share_from(
+    ns: &[u8; NS],
+    len: usize,
+    at: usize,
+    part: &[u8],
+    i: usize,
+    out: &mut [u8; SHARE],
+) {
     out.fill(0);
     out[..NS].copy_from_slice(ns);
     let (start, payload) = if i == 0 {
         out[NS] = 1; // share version 0, sequence start
-        out[NS + 1..NS + 5].copy_from_slice(&(data.len() as u32).to_be_bytes());
+        out[NS + 1..NS + 5].copy_from_slice(&(len as u32).to_be_bytes());
         (0, &mut out[NS + 5..])
     } else {
         out[NS] = 0;
@@ -67,9 +80,9 @@ pub(crate) fn share(ns: &[u8; NS], data: &[u8], i: usize, out: &mut [u8; SHARE])
             &mut out[NS + 1..],
         )
     };
-    let end = (start + payload.len()).min(data.len());
+    let end = (start + payload.len()).min(len);
     if start < end {
-        payload[..end - start].copy_from_slice(&data[start..end]);
+        payload[..end - start].copy_from_slice(&part[start - at..end - at]);
     }
 }
 
