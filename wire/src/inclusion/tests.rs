@@ -74,6 +74,26 @@ impl DaLayer for Accepting {
     }
 }
 
+/// Leaf `leaf` of the file in its envelope, as the publisher packs it.
+fn envelope(model: modelda_manifest::ModelId, leaf: u64) -> Vec<u8> {
+    let (data, ls) = (file(), LeafSize::MIN);
+    let b = ls.leaf_bytes(data.len() as u64, leaf);
+    let h = Header {
+        kind: Kind::Data,
+        model,
+        file: 0,
+        stripe: leaf / 4,
+        shard: (leaf % 4) as u16,
+        data_shards: 4,
+        parity_shards: 2,
+        leaf_size: ls,
+    };
+    let payload = &data[b.start as usize..b.end as usize];
+    let mut out = Vec::new();
+    h.encode_into(&h.digest(payload).unwrap(), payload, &mut out);
+    out
+}
+
 /// A document proving bytes `range` of the file, whose three leaves are
 /// packed in one blob of block 1 of a real square, as a server builds it:
 /// the shares holding the range, the sub-leaf proofs of its edge leaves,
@@ -106,16 +126,6 @@ fn document(range: std::ops::Range<u64>) -> (InclusionDocument, Accepting) {
     let mut travel = Vec::new();
     for leaf in 0..ls.leaf_count(len) {
         let b = ls.leaf_bytes(len, leaf);
-        let h = Header {
-            kind: Kind::Data,
-            model: model.id,
-            file: 0,
-            stripe: leaf / 4,
-            shard: (leaf % 4) as u16,
-            data_shards: 4,
-            parity_shards: 2,
-            leaf_size: ls,
-        };
         let payload = &data[b.start as usize..b.end as usize];
         if leaves.contains(&leaf) {
             let (span, leaf_len) = plan::leaf_span(ls, len, leaf, &range);
@@ -135,7 +145,7 @@ fn document(range: std::ops::Range<u64>) -> (InclusionDocument, Accepting) {
                 part,
             });
         }
-        h.encode_into(&h.digest(payload).unwrap(), payload, &mut blob);
+        blob.extend(envelope(model.id, leaf));
     }
     let ns = Namespace::DEFAULT;
     let cblob =
@@ -312,25 +322,8 @@ fn every_range_of_the_file_verifies() {
 fn a_whole_blob_verifies_through_the_layer() {
     // Layers that prove only whole blobs (EigenDA, Avail): the blob travels.
     let (mut doc, layer) = document(10_000..30_000);
-    let mut blob = Vec::new();
     let data = file();
-    let ls = LeafSize::MIN;
-    let len = data.len() as u64;
-    for leaf in 0..ls.leaf_count(len) {
-        let b = ls.leaf_bytes(len, leaf);
-        let h = Header {
-            kind: Kind::Data,
-            model: doc.model_id,
-            file: 0,
-            stripe: leaf / 4,
-            shard: (leaf % 4) as u16,
-            data_shards: 4,
-            parity_shards: 2,
-            leaf_size: ls,
-        };
-        let payload = &data[b.start as usize..b.end as usize];
-        h.encode_into(&h.digest(payload).unwrap(), payload, &mut blob);
-    }
+    let blob: Vec<u8> = (0..3).flat_map(|l| envelope(doc.model_id, l)).collect();
     doc.blobs[0] = BlobInclusion {
         locator: Locator::Eigenda {
             cert: modelda_da::Cert::new(vec![1]).unwrap(),
