@@ -12,7 +12,7 @@
 //! against the asked bytes (base64 weighs 4/3).
 //!
 //!   cargo build --release -p modelda-cli
-//!   cargo bench -p modelda-benches --bench api -- [--seconds 5] [--clients 16] [--rounds 5]
+//!   cargo bench -p modelda-benches --bench api -- [--seconds 5] [--clients 16] [--rounds 5] [--demo-only]
 //!
 //! Three generations (base, finetune, quantized) of a sample model with
 //! 64 KiB leaves are published with the `modelda` binary to a local chain
@@ -36,6 +36,8 @@ struct Args {
     seconds: u64,
     clients: usize,
     rounds: usize,
+    /// Only the demo's proofs (`--demo-only`), for profiling them.
+    demo_only: bool,
 }
 
 fn args() -> Args {
@@ -43,6 +45,7 @@ fn args() -> Args {
         seconds: 5,
         clients: 16,
         rounds: 5,
+        demo_only: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(s) = it.next() {
@@ -50,6 +53,7 @@ fn args() -> Args {
             "--seconds" => a.seconds = it.next().and_then(|v| v.parse().ok()).expect("--seconds N"),
             "--clients" => a.clients = it.next().and_then(|v| v.parse().ok()).expect("--clients N"),
             "--rounds" => a.rounds = it.next().and_then(|v| v.parse().ok()).expect("--rounds N"),
+            "--demo-only" => a.demo_only = true,
             _ => {}
         }
     }
@@ -225,6 +229,19 @@ async fn load(
 
 fn main() {
     let a = args();
+    if a.demo_only {
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(a.clients)
+            .build()
+            .unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let demo = rt.block_on(demo_proofs(&a, &client));
+        println!("{demo}");
+        return;
+    }
     let root: PathBuf = bench_dir().join("api");
     let (base, q) = generations(&root);
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -403,11 +420,15 @@ fn pct(mut v: Vec<Duration>, p: usize) -> Duration {
     v[(v.len() * p / 100).min(v.len() - 1)]
 }
 
-/// One request; its latency, and its body when it answered without errors.
+/// One request, its answer read as a prover saving it reads it: chunk by
+/// chunk as it arrives, not gathered into one buffer. Its latency (to the
+/// last byte), and, when it answered without errors, its body (`keep`) or
+/// nothing.
 async fn ask(
     client: &reqwest::Client,
     url: &str,
     body: Option<String>,
+    keep: bool,
 ) -> (Duration, Option<Vec<u8>>) {
     let t = Instant::now();
     let r = match body {
@@ -421,15 +442,32 @@ async fn ask(
         }
         None => client.get(url).send().await,
     };
-    let b = match r {
-        Ok(r) if r.status().is_success() => r.bytes().await.ok().map(|b| b.to_vec()),
-        _ => None,
+    let Ok(mut r) = r
+        .map_err(drop)
+        .and_then(|r| r.error_for_status().map_err(drop))
+    else {
+        return (t.elapsed(), None);
     };
-    let ok = b.filter(|b| {
-        let tail = &b[b.len().saturating_sub(4096)..];
-        !tail.windows(9).any(|w| w == b"\"errors\":")
-    });
-    (t.elapsed(), ok)
+    // Errors come last in a GraphQL answer: keep the tail to look for them.
+    let (mut kept, mut tail) = (Vec::new(), Vec::with_capacity(8192));
+    loop {
+        match r.chunk().await {
+            Ok(Some(c)) => {
+                if keep {
+                    kept.extend_from_slice(&c);
+                }
+                tail.extend_from_slice(&c[c.len().saturating_sub(4096)..]);
+                if tail.len() > 4096 {
+                    tail.drain(..tail.len() - 4096);
+                }
+            }
+            Ok(None) => break,
+            Err(_) => return (t.elapsed(), None),
+        }
+    }
+    let elapsed = t.elapsed();
+    let ok = !tail.windows(9).any(|w| w == b"\"errors\":");
+    (elapsed, ok.then_some(kept))
 }
 
 async fn demo_proofs(a: &Args, client: &reqwest::Client) -> Value {
@@ -494,9 +532,9 @@ async fn demo_proofs(a: &Args, client: &reqwest::Client) -> Value {
             for t in &picked {
                 let (c, u, b, h) = (client.clone(), gql.clone(), query(&t.0), health_url.clone());
                 tasks.push(tokio::spawn(async move {
-                    let (l, ok) = ask(&c, &u, Some(b)).await;
+                    let (l, ok) = ask(&c, &u, Some(b), false).await;
                     assert!(ok.is_some(), "a proof failed");
-                    let (hl, hok) = ask(&c, &h, None).await;
+                    let (hl, hok) = ask(&c, &h, None, false).await;
                     assert!(hok.is_some());
                     (l, hl)
                 }));
@@ -539,7 +577,7 @@ async fn demo_proofs(a: &Args, client: &reqwest::Client) -> Value {
         if !seen.insert(len) {
             continue;
         }
-        let (_, b) = ask(client, &gql, Some(query(&t.0))).await;
+        let (_, b) = ask(client, &gql, Some(query(&t.0)), true).await;
         let v: Value = serde_json::from_slice(&b.expect("a proof")).unwrap();
         let doc = serde_json::to_vec(&v["data"]["inclusionProof"]["document"])
             .unwrap()

@@ -505,10 +505,10 @@ impl Query {
             }
         };
         let publication = publication.map(|p| parse_pub_id(&p)).transpose()?;
-        let doc = api(ctx)
+        let built = api(ctx)
             .inclusion_document(id, file, target, publication)
             .await?;
-        let document = serde_json::to_value(&*doc).map_err(ApiError::internal)?;
+        let doc = &built.doc;
         Ok(InclusionProof {
             model_id: ID(doc.model_id.to_hex()),
             file: doc.file.clone(),
@@ -538,7 +538,7 @@ impl Query {
                 .collect(),
             merkle_proof: doc.merkle.clone(),
             claims: doc.claims.clone(),
-            document: async_graphql::Json(document),
+            document: async_graphql::Json(types::RawJson(built.clone())),
         })
     }
 }

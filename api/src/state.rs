@@ -89,8 +89,12 @@ pub(crate) struct Inner {
     pub costs: Mutex<HashMap<PubId, Arc<Cost>>>,
     /// Proofs hashing now (see [`crate::proof::PROVERS`]).
     pub provers: tokio::sync::Semaphore,
-    /// Blob layouts for share proofs, by locator.
-    pub layouts: Mutex<HashMap<String, Arc<BlobLayout>>>,
+    /// Blob layouts for share proofs, by locator, each computed once
+    /// however many ask at the same time.
+    pub layouts: Mutex<HashMap<String, Flight<Arc<BlobLayout>>>>,
+    /// Blobs being read from the layer, by locator: one read however many
+    /// ask at the same time.
+    pub reading: Mutex<HashMap<String, Flight<Arc<Vec<u8>>>>>,
     /// Data roots by layer and height.
     pub roots: Mutex<HashMap<(String, u64), [u8; 32]>>,
     /// Inclusion documents being built, by what was asked.
@@ -99,7 +103,18 @@ pub(crate) struct Inner {
 
 /// An inclusion document being built or built: a request that times out
 /// leaves the work going, and the next request for it picks it up.
-pub(crate) type DocumentCell = Arc<tokio::sync::OnceCell<Arc<InclusionDocument>>>;
+pub(crate) type DocumentCell = Flight<Arc<Document>>;
+
+/// An inclusion document and its JSON text, written once: answers carry
+/// the text as it is (async-graphql's raw values), not re-encoded.
+pub(crate) struct Document {
+    pub doc: InclusionDocument,
+    pub json: Box<serde_json::value::RawValue>,
+}
+
+/// A value computed once by whichever of its askers comes first; the
+/// others wait for it (and take over if that one gives up).
+pub(crate) type Flight<T> = Arc<tokio::sync::OnceCell<T>>;
 
 /// A whole blob's DA proof (layers that prove only whole blobs), cached by
 /// locator, with the blob's base64 once a proof has carried it.
@@ -128,6 +143,7 @@ impl Api {
                 answers: Mutex::new(AnswerCache::default()),
                 provers: tokio::sync::Semaphore::new(crate::proof::PROVERS),
                 layouts: Mutex::new(HashMap::new()),
+                reading: Mutex::new(HashMap::new()),
                 roots: Mutex::new(HashMap::new()),
                 documents: Mutex::new(HashMap::new()),
             }),
@@ -315,16 +331,28 @@ impl Api {
         if let Some(b) = self.lock_blobs().get(&key) {
             return Ok(b);
         }
-        let bytes = self.layer_for(locator)?.get(locator).await.map_err(|e| {
-            tracing::warn!(%locator, error = %e, "blob read failed");
-            ApiError::new(
-                Code::LayerUnavailable,
-                format!("the DA layer did not return blob {locator}; try again"),
-            )
-        })?;
-        let bytes = Arc::new(bytes);
-        self.lock_blobs().insert(key, bytes.clone());
-        Ok(bytes)
+        let cell = self.lock_reading().entry(key.clone()).or_default().clone();
+        let r = cell
+            .get_or_try_init(|| async {
+                let bytes = self.layer_for(locator)?.get(locator).await.map_err(|e| {
+                    tracing::warn!(%locator, error = %e, "blob read failed");
+                    ApiError::new(
+                        Code::LayerUnavailable,
+                        format!("the DA layer did not return blob {locator}; try again"),
+                    )
+                })?;
+                let bytes = Arc::new(bytes);
+                self.lock_blobs().insert(key.clone(), bytes.clone());
+                Ok(bytes)
+            })
+            .await
+            .cloned();
+        // Read (or failed): the cache has it; the next miss reads afresh.
+        let mut reading = self.lock_reading();
+        if reading.get(&key).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
+            reading.remove(&key);
+        }
+        r
     }
 
     /// The DA proof of the blob at `locator`, with the data root the server
@@ -406,26 +434,42 @@ impl Api {
             return Ok(None);
         }
         let key = locator.to_string();
-        if let Some(l) = self.lock_layouts().get(&key) {
-            return Ok(Some(l.clone()));
-        }
-        let data = self.blob(locator).await?;
-        let blob_shares = modelda_da::square::shares_for(data.len()) as u32;
-        let roots = self
-            .hashing(move || Ok(parts::subtree_roots(namespace, &data)))
+        let cell = {
+            let mut cache = self.lock_layouts();
+            if cache.len() >= 4096 && !cache.contains_key(&key) {
+                cache.clear();
+            }
+            cache.entry(key).or_default().clone()
+        };
+        let layout = cell
+            .get_or_try_init(|| async {
+                let data = self.blob(locator).await?;
+                let blob_shares = modelda_da::square::shares_for(data.len()) as u32;
+                let kept = layer.subtree_roots(locator).await.map_err(|e| {
+                    tracing::warn!(%locator, error = %e, "subtree roots failed");
+                    ApiError::new(
+                        Code::LayerUnavailable,
+                        format!(
+                            "the DA layer did not give the layout of blob {locator}; try again"
+                        ),
+                    )
+                })?;
+                let roots = match kept {
+                    Some(r) => r,
+                    None => Arc::new(
+                        self.hashing(move || Ok(parts::subtree_roots(namespace, &data)))
+                            .await?,
+                    ),
+                };
+                Ok::<_, ApiError>(Arc::new(BlobLayout {
+                    height,
+                    namespace,
+                    blob_shares,
+                    roots,
+                }))
+            })
             .await?;
-        let l = Arc::new(BlobLayout {
-            height,
-            namespace,
-            blob_shares,
-            roots: Arc::new(roots),
-        });
-        let mut cache = self.lock_layouts();
-        if cache.len() >= 4096 {
-            cache.clear();
-        }
-        cache.insert(key, l.clone());
-        Ok(Some(l))
+        Ok(Some(layout.clone()))
     }
 
     /// Shares `shares` of the blob at `locator`, proven up to the data root.
@@ -488,7 +532,7 @@ impl Api {
         path: String,
         target: crate::proof::Target,
         publication: Option<PubId>,
-    ) -> Result<Arc<InclusionDocument>, ApiError> {
+    ) -> Result<Arc<Document>, ApiError> {
         let key = format!("{model}\n{path}\n{target:?}\n{publication:?}");
         let cell = {
             let mut docs = self.lock_documents();
@@ -506,9 +550,13 @@ impl Api {
         let work = cell.clone();
         let task = tokio::spawn(async move {
             work.get_or_try_init(|| async {
-                crate::proof::build(&api, model, &path, target, publication)
-                    .await
-                    .map(Arc::new)
+                let doc = crate::proof::build(&api, model, &path, target, publication).await?;
+                // Megabytes of JSON: written off the executor.
+                api.hashing(move || {
+                    let json = serde_json::value::to_raw_value(&doc).map_err(ApiError::internal)?;
+                    Ok(Arc::new(Document { doc, json }))
+                })
+                .await
             })
             .await
             .cloned()
@@ -529,8 +577,12 @@ impl Api {
             .unwrap_or_else(|p| p.into_inner())
     }
 
-    fn lock_layouts(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<BlobLayout>>> {
+    fn lock_layouts(&self) -> std::sync::MutexGuard<'_, HashMap<String, Flight<Arc<BlobLayout>>>> {
         self.inner.layouts.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lock_reading(&self) -> std::sync::MutexGuard<'_, HashMap<String, Flight<Arc<Vec<u8>>>>> {
+        self.inner.reading.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn lock_roots(&self) -> std::sync::MutexGuard<'_, HashMap<(String, u64), [u8; 32]>> {

@@ -251,6 +251,16 @@ pub trait DaLayer: Send + Sync {
         })
     }
 
+    /// The subtree roots of the share commitment of the blob at `locator`,
+    /// encoded as [`crate::square::parts::BlobShares`] carries them, when
+    /// the layer keeps them (the embedded chain, from its prepared
+    /// heights); `None` when the caller computes them from the blob's
+    /// bytes.
+    async fn subtree_roots(&self, locator: &Locator) -> Result<Option<std::sync::Arc<String>>> {
+        let _ = locator;
+        Ok(None)
+    }
+
     /// Gets ready to prove blobs at `height` (the embedded chain builds the
     /// block's square once and keeps what proving needs), so that a later
     /// proof does not. Called in the background by servers; a no-op where

@@ -102,8 +102,8 @@ struct Inner {
     /// Open segment files for reading.
     readers: Mutex<HashMap<u32, Arc<File>>>,
     headers: Mutex<()>,
-    /// Parity-half roots of rows by height (see `aids`).
-    parity: Mutex<HashMap<u64, Arc<Vec<celestia_types::nmt::NamespacedHash>>>>,
+    /// What proving needs, by height (see `aids`).
+    aids: Mutex<HashMap<u64, Arc<aids::Aids>>>,
     /// A reader's own state: its secondary directory, the newest head it
     /// has caught up to, and the headers it signed (it cannot cache them in
     /// the store).
@@ -283,7 +283,7 @@ impl LocalChain {
                 append: Some(Mutex::new(Segment { id, end, file })),
                 readers: Mutex::new(HashMap::new()),
                 headers: Mutex::new(()),
-                parity: Mutex::new(HashMap::new()),
+                aids: Mutex::new(HashMap::new()),
                 reader: None,
             }),
         })
@@ -496,15 +496,19 @@ impl LocalChain {
     /// The block record of `height`: time, blob count, then each blob's
     /// namespace and length (so layouts need no blob bytes).
     fn block_record(&self, height: u64) -> Result<Vec<u8>> {
-        let v = self
+        let got = self
             .inner
             .db
             .get_cf(self.cf(cf::BLOCKS), h8(height))
-            .map_err(|e| self.store_err(e))?
-            .ok_or(Error::FutureHeight {
+            .map_err(|e| self.store_err(e))?;
+        // Only a miss asks for the head: a reader's head catches up with
+        // the writer, which costs milliseconds.
+        let Some(v) = got else {
+            return Err(Error::FutureHeight {
                 height,
                 head: self.head()?,
-            })?;
+            });
+        };
         let count = v
             .get(12..16)
             .map(|c| u32::from_be_bytes(c.try_into().expect("4 bytes")) as usize);
@@ -731,8 +735,8 @@ impl LocalChain {
         }
         let mut last = None;
         for h in from..=height {
-            let (sq, _) = self.square(h)?;
-            self.keep_parity(h, &sq)?;
+            let (sq, blobs) = self.square(h)?;
+            self.keep_aids(h, &sq, &blobs)?;
             let eh = self
                 .inner
                 .signer

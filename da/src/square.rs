@@ -12,14 +12,19 @@
 use celestia_types::consts::appconsts::SHARE_SIZE;
 use std::ops::Range;
 
-use celestia_types::nmt::{Namespace as CNamespace, NamespaceProof, NamespacedHash, Nmt, NmtExt};
+use celestia_types::nmt::{
+    Namespace as CNamespace, NamespaceProof, NamespacedHash, NamespacedHashExt, NS_SIZE,
+};
 use celestia_types::{Blob, DataAvailabilityHeader, ExtendedDataSquare, InfoByte, ShareProof};
 
 use crate::{Error, Result};
 
 pub(crate) mod commitment;
+mod dah_tree;
+mod nmt_range;
 pub mod parts;
 pub use commitment::share_commitment;
+pub use dah_tree::DahTree;
 
 /// Payload bytes in a blob's first share (share version 0).
 pub const FIRST_SHARE_PAYLOAD: usize = 478;
@@ -226,24 +231,19 @@ impl Square {
     /// row needs.
     pub fn parity_roots(&self, height: u64) -> Result<Vec<NamespacedHash>> {
         let k = self.k;
+        let bad = |detail: String| Error::Square { height, detail };
         (0..k)
             .map(|r| {
-                let mut nmt = Nmt::default();
-                for c in k..2 * k {
+                let root = nmt_range::tree_root(k, &mut |i| {
+                    let c = k + i;
                     let share = self
                         .eds
                         .share(r as u16, c as u16)
-                        .map_err(|e| Error::Square {
-                            height,
-                            detail: format!("share ({r}, {c}): {e}"),
-                        })?;
-                    nmt.push_leaf(share.data(), *share.namespace())
-                        .map_err(|e| Error::Square {
-                            height,
-                            detail: format!("row {r} parity: {e:?}"),
-                        })?;
-                }
-                Ok(nmt.root())
+                        .map_err(|e| format!("share ({r}, {c}): {e}"))?;
+                    Ok(nmt_range::leaf(ns_bytes(&share.namespace()), share.data()))
+                })
+                .map_err(|e| bad(format!("row {r} parity: {e}")))?;
+                NamespacedHash::from_raw(&root).map_err(|e| bad(format!("row {r} parity: {e}")))
             })
             .collect()
     }
@@ -253,27 +253,27 @@ impl Square {
 /// `shares` (all `k` of them, with their namespaces) and whose parity half
 /// has the root `parity`: the same proof the whole row's NMT gives, without
 /// the parity shares.
-pub fn row_range_proof(
-    shares: &[(CNamespace, &[u8])],
+pub fn row_range_proof<S: AsRef<[u8]>>(
+    shares: &[(CNamespace, S)],
     parity: &NamespacedHash,
     range: Range<usize>,
 ) -> std::result::Result<NamespaceProof, String> {
-    let mut nmt = Nmt::default();
-    for (ns, s) in shares {
-        nmt.push_leaf(s, **ns).map_err(|e| format!("{e:?}"))?;
-    }
-    let (_, proof) = nmt.get_range_with_proof(range);
-    let mut proof: NamespaceProof = proof.into();
-    match &mut *proof {
-        nmt_rs::nmt_proof::NamespaceProof::PresenceProof { proof, .. } => {
-            // The parity half is the root's right child: the last sibling.
-            proof.siblings.push(parity.clone());
-        }
-        nmt_rs::nmt_proof::NamespaceProof::AbsenceProof { .. } => {
-            return Err("a range proof is a presence proof".into())
-        }
-    }
-    Ok(proof)
+    // Only the shares outside the range are hashed: the verifier hashes
+    // those in it.
+    let mut siblings = nmt_range::siblings(shares.len(), range.clone(), &mut |i| {
+        let (ns, s) = &shares[i];
+        Ok(nmt_range::leaf(ns_bytes(ns), s.as_ref()))
+    })?;
+    // The parity half is the root's right child: the last sibling.
+    siblings.push(parity.to_array());
+    nmt_range::presence_proof(&siblings, range)
+}
+
+/// The 29 bytes of a namespace.
+fn ns_bytes(ns: &CNamespace) -> &[u8; NS_SIZE] {
+    ns.as_bytes()
+        .try_into()
+        .expect("a namespace is NS_SIZE bytes")
 }
 
 /// Verifies a blob's per-row proofs against `dah`: the blob's shares, split

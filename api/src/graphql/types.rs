@@ -944,7 +944,7 @@ pub struct InclusionProof {
     pub claims: String,
     /// The whole proof, which `modelda verify-proof --inclusion` checks:
     /// save this field.
-    pub document: async_graphql::Json<serde_json::Value>,
+    pub document: async_graphql::Json<RawJson>,
 }
 
 /// One blob of an inclusion proof.
@@ -972,4 +972,15 @@ pub struct ByteRange {
     pub start: BigInt,
     /// End (exclusive).
     pub end: BigInt,
+}
+
+/// An inclusion document's JSON text, written once and carried into
+/// answers as it is.
+#[derive(Clone)]
+pub struct RawJson(pub std::sync::Arc<crate::state::Document>);
+
+impl serde::Serialize for RawJson {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.json.serialize(s)
+    }
 }

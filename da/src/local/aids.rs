@@ -1,11 +1,13 @@
-//! What proving needs, kept per height: the header (with its DAH) and the
-//! root of each row's parity half. Both come from one build of the block's
-//! extended square, which then is dropped; a range of shares is proven from
-//! the rows' original shares (read from the blobs) and these, as
-//! celestia-node proves from the extended square it stores.
+//! What proving needs, kept per height: the header (with its DAH), the
+//! root of each row's parity half, and the subtree roots of each blob's
+//! share commitment. All come from one build of the block's extended
+//! square, which then is dropped; a range of shares is proven from the
+//! rows' original shares (read from the blobs) and these, as celestia-node
+//! proves from the extended square it stores.
 //!
-//! The writer keeps headers in `headers-v1`; parity roots and a reader's
-//! headers are kept in memory (about 11 KiB a height for a 128x128 square).
+//! The writer keeps headers in `headers-v1`; the rest, and a reader's
+//! headers, are kept in memory (about 11 KiB a height for a 128x128
+//! square, and 3 KiB for each 2 MiB blob).
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -13,31 +15,62 @@ use std::sync::Arc;
 use celestia_types::nmt::{Namespace as CNamespace, NamespacedHash};
 use celestia_types::ShareProof;
 
-use super::LocalChain;
+use super::{LocalChain, StoredBlob};
+use crate::square::parts::SHARE_BYTES;
 use crate::square::{self, Placement, Square};
 use crate::{Error, Result};
 
-/// Heights whose parity roots are kept in memory.
+/// Heights whose aids are kept in memory.
 const KEPT_HEIGHTS: usize = 4096;
 
+/// What proving at one height needs beyond the header.
+pub(super) struct Aids {
+    /// The root of each row's parity half.
+    parity: Vec<NamespacedHash>,
+    /// The tree of the DAH's roots, to prove rows to the data root.
+    dah: Option<square::DahTree>,
+    /// Each blob's share-commitment subtree roots, by its index in the
+    /// block, as [`square::parts::BlobShares`] carries them.
+    subtree_roots: Vec<Arc<String>>,
+}
+
 impl LocalChain {
-    /// Remembers the parity roots of `height`'s square.
-    pub(super) fn keep_parity(&self, height: u64, sq: &Square) -> Result<Arc<Vec<NamespacedHash>>> {
-        let roots = Arc::new(sq.parity_roots(height)?);
-        let mut kept = self.inner.parity.lock().unwrap_or_else(|p| p.into_inner());
+    /// Remembers what proving at `height` needs, from its square and blobs.
+    pub(super) fn keep_aids(
+        &self,
+        height: u64,
+        sq: &Square,
+        blobs: &[StoredBlob],
+    ) -> Result<Arc<Aids>> {
+        let mut subtree_roots: Vec<Arc<String>> = blobs.iter().map(|_| Arc::default()).collect();
+        for b in blobs {
+            let slot = subtree_roots
+                .get_mut(b.index as usize)
+                .ok_or_else(|| Error::Square {
+                    height,
+                    detail: format!("blob index {} of {} blobs", b.index, blobs.len()),
+                })?;
+            *slot = Arc::new(square::parts::subtree_roots(b.namespace, &b.data));
+        }
+        let aids = Arc::new(Aids {
+            parity: sq.parity_roots(height)?,
+            dah: square::DahTree::new(&sq.dah),
+            subtree_roots,
+        });
+        let mut kept = self.inner.aids.lock().unwrap_or_else(|p| p.into_inner());
         if kept.len() >= KEPT_HEIGHTS {
             kept.clear();
         }
-        kept.insert(height, roots.clone());
-        Ok(roots)
+        kept.insert(height, aids.clone());
+        Ok(aids)
     }
 
-    /// The root of each row's parity half at `height`, built with the
-    /// header on first request.
-    pub fn parity_roots(&self, height: u64) -> Result<Arc<Vec<NamespacedHash>>> {
+    /// What proving at `height` needs, built with the header on first
+    /// request.
+    pub(super) fn aids(&self, height: u64) -> Result<Arc<Aids>> {
         let kept = |c: &LocalChain| {
             c.inner
-                .parity
+                .aids
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .get(&height)
@@ -56,8 +89,26 @@ impl LocalChain {
         if let Some(r) = kept(self) {
             return Ok(r);
         }
-        let (sq, _) = self.square(height)?;
-        self.keep_parity(height, &sq)
+        let (sq, blobs) = self.square(height)?;
+        self.keep_aids(height, &sq, &blobs)
+    }
+
+    /// Builds and keeps what proving at `height` needs (see [`Self::aids`]).
+    pub fn prepare_proofs(&self, height: u64) -> Result<()> {
+        self.aids(height).map(|_| ())
+    }
+
+    /// The subtree roots of the share commitment of blob `index` of block
+    /// `height`, encoded as [`square::parts::BlobShares`] carries them.
+    pub fn subtree_roots(&self, height: u64, index: u32) -> Result<Arc<String>> {
+        self.aids(height)?
+            .subtree_roots
+            .get(index as usize)
+            .cloned()
+            .ok_or_else(|| Error::Square {
+                height,
+                detail: format!("block has no blob {index}"),
+            })
     }
 
     /// Where blob `index` of block `height` sits: the square's width `k`
@@ -82,7 +133,8 @@ impl LocalChain {
     pub fn share_proof(&self, height: u64, ods: Range<usize>) -> Result<ShareProof> {
         let bad = |detail: String| Error::Square { height, detail };
         let header = self.header(height)?;
-        let parity = self.parity_roots(height)?;
+        let aids = self.aids(height)?;
+        let parity = &aids.parity;
         let k = usize::from(header.dah.square_width()) / 2;
         if ods.start >= ods.end || ods.end > k * k || parity.len() != k {
             return Err(bad(format!(
@@ -98,7 +150,7 @@ impl LocalChain {
         let (r0, r1) = (ods.start / k, (ods.end - 1) / k);
         // The original shares of rows r0..=r1, from the blobs placed there.
         let span = r0 * k..(r1 + 1) * k;
-        let mut shares: Vec<(CNamespace, Vec<u8>)> = Vec::with_capacity(span.len());
+        let mut shares: Vec<(CNamespace, [u8; SHARE_BYTES])> = Vec::with_capacity(span.len());
         for p in &placements {
             let (lo, hi) = (span.start.max(p.start), span.end.min(p.start + p.len));
             if lo >= hi {
@@ -114,27 +166,25 @@ impl LocalChain {
             let (namespace, len, part) = self.blob_part(height, p.blob as u32, from..to)?;
             let ns = crate::chain::to_celestia(namespace);
             for i in first..last {
-                let mut s = [0u8; square::parts::SHARE_BYTES];
+                let mut s = [0u8; SHARE_BYTES];
                 square::commitment::share_from(namespace.as_bytes(), len, from, &part, i, &mut s);
-                shares.push((ns, s.to_vec()));
+                shares.push((ns, s));
             }
         }
         while shares.len() < span.len() {
             let ns = CNamespace::TAIL_PADDING;
-            shares.push((ns, square::padding_share(ns)));
+            let mut s = [0u8; SHARE_BYTES];
+            s.copy_from_slice(&square::padding_share(ns));
+            shares.push((ns, s));
         }
         let mut data = Vec::with_capacity(ods.len());
         let mut proofs = Vec::with_capacity(r1 - r0 + 1);
         for r in r0..=r1 {
             let row = &shares[(r - r0) * k..(r - r0 + 1) * k];
-            let refs: Vec<(CNamespace, &[u8])> =
-                row.iter().map(|(n, s)| (*n, s.as_slice())).collect();
             let from = ods.start.max(r * k) - r * k;
             let to = ods.end.min((r + 1) * k) - r * k;
-            proofs.push(square::row_range_proof(&refs, &parity[r], from..to).map_err(bad)?);
-            data.extend(row[from..to].iter().map(|(_, s)| {
-                <[u8; square::parts::SHARE_BYTES]>::try_from(s.as_slice()).expect("share-sized")
-            }));
+            proofs.push(square::row_range_proof(row, &parity[r], from..to).map_err(bad)?);
+            data.extend(row[from..to].iter().map(|(_, s)| *s));
         }
         let namespace = shares[ods.start - span.start].0;
         if shares[ods.start - span.start..ods.end - span.start]
@@ -150,10 +200,15 @@ impl LocalChain {
             data,
             namespace_id: namespace,
             share_proofs: proofs,
-            row_proof: header
-                .dah
-                .row_proof(r0 as u16..=r1 as u16)
-                .map_err(|e| bad(format!("row proof: {e}")))?,
+            row_proof: match &aids.dah {
+                Some(t) => t
+                    .row_proof(&header.dah, r0 as u16..=r1 as u16)
+                    .map_err(bad)?,
+                None => header
+                    .dah
+                    .row_proof(r0 as u16..=r1 as u16)
+                    .map_err(|e| bad(format!("row proof: {e}")))?,
+            },
         })
     }
 }

@@ -1,5 +1,7 @@
 //! The embedded chain as a [`DaLayer`] and a [`Follow`] layer.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
 use super::LocalChain;
@@ -168,8 +170,20 @@ impl DaLayer for LocalLayer {
         .await
     }
 
+    async fn subtree_roots(&self, locator: &Locator) -> Result<Option<Arc<String>>> {
+        let (h, ns, c) = square_locator(locator, LayerKind::Local)?;
+        let loc = locator.to_string();
+        self.blocking(move |chain| {
+            let index = chain
+                .index_of(h, ns, c)?
+                .ok_or(Error::NotFound { locator: loc })?;
+            chain.subtree_roots(h, index).map(Some)
+        })
+        .await
+    }
+
     async fn prepare_proofs(&self, height: u64) -> Result<()> {
-        self.blocking(move |chain| chain.parity_roots(height).map(|_| ()))
+        self.blocking(move |chain| chain.prepare_proofs(height))
             .await
     }
 

@@ -76,7 +76,7 @@ impl LocalChain {
                 append: None,
                 readers: Mutex::new(HashMap::new()),
                 headers: Mutex::new(()),
-                parity: Mutex::new(HashMap::new()),
+                aids: Mutex::new(HashMap::new()),
                 reader: Some(ReaderState {
                     dir: own,
                     seen_head: std::sync::atomic::AtomicU64::new(0),

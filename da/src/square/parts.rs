@@ -31,13 +31,12 @@ use std::ops::Range;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use celestia_types::nmt::{
-    NamespaceProof, NamespacedHash, NamespacedHashExt, Nmt, NmtExt, NS_SIZE,
-};
+use celestia_types::nmt::{NamespaceProof, NamespacedHash, NamespacedHashExt, NS_SIZE};
 pub use celestia_types::ShareProof;
 use serde::{Deserialize, Serialize};
 
 use super::commitment::{self, Node, NODE_LEN};
+use super::nmt_range;
 use super::{CONTINUATION_SHARE_PAYLOAD, FIRST_SHARE_PAYLOAD};
 use crate::chain::to_celestia;
 use crate::{Error, Locator, Namespace, Result, ShareCommitment};
@@ -106,7 +105,48 @@ pub struct ShareRun {
     /// sit under, left to right.
     pub subtrees: Vec<NamespaceProof>,
     /// The shares, proven up to the data root.
+    #[serde(serialize_with = "square_json")]
     pub square: ShareProof,
+}
+
+/// Writes `p` as celestia-types does (the JSON `share.GetRange` answers),
+/// with its shares in base64 from the `base64` crate: celestia-types'
+/// constant-time encoder made a third of a proof's cost. Read back with
+/// celestia-types' own deserializer.
+fn square_json<S: serde::Serializer>(p: &ShareProof, s: S) -> std::result::Result<S::Ok, S::Error> {
+    use serde::ser::{Error as _, SerializeMap};
+    struct Shares<'a>(&'a [[u8; SHARE_BYTES]]);
+    impl Serialize for Shares<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+            let mut buf = String::with_capacity(SHARE_BYTES.div_ceil(3) * 4);
+            s.collect_seq(self.0.iter().map(|share| {
+                buf.clear();
+                B64.encode_string(share, &mut buf);
+                buf.clone()
+            }))
+        }
+    }
+    // Everything but the shares is small: written by celestia-types.
+    let rest = ShareProof {
+        data: Vec::new(),
+        namespace_id: p.namespace_id,
+        share_proofs: p.share_proofs.clone(),
+        row_proof: p.row_proof.clone(),
+    };
+    let serde_json::Value::Object(fields) =
+        serde_json::to_value(&rest).map_err(S::Error::custom)?
+    else {
+        return Err(S::Error::custom("a share proof is not a JSON object"));
+    };
+    let mut m = s.serialize_map(Some(fields.len()))?;
+    for (k, v) in &fields {
+        if k == "data" {
+            m.serialize_entry(k, &Shares(&p.data))?;
+        } else {
+            m.serialize_entry(k, v)?;
+        }
+    }
+    m.end()
 }
 
 /// Bytes of a blob at an offset, as proven.
@@ -131,13 +171,6 @@ fn subtrees(shares: u32) -> Vec<(u32, u32)> {
         .collect()
 }
 
-/// The share `i` of a blob of `data` in `namespace`.
-fn blob_share(namespace: Namespace, data: &[u8], i: u32) -> [u8; SHARE_BYTES] {
-    let mut s = [0u8; SHARE_BYTES];
-    commitment::share(namespace.as_bytes(), data, i as usize, &mut s);
-    s
-}
-
 impl ShareRun {
     /// Proves shares `first..first + square.data.len()` of the blob `data`
     /// in `namespace` under its subtree roots; `square` is their proof up to
@@ -156,23 +189,25 @@ impl ShareRun {
                 detail: format!("shares {first}..+{len} are not shares of a {total}-share blob"),
             });
         }
-        let ns = to_celestia(namespace);
+        let ns = namespace.as_bytes();
         let mut proofs = Vec::new();
+        let mut share = [0u8; SHARE_BYTES];
         for (start, width) in subtrees(total) {
             let (lo, hi) = (first.max(start), (first + len).min(start + width));
             if lo >= hi {
                 continue;
             }
-            let mut nmt = Nmt::default();
-            for i in start..start + width {
-                let s = blob_share(namespace, data, i);
-                nmt.push_leaf(&s, *ns).map_err(|e| Error::Square {
-                    height: 0,
-                    detail: format!("subtree of share {i}: {e:?}"),
-                })?;
-            }
-            let (_, proof) = nmt.get_range_with_proof((lo - start) as usize..(hi - start) as usize);
-            proofs.push(proof.into());
+            // Only the subtree's shares outside the run are hashed.
+            let range = (lo - start) as usize..(hi - start) as usize;
+            let siblings = nmt_range::siblings(width as usize, range.clone(), &mut |i| {
+                commitment::share(ns, data, start as usize + i, &mut share);
+                Ok(nmt_range::leaf(ns, &share))
+            })
+            .and_then(|s| nmt_range::presence_proof(&s, range));
+            proofs.push(siblings.map_err(|e| Error::Square {
+                height: 0,
+                detail: format!("subtree at share {start}: {e}"),
+            })?);
         }
         Ok(ShareRun {
             first,

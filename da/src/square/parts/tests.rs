@@ -216,3 +216,20 @@ fn parity_roots_give_the_rows_own_proofs() {
         }
     }
 }
+
+#[test]
+fn share_proofs_are_written_as_celestia_types_writes_them() {
+    let (sq, blobs) = block();
+    let shares = prove(&sq, &blobs, 2, &[(3, 40)]);
+    let run = &shares.runs[0];
+    let ours = serde_json::to_value(run).unwrap();
+    let theirs = serde_json::to_value(&run.square).unwrap();
+    assert_eq!(ours["square"], theirs);
+    // Key order too: the text is the same.
+    assert_eq!(
+        serde_json::to_string(&ours["square"]).unwrap(),
+        serde_json::to_string(&run.square).unwrap()
+    );
+    let back: ShareRun = serde_json::from_value(ours).unwrap();
+    assert_eq!(back.square, run.square);
+}
