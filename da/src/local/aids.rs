@@ -27,8 +27,6 @@ const KEPT_HEIGHTS: usize = 4096;
 pub(super) struct Aids {
     /// The root of each row's parity half.
     parity: Vec<NamespacedHash>,
-    /// The tree of the DAH's roots, to prove rows to the data root.
-    dah: Option<square::DahTree>,
     /// Each blob's share-commitment subtree roots, by its index in the
     /// block, as [`square::parts::BlobShares`] carries them.
     subtree_roots: Vec<Arc<String>>,
@@ -54,7 +52,6 @@ impl LocalChain {
         }
         let aids = Arc::new(Aids {
             parity: sq.parity_roots(height)?,
-            dah: square::DahTree::new(&sq.dah),
             subtree_roots,
         });
         let mut kept = self.inner.aids.lock().unwrap_or_else(|p| p.into_inner());
@@ -200,7 +197,9 @@ impl LocalChain {
             data,
             namespace_id: namespace,
             share_proofs: proofs,
-            row_proof: match &aids.dah {
+            // One hashing of the DAH's roots for all the rows (kept per
+            // height it would weigh 32 KiB for a 128-wide square).
+            row_proof: match square::DahTree::new(&header.dah) {
                 Some(t) => t
                     .row_proof(&header.dah, r0 as u16..=r1 as u16)
                     .map_err(bad)?,
