@@ -116,6 +116,14 @@ pub(crate) struct Document {
 /// others wait for it (and take over if that one gives up).
 pub(crate) type Flight<T> = Arc<tokio::sync::OnceCell<T>>;
 
+/// Drops the flight `cell` from `flights` once it has landed, unless a
+/// newer flight took its key.
+fn land<T>(flights: &mut HashMap<String, Flight<T>>, key: &str, cell: &Flight<T>) {
+    if flights.get(key).is_some_and(|c| Arc::ptr_eq(c, cell)) {
+        flights.remove(key);
+    }
+}
+
 /// A whole blob's DA proof (layers that prove only whole blobs), cached by
 /// locator, with the blob's base64 once a proof has carried it.
 pub(crate) struct DaProof {
@@ -348,10 +356,7 @@ impl Api {
             .await
             .cloned();
         // Read (or failed): the cache has it; the next miss reads afresh.
-        let mut reading = self.lock_reading();
-        if reading.get(&key).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
-            reading.remove(&key);
-        }
+        land(&mut self.lock_reading(), &key, &cell);
         r
     }
 
@@ -563,10 +568,7 @@ impl Api {
         });
         let r = task.await.map_err(ApiError::internal)?;
         // Taken (or failed): the next request builds afresh.
-        let mut docs = self.lock_documents();
-        if docs.get(&key).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
-            docs.remove(&key);
-        }
+        land(&mut self.lock_documents(), &key, &cell);
         r
     }
 

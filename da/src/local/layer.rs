@@ -52,6 +52,18 @@ fn square_locator(loc: &Locator, want: LayerKind) -> Result<(u64, Namespace, Sha
     }
 }
 
+/// The index in block `h` of the blob `locator` names (namespace `ns`,
+/// commitment `c`).
+fn blob_index(
+    chain: &LocalChain,
+    h: u64,
+    ns: Namespace,
+    c: ShareCommitment,
+    locator: String,
+) -> Result<u32> {
+    chain.index_of(h, ns, c)?.ok_or(Error::NotFound { locator })
+}
+
 #[async_trait]
 impl DaLayer for LocalLayer {
     fn kind(&self) -> LayerKind {
@@ -154,9 +166,7 @@ impl DaLayer for LocalLayer {
         let (h, ns, c) = square_locator(locator, LayerKind::Local)?;
         let loc = locator.to_string();
         self.blocking(move |chain| {
-            let index = chain
-                .index_of(h, ns, c)?
-                .ok_or(Error::NotFound { locator: loc })?;
+            let index = blob_index(&chain, h, ns, c, loc)?;
             let (_, p) = chain.placement(h, index)?;
             let (from, to) = (shares.start as usize, shares.end as usize);
             if from >= to || to > p.len {
@@ -174,9 +184,7 @@ impl DaLayer for LocalLayer {
         let (h, ns, c) = square_locator(locator, LayerKind::Local)?;
         let loc = locator.to_string();
         self.blocking(move |chain| {
-            let index = chain
-                .index_of(h, ns, c)?
-                .ok_or(Error::NotFound { locator: loc })?;
+            let index = blob_index(&chain, h, ns, c, loc)?;
             chain.subtree_roots(h, index).map(Some)
         })
         .await

@@ -29,22 +29,6 @@ pub(crate) const NODE_LEN: usize = 2 * NS + 32;
 /// A namespaced Merkle node.
 pub(crate) type Node = [u8; NODE_LEN];
 
-fn node(ns: &[u8; NS], digest: [u8; 32]) -> Node {
-    let mut n = [0u8; 2 * NS + 32];
-    n[..NS].copy_from_slice(ns);
-    n[NS..2 * NS].copy_from_slice(ns);
-    n[2 * NS..].copy_from_slice(&digest);
-    n
-}
-
-fn parent(ns: &[u8; NS], left: &Node, right: &Node) -> Node {
-    let mut h = Sha256::new();
-    h.update([1u8]);
-    h.update(left);
-    h.update(right);
-    node(ns, h.finalize().into())
-}
-
 /// Width of the subtrees a blob of `shares` shares is committed in.
 fn subtree_width(shares: usize) -> usize {
     let s = shares.div_ceil(SUBTREE_ROOT_THRESHOLD).next_power_of_two();
@@ -110,34 +94,20 @@ pub(crate) fn subtree_sizes(total: usize) -> Vec<usize> {
 /// order. `data` must not be empty.
 pub(crate) fn subtree_roots(ns: &[u8; NS], data: &[u8]) -> Vec<Node> {
     let total = super::shares_for(data.len());
-    let sizes = subtree_sizes(total);
-    let mut roots: Vec<Node> = Vec::with_capacity(sizes.len());
     let mut buf = [0u8; SHARE];
-    let mut stack: Vec<(usize, Node)> = Vec::with_capacity(16);
-    let mut i = 0;
-    for size in sizes {
-        // A balanced NMT over `size` leaves, folded on a stack.
-        for j in i..i + size {
-            share(ns, data, j, &mut buf);
-            let mut h = Sha256::new();
-            h.update([0u8]);
-            h.update(ns);
-            h.update(buf);
-            let mut cur = (1usize, node(ns, h.finalize().into()));
-            while let Some(top) = stack.last() {
-                if top.0 != cur.0 {
-                    break;
-                }
-                let (n, left) = stack.pop().expect("top exists");
-                cur = (n * 2, parent(ns, &left, &cur.1));
-            }
-            stack.push(cur);
-        }
-        debug_assert_eq!(stack.len(), 1);
-        roots.push(stack.pop().expect("one root").1);
-        i += size;
-    }
-    roots
+    let mut at = 0;
+    subtree_sizes(total)
+        .into_iter()
+        .map(|size| {
+            let root = super::nmt_range::tree_root(size, &mut |j| {
+                share(ns, data, at + j, &mut buf);
+                Ok(super::nmt_range::leaf(ns, &buf))
+            })
+            .expect("one namespace is in order, and a subtree has leaves");
+            at += size;
+            root
+        })
+        .collect()
 }
 
 /// The share commitment of blobs whose subtree roots are `roots`.

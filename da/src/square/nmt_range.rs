@@ -29,9 +29,14 @@ pub(crate) fn leaf(ns: &[u8; NS_SIZE], data: &[u8]) -> Node {
     h.update([0u8]);
     h.update(ns);
     h.update(data);
+    node(ns, ns, h)
+}
+
+/// A node of namespace range `min..=max` whose hash `h` finishes.
+fn node(min: &[u8], max: &[u8], h: Sha256) -> Node {
     let mut n = [0u8; NODE_LEN];
-    n[..NS_SIZE].copy_from_slice(ns);
-    n[NS_SIZE..2 * NS_SIZE].copy_from_slice(ns);
+    n[..NS_SIZE].copy_from_slice(min);
+    n[NS_SIZE..2 * NS_SIZE].copy_from_slice(max);
     n[2 * NS_SIZE..].copy_from_slice(&h.finalize());
     n
 }
@@ -56,11 +61,7 @@ pub(crate) fn parent(left: &Node, right: &Node) -> Result<Node, String> {
     h.update([1u8]);
     h.update(left);
     h.update(right);
-    let mut n = [0u8; NODE_LEN];
-    n[..NS_SIZE].copy_from_slice(min);
-    n[NS_SIZE..2 * NS_SIZE].copy_from_slice(max);
-    n[2 * NS_SIZE..].copy_from_slice(&h.finalize());
-    Ok(n)
+    Ok(node(min, max, h))
 }
 
 /// Where a tree over `n` leaves (n >= 2) splits: the largest power of two
