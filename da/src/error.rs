@@ -47,6 +47,19 @@ pub enum Error {
         /// The locator.
         locator: String,
     },
+    /// The layer no longer holds the data: it is older than the node's
+    /// storage window (Celestia's pruned nodes keep 7 days and an hour,
+    /// EigenDA about 14 days). Headers outlive it; blob bytes must come
+    /// from an archive.
+    #[error("{endpoint}: {what} is past the layer's storage window and was pruned ({detail})")]
+    Pruned {
+        /// The endpoint.
+        endpoint: String,
+        /// What was asked (a blob, a height).
+        what: String,
+        /// What the layer said.
+        detail: String,
+    },
     /// A height the chain has not reached.
     #[error("height {height} is beyond the chain head {head}")]
     FutureHeight {
@@ -203,6 +216,11 @@ impl Error {
     /// Whether this is a submission whose blobs may or may not be included.
     pub fn is_outcome_unknown(&self) -> bool {
         matches!(self, Error::OutcomeUnknown { .. })
+    }
+
+    /// Whether the layer said the data is past its storage window.
+    pub fn is_pruned(&self) -> bool {
+        matches!(self, Error::Pruned { .. })
     }
 }
 

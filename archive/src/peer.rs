@@ -1,0 +1,91 @@
+//! Leaves read from another modelda node's `GET /chunks/{commitment}`.
+
+use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
+use reqwest::StatusCode;
+
+use crate::source::{ChunkSource, Want};
+use crate::{Error, Result};
+
+/// Another node, asked for leaves by commitment. It is trusted for
+/// nothing: what it answers is checked like any other source's.
+pub struct PeerSource {
+    base: url::Url,
+    client: reqwest::Client,
+}
+
+impl PeerSource {
+    /// The node at `base` (`http://host:port`).
+    pub fn new(base: &str) -> Result<PeerSource> {
+        let bad = |reason: String| Error::Spec {
+            spec: base.to_string(),
+            reason,
+        };
+        let mut url = url::Url::parse(base).map_err(|e| bad(format!("not a URL: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(bad("give an http:// or https:// URL".into()));
+        }
+        if !url.path().ends_with('/') {
+            url.set_path(&format!("{}/", url.path()));
+        }
+        let client = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .timeout(std::time::Duration::from_secs(120))
+            .build()
+            .map_err(|e| bad(format!("no HTTP client: {e}")))?;
+        Ok(PeerSource { base: url, client })
+    }
+
+    /// The node's base URL.
+    pub fn url(&self) -> &url::Url {
+        &self.base
+    }
+
+    /// The client, for other reads from the same node.
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+}
+
+#[async_trait]
+impl ChunkSource for PeerSource {
+    fn name(&self) -> &'static str {
+        "peer"
+    }
+
+    async fn read(&self, want: &Want) -> Result<Option<Bytes>> {
+        let url = self
+            .base
+            .join(&format!("chunks/{}", want.key))
+            .map_err(|e| Error::Peer {
+                url: self.base.to_string(),
+                reason: e.to_string(),
+            })?;
+        let peer = |reason: String| Error::Peer {
+            url: url.to_string(),
+            reason,
+        };
+        let mut r = self
+            .client
+            .get(url.clone())
+            .send()
+            .await
+            .map_err(|e| peer(e.to_string()))?;
+        match r.status() {
+            StatusCode::OK => {}
+            StatusCode::NOT_FOUND => return Ok(None),
+            s => return Err(peer(format!("answered {s}"))),
+        }
+        // The length is the leaf's; one byte more already makes it a lie.
+        let limit = want.key.len() as usize + 1;
+        let mut body = BytesMut::with_capacity(limit.min(1 << 20));
+        while let Some(c) = r.chunk().await.map_err(|e| peer(e.to_string()))? {
+            let take = c.len().min(limit - body.len());
+            body.extend_from_slice(&c[..take]);
+            if body.len() == limit {
+                break;
+            }
+        }
+        Ok(Some(body.freeze()))
+    }
+}

@@ -1,0 +1,178 @@
+//! One test body per store, run against each store; the chain's checks
+//! against sources that lie.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use modelda_merkle::{leaf_cv, LeafSize};
+
+use super::*;
+
+fn leaves(n: usize) -> Vec<(LeafKey, Bytes)> {
+    let ls = LeafSize::MIN;
+    (0..n)
+        .map(|i| {
+            let data: Vec<u8> = (0..ls.bytes() as usize - i)
+                .map(|j| (j * 7 + i * 13) as u8)
+                .collect();
+            let cv = leaf_cv(ls, i as u64, &data);
+            let key = LeafKey::leaf(*cv.as_bytes(), ls, i as u64, data.len() as u64).unwrap();
+            (key, Bytes::from(data))
+        })
+        .collect()
+}
+
+/// What every store must do: give back what it kept, nothing for what it
+/// did not, and (through the chain) never a wrong byte.
+async fn store_body(store: Arc<dyn ChunkSource>) {
+    let ls = leaves(3);
+    for (k, b) in &ls[..2] {
+        store.keep(k, b).await.unwrap();
+    }
+    for (k, b) in &ls[..2] {
+        assert_eq!(store.read(&Want::key(*k)).await.unwrap().as_ref(), Some(b));
+    }
+    assert_eq!(store.read(&Want::key(ls[2].0)).await.unwrap(), None);
+    // Kept twice: still one leaf, the same bytes.
+    store.keep(&ls[0].0, &ls[0].1).await.unwrap();
+    let chain = Sources::new().then(store.clone());
+    assert_eq!(chain.get(&Want::key(ls[0].0)).await.unwrap().bytes, ls[0].1);
+    let e = chain.get(&Want::key(ls[2].0)).await.unwrap_err();
+    assert!(matches!(e, Error::Unavailable { .. }), "{e}");
+    let whole = LeafKey::whole(*blake3::hash(b"").as_bytes(), 0).unwrap();
+    store.keep(&whole, &Bytes::new()).await.unwrap();
+    assert_eq!(chain.get(&Want::key(whole)).await.unwrap().bytes.len(), 0);
+}
+
+#[tokio::test]
+async fn the_memory_store_keeps_what_it_is_given() {
+    store_body(Arc::new(MemorySource::new(1 << 20))).await;
+}
+
+#[tokio::test]
+async fn the_directory_archive_keeps_what_it_is_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = ArchiveSpec::parse(dir.path().join("a").to_str().unwrap(), None).unwrap();
+    let archive = Archive::open(spec).unwrap();
+    store_body(Arc::new(archive.clone())).await;
+    let mut seen = Vec::new();
+    let held = archive.leaves(|k| seen.push(k)).await.unwrap();
+    assert_eq!((held.leaves, held.foreign), (3, 0));
+    assert_eq!(held.bytes, 2 * 16384 - 1);
+}
+
+/// Runs the store body against the S3-compatible server at
+/// `MODELDA_TEST_S3_ENDPOINT` (bucket `MODELDA_TEST_S3_BUCKET`), when the
+/// test command started one; the integration tests always do.
+#[tokio::test]
+async fn the_s3_archive_keeps_what_it_is_given() {
+    let (Ok(endpoint), Ok(bucket)) = (
+        std::env::var("MODELDA_TEST_S3_ENDPOINT"),
+        std::env::var("MODELDA_TEST_S3_BUCKET"),
+    ) else {
+        eprintln!("no MODELDA_TEST_S3_ENDPOINT: the integration tests run this against SeaweedFS");
+        return;
+    };
+    let prefix = format!("unit-{}", std::process::id());
+    let spec = ArchiveSpec::parse(&format!("s3://{bucket}/{prefix}"), Some(&endpoint)).unwrap();
+    store_body(Arc::new(Archive::open(spec).unwrap())).await;
+}
+
+#[tokio::test]
+async fn a_lying_source_is_skipped_counted_and_overwritten() {
+    let ls = leaves(2);
+    let (k, good) = &ls[0];
+    let liar = Arc::new(MemorySource::named("archive", 1 << 20));
+    let mut bad = good.to_vec();
+    bad[100] ^= 1;
+    liar.put_unchecked(*k, bad.into());
+    let honest = Arc::new(MemorySource::named("layer", 1 << 20));
+    honest.keep(k, good).await.unwrap();
+    let cache = Arc::new(MemorySource::new(1 << 20));
+    let chain = Sources::new()
+        .then(cache.clone())
+        .then(liar.clone())
+        .then(honest.clone());
+    let got = chain.get(&Want::key(*k)).await.unwrap();
+    assert_eq!((&got.bytes, got.from), (good, "layer"));
+    let counts: Vec<_> = chain
+        .stats()
+        .map(|(n, s)| (n, Outcome::ALL.map(|o| s.get(o))))
+        .collect();
+    assert_eq!(
+        counts,
+        [
+            ("cache", [0, 1, 0, 0]),
+            ("archive", [0, 0, 1, 0]),
+            ("layer", [1, 0, 0, 0])
+        ]
+    );
+    // The sources before the honest one keep the checked bytes: the liar's
+    // wrong object is replaced, and the next read stops at the cache.
+    assert_eq!(
+        liar.read(&Want::key(*k)).await.unwrap().as_ref(),
+        Some(good)
+    );
+    assert_eq!(chain.get(&Want::key(*k)).await.unwrap().from, "cache");
+    // A source that answers a longer body is a liar too.
+    let long = Arc::new(MemorySource::named("peer", 1 << 20));
+    let mut more = good.to_vec();
+    more.push(0);
+    long.put_unchecked(ls[1].0, more.into());
+    let e = Sources::new()
+        .then(long)
+        .get(&Want::key(ls[1].0))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("wrong bytes"), "{e}");
+}
+
+#[tokio::test]
+async fn the_archive_refuses_unchecked_bytes_and_rereads_corrupt_objects() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive =
+        Archive::open(ArchiveSpec::parse(dir.path().to_str().unwrap(), None).unwrap()).unwrap();
+    let ls = leaves(1);
+    let (k, good) = &ls[0];
+    let mut bad = good.to_vec();
+    bad[0] ^= 1;
+    let e = archive.put_leaf(k, bad.clone().into()).await.unwrap_err();
+    assert!(e.is_lie(), "{e}");
+    assert!(!archive.has_leaf(k).await.unwrap());
+    // A corrupt object on disk (a disk fault, a hand edit) is a lie the
+    // chain skips, then replaces with the checked bytes.
+    std::fs::create_dir_all(dir.path().join("leaves")).unwrap();
+    std::fs::write(dir.path().join(k.name()), &bad).unwrap();
+    let layer = Arc::new(MemorySource::named("layer", 1 << 20));
+    layer.keep(k, good).await.unwrap();
+    let chain = Sources::new().then(Arc::new(archive.clone())).then(layer);
+    assert_eq!(chain.get(&Want::key(*k)).await.unwrap().from, "layer");
+    assert_eq!(
+        std::fs::read(dir.path().join(k.name())).unwrap(),
+        good.to_vec()
+    );
+    // An object of the wrong size is not even read.
+    std::fs::write(dir.path().join(k.name()), vec![0u8; 1 << 20]).unwrap();
+    let e = archive.get_leaf(k).await.unwrap_err();
+    assert!(e.is_lie() && e.to_string().contains("expected"), "{e}");
+}
+
+#[test]
+fn archive_specs_parse() {
+    assert_eq!(
+        ArchiveSpec::parse("s3://b/p/q/", Some("http://127.0.0.1:1")).unwrap(),
+        ArchiveSpec::S3 {
+            bucket: "b".into(),
+            prefix: "p/q".into(),
+            endpoint: Some("http://127.0.0.1:1".into())
+        }
+    );
+    assert_eq!(
+        ArchiveSpec::parse("./arch", None).unwrap(),
+        ArchiveSpec::Dir("./arch".into())
+    );
+    for bad in ["", "s3://", "gs://x/y"] {
+        assert!(ArchiveSpec::parse(bad, None).is_err(), "{bad:?}");
+    }
+    assert!(ArchiveSpec::parse("dir", Some("http://x")).is_err());
+}
