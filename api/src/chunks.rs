@@ -1,30 +1,30 @@
-//! `GET /chunks/{commitment}`: a chunk's bytes, read from the DA layer and
-//! checked against the commitment before a byte is sent.
+//! `GET /chunks/{commitment}`: a chunk's bytes, from the first chunk
+//! source that gives bytes matching the commitment (the cache, the archive,
+//! the DA layer), or rebuilt from its stripe's parity; checked before a
+//! byte is sent.
 
 use std::time::Instant;
 
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use modelda_archive::{LeafKey, Place, Want};
 use modelda_da::Locator;
 use modelda_indexer::query::ChunkHit;
-use modelda_merkle::leaf_cv;
-use modelda_wire::{Envelope, Kind};
+use modelda_publisher::fetch::Fetcher;
+use modelda_wire::record;
 
 use crate::error::{ApiError, Code};
 use crate::graphql::parse_hash;
-use crate::http::AppState;
-use crate::state::Api;
+use crate::state::{pruned, Api};
 
 /// Most places tried for one chunk.
 const MAX_PLACES: usize = 16;
 
-/// The verified bytes of the chunk at `hit`, or why not.
-async fn read_place(api: &Api, c: &[u8; 32], hit: &ChunkHit) -> Result<Vec<u8>, ApiError> {
-    let corrupt = |why: String| {
-        tracing::warn!(commitment = %hex::encode(c), place = %hit.blob, why, "a stored chunk does not verify");
-        ApiError::new(Code::Corrupt, "the bytes read do not match the commitment")
-    };
+/// The leaf `c` of the indexed chunk `hit`, and the places of `hits`.
+fn want(api: &Api, c: &[u8; 32], hits: &[ChunkHit]) -> Result<Want, ApiError> {
+    let hit = &hits[0];
     let model = api
         .model(&hit.model_id)?
         .ok_or_else(|| ApiError::internal(format!("model {} is missing", hit.model_id)))?;
@@ -33,25 +33,41 @@ async fn read_place(api: &Api, c: &[u8; 32], hit: &ChunkHit) -> Result<Vec<u8>, 
         .files
         .get(hit.file as usize)
         .ok_or_else(|| ApiError::internal("chunk file index past the manifest"))?;
-    let loc: Locator = hit.blob.parse().map_err(ApiError::internal)?;
-    let blob = api.blob(&loc).await?;
-    let env = Envelope::decode_at(&blob, hit.place.offset as usize)
-        .map_err(|e| corrupt(format!("envelope: {e}")))?;
-    let ok = match env.header.kind {
-        Kind::Data => {
-            env.header.model == hit.model_id
-                && env.header.leaf_index() == Some(hit.leaf)
-                && leaf_cv(f.leaf_size, hit.leaf, &env.payload).as_bytes() == c
-        }
-        Kind::Whole => blake3::hash(&env.payload).as_bytes() == c,
-        _ => false,
-    };
-    if !ok {
-        return Err(corrupt(
-            "the payload does not hash to the commitment".into(),
-        ));
-    }
-    Ok(env.payload)
+    let key = LeafKey::in_file(f, hit.leaf, *c)
+        .ok_or_else(|| ApiError::internal("an indexed chunk is not a leaf of its file"))?;
+    let places = hits
+        .iter()
+        .filter_map(|h| {
+            Some(Place {
+                locator: h.blob.parse().ok()?,
+                offset: h.place.offset,
+            })
+        })
+        .collect();
+    Ok(Want { key, places })
+}
+
+/// The leaf of `hit` rebuilt from the rest of its stripe and its parity,
+/// read from the layer through the publication's record (each shard, and
+/// the rebuilt leaf, checked).
+async fn rebuild(api: &Api, hit: &ChunkHit) -> Result<Bytes, String> {
+    let p = api
+        .index()
+        .publication(hit.publication)
+        .map_err(|e| e.to_string())?
+        .ok_or("the publication is not indexed")?;
+    let loc: Locator = p.record.parse().map_err(|e| format!("{e}"))?;
+    let layer = api.layer_for(&loc).map_err(|e| e.message)?.clone();
+    let root = api.blob(&loc).await.map_err(|e| e.message)?;
+    let rec = record::open_blob(layer.as_ref(), &loc, &root, Some(hit.model_id), None)
+        .await
+        .map_err(|e| format!("record {loc}: {e}"))?;
+    let mut fetcher = Fetcher::new(layer, std::sync::Arc::new(rec)).map_err(|e| e.to_string())?;
+    let mut leaves = fetcher
+        .leaves(hit.file as usize, hit.place.stripe, hit.leaf..hit.leaf + 1)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(leaves.pop().ok_or("no leaf rebuilt")?.into())
 }
 
 /// One `bytes=a-b` range of a body of `len` bytes.
@@ -78,17 +94,14 @@ fn range(headers: &HeaderMap, len: u64) -> Option<Result<std::ops::Range<u64>, (
 }
 
 pub(crate) async fn get(
-    State(s): State<AppState>,
+    State(api): State<Api>,
     Path(commitment): Path<String>,
     headers: HeaderMap,
 ) -> Response {
     let started = Instant::now();
-    let r = serve(&s.api, &commitment, &headers).await;
+    let r = serve(&api, &commitment, &headers).await;
     let error = r.as_ref().is_err();
-    s.api
-        .inner
-        .metrics
-        .observe("chunk", started.elapsed(), error);
+    api.inner.metrics.observe("chunk", started.elapsed(), error);
     r.unwrap_or_else(IntoResponse::into_response)
 }
 
@@ -109,17 +122,37 @@ async fn serve(api: &Api, commitment: &str, headers: &HeaderMap) -> Result<Respo
             format!("no indexed chunk has commitment {}", hex::encode(c)),
         ));
     }
-    let mut last = None;
+    let want = want(api, &c, &places.items)?;
+    let sources = &api.inner.sources;
+    let e = match sources.get(&want).await {
+        Ok(got) => return Ok(respond(fault(&c, got.bytes), etag, headers)),
+        Err(e) => e,
+    };
+    // No source gave it: its stripe's parity may still rebuild it.
     for hit in &places.items {
-        match read_place(api, &c, hit).await {
-            Ok(mut bytes) => {
-                fault(&c, &mut bytes);
-                return Ok(respond(bytes, etag, headers));
+        match rebuild(api, hit).await {
+            Ok(bytes) if want.key.check(&bytes) => {
+                if let Err(e) = sources.keep(&want.key, &bytes).await {
+                    tracing::warn!(leaf = %want.key, error = %e, "a rebuilt leaf could not be kept");
+                }
+                return Ok(respond(fault(&c, bytes), etag, headers));
             }
-            Err(e) => last = Some(e),
+            Ok(_) => tracing::warn!(leaf = %want.key, "a leaf rebuilt from parity does not check"),
+            Err(why) => tracing::debug!(leaf = %want.key, why, "no rebuild from parity"),
         }
     }
-    Err(last.expect("at least one place was tried"))
+    tracing::warn!(leaf = %want.key, error = %e, "no source gave a chunk");
+    let what = format!("chunk {}", hex::encode(c));
+    Err(if e.is_pruned() {
+        pruned(&what, api.archive().is_some())
+    } else if e.lies() > 0 {
+        ApiError::new(Code::Corrupt, "the bytes read do not match the commitment")
+    } else {
+        ApiError::new(
+            Code::LayerUnavailable,
+            format!("no source gave {what} (the DA layer did not return it, and its stripe could not be rebuilt); try again"),
+        )
+    })
 }
 
 /// Test hook: with the `fault-injection` feature,
@@ -128,20 +161,24 @@ async fn serve(api: &Api, commitment: &str, headers: &HeaderMap) -> Result<Respo
 /// explorer's browser test checks that verification in the page fails.
 /// Without the feature the variable is ignored.
 #[cfg(feature = "fault-injection")]
-fn fault(c: &[u8; 32], bytes: &mut [u8]) {
+fn fault(c: &[u8; 32], bytes: Bytes) -> Bytes {
+    let mut bytes = bytes.to_vec();
     let target = std::env::var("MODELDA_FAULT_CORRUPT_CHUNK").unwrap_or_default();
     if !bytes.is_empty() && target.eq_ignore_ascii_case(&hex::encode(c)) {
         tracing::warn!(commitment = %target, "fault injection: corrupting a chunk");
         let mid = bytes.len() / 2;
         bytes[mid] ^= 0x01;
     }
+    bytes.into()
 }
 
 #[cfg(not(feature = "fault-injection"))]
 #[inline(always)]
-fn fault(_: &[u8; 32], _: &mut [u8]) {}
+fn fault(_: &[u8; 32], bytes: Bytes) -> Bytes {
+    bytes
+}
 
-fn respond(bytes: Vec<u8>, etag: String, headers: &HeaderMap) -> Response {
+fn respond(bytes: Bytes, etag: String, headers: &HeaderMap) -> Response {
     let len = bytes.len() as u64;
     let common = [
         (header::ETAG, etag),
@@ -155,7 +192,7 @@ fn respond(bytes: Vec<u8>, etag: String, headers: &HeaderMap) -> Response {
     match range(headers, len) {
         None => (StatusCode::OK, common, bytes).into_response(),
         Some(Ok(r)) => {
-            let part = bytes[r.start as usize..r.end as usize].to_vec();
+            let part = bytes.slice(r.start as usize..r.end as usize);
             (
                 StatusCode::PARTIAL_CONTENT,
                 common,

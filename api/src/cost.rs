@@ -7,15 +7,14 @@
 //! blob's size is the end of its last envelope.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
-use modelda_da::{LayerKind, Locator};
+use modelda_da::{DaLayer, LayerKind, Locator};
 use modelda_indexer::schema::PublicationEntry;
+use modelda_indexer::Index;
 use modelda_wire::envelope::{Envelope, HEADER_LEN};
 use modelda_wire::record::{self, OpenedRecord, PageIndex};
 
 use crate::error::{ApiError, Code};
-use crate::state::Api;
 
 /// Publications of a model whose blob lists are read to tell reused blobs
 /// (per model).
@@ -129,15 +128,16 @@ fn record_sizes(root: &[u8]) -> Vec<u64> {
     sizes
 }
 
-/// The cost of publication `p`, worked out once and kept.
-pub(crate) async fn cost(api: &Api, p: &PublicationEntry) -> Result<Arc<Cost>, ApiError> {
-    if let Some(c) = api.cached_cost(p.id) {
-        return Ok(c);
-    }
-    let loc: Locator = p.record.parse().map_err(ApiError::internal)?;
-    let layer = api.layer_for(&loc)?.clone();
-    let root = api.blob(&loc).await?;
-    let rec = record::open_blob(layer.as_ref(), &loc, &root, Some(p.model_id), None)
+/// The cost of publication `p`, whose record's root blob at `loc` is
+/// `root`, on `layer`.
+pub(crate) async fn work_out(
+    index: &Index,
+    layer: &dyn DaLayer,
+    loc: &Locator,
+    root: &[u8],
+    p: &PublicationEntry,
+) -> Result<Cost, ApiError> {
+    let rec = record::open_blob(layer, loc, root, Some(p.model_id), None)
         .await
         .map_err(|e| {
             tracing::warn!(record = %loc, error = %e, "an indexed record no longer opens");
@@ -147,7 +147,6 @@ pub(crate) async fn cost(api: &Api, p: &PublicationEntry) -> Result<Arc<Cost>, A
             )
         })?;
     let mut reused = HashSet::new();
-    let index = api.index();
     let earlier = index
         .model_publication_ids(&p.model_id)?
         .into_iter()
@@ -167,7 +166,7 @@ pub(crate) async fn cost(api: &Api, p: &PublicationEntry) -> Result<Arc<Cost>, A
     }
     let own = own_blobs(&rec.blobs, &reused);
     let (shards, payload_bytes) = own_blob_sizes(&rec, &own);
-    let records = record_sizes(&root);
+    let records = record_sizes(root);
     let all: Vec<usize> = shards
         .iter()
         .filter(|&&n| n > 0)
@@ -208,7 +207,7 @@ pub(crate) async fn cost(api: &Api, p: &PublicationEntry) -> Result<Arc<Cost>, A
             (Some(fee), None, None)
         }
     };
-    let c = Arc::new(Cost {
+    Ok(Cost {
         own_blobs: own.iter().filter(|&&o| o).count() as u32,
         shard_bytes: shards.iter().sum(),
         record_blobs: records.len() as u32,
@@ -217,7 +216,5 @@ pub(crate) async fn cost(api: &Api, p: &PublicationEntry) -> Result<Arc<Cost>, A
         fee_utia,
         billed_bytes,
         fee_nano_avail,
-    });
-    api.remember_cost(p.id, c.clone());
-    Ok(c)
+    })
 }

@@ -30,6 +30,9 @@ pub enum Code {
     LayerUnavailable,
     /// Bytes read from the layer do not match their commitment.
     Corrupt,
+    /// The DA layer has pruned the data (it is past the layer's storage
+    /// window) and no archive holds it.
+    Pruned,
     /// A record offered for registration was refused by validation.
     Rejected,
     /// The query does not parse or validate against the schema.
@@ -40,7 +43,7 @@ pub enum Code {
 
 impl Code {
     /// Every code, in documentation order.
-    pub const ALL: [Code; 14] = [
+    pub const ALL: [Code; 15] = [
         Code::BadInput,
         Code::NotFound,
         Code::PageTooLarge,
@@ -52,6 +55,7 @@ impl Code {
         Code::ProofTooLarge,
         Code::LayerUnavailable,
         Code::Corrupt,
+        Code::Pruned,
         Code::Rejected,
         Code::BadQuery,
         Code::Internal,
@@ -71,6 +75,7 @@ impl Code {
             Code::ProofTooLarge => "PROOF_TOO_LARGE",
             Code::LayerUnavailable => "LAYER_UNAVAILABLE",
             Code::Corrupt => "CORRUPT",
+            Code::Pruned => "PRUNED",
             Code::Rejected => "REJECTED",
             Code::BadQuery => "BAD_QUERY",
             Code::Internal => "INTERNAL",
@@ -86,6 +91,7 @@ impl Code {
             Code::Timeout => S::GATEWAY_TIMEOUT,
             Code::LayerUnavailable => S::SERVICE_UNAVAILABLE,
             Code::Corrupt => S::BAD_GATEWAY,
+            Code::Pruned => S::GONE,
             Code::Internal => S::INTERNAL_SERVER_ERROR,
             _ => S::BAD_REQUEST,
         }

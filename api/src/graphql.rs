@@ -140,6 +140,19 @@ impl Query {
             lag: head.map(|h| BigInt(h.saturating_sub(height.unwrap_or(0)))),
             publications: BigInt(counts.records),
             rejections: BigInt(counts.rejections),
+            archive: a.archive_progress().map(|p| ArchiveMeta {
+                location: a
+                    .archive()
+                    .map(|x| x.spec().to_string())
+                    .unwrap_or_default(),
+                height: BigInt(p.height),
+                publications: BigInt(p.publications),
+                lag: BigInt(counts.records.saturating_sub(p.publications)),
+                leaves_written: BigInt(p.leaves_written),
+                bytes_written: BigInt(p.bytes_written),
+                leaves_lost: BigInt(p.leaves_lost),
+                last_error: p.last_error,
+            }),
         })
     }
 

@@ -24,6 +24,12 @@ pub(crate) struct AppState {
     pub schema: ApiSchema,
 }
 
+impl axum::extract::FromRef<AppState> for Api {
+    fn from_ref(s: &AppState) -> Api {
+        s.api.clone()
+    }
+}
+
 /// The API's routes over `api`.
 pub fn router(api: Api) -> Router {
     let schema = graphql::schema(api.clone());
@@ -240,7 +246,22 @@ async fn health(State(s): State<AppState>) -> Response {
 
 async fn metrics(State(s): State<AppState>) -> Response {
     let mut out = String::new();
-    crate::metrics::render_index(&s.api, &mut out);
+    crate::metrics::render_index(
+        s.api.index(),
+        s.api.head(),
+        s.api.loader_batches(),
+        &mut out,
+    );
+    crate::metrics::render_sources(&s.api.inner.sources, &mut out);
+    if let Some(p) = s.api.archive_progress() {
+        let records = s.api.index().counts().map(|c| c.records).unwrap_or(0);
+        let errors = s
+            .api
+            .inner
+            .archive_errors
+            .load(std::sync::atomic::Ordering::Relaxed);
+        crate::metrics::render_archive(&p, records, errors, &mut out);
+    }
     s.api.inner.metrics.render(&mut out);
     (
         [(

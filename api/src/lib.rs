@@ -16,6 +16,7 @@
 //! `extensions.code` on every error, and limits on depth, complexity,
 //! aliases, page size, body size and time (see [`Limits`]).
 
+mod archiver;
 mod chunks;
 mod cost;
 mod embedded;
@@ -28,6 +29,7 @@ mod metrics;
 mod proof;
 mod state;
 
+pub use archiver::{ArchiveProgress, Archiver, PROGRESS_FILE};
 pub use error::Code;
 pub use graphql::{schema_sdl, ApiSchema};
 pub use http::router;

@@ -109,16 +109,21 @@ pub(crate) fn label(s: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// The index's figures in Prometheus text format.
-pub(crate) fn render_index(api: &crate::state::Api, out: &mut String) {
-    let index = api.index();
+/// The index's figures in Prometheus text format: `head` is the layer's
+/// head as last read, `loader_batches` the data loaders' batched reads.
+pub(crate) fn render_index(
+    index: &modelda_indexer::Index,
+    head: Option<u64>,
+    loader_batches: u64,
+    out: &mut String,
+) {
     let height = index.checkpoint().unwrap_or(0);
     let _ = writeln!(
         out,
         "# HELP modelda_index_height Last height indexed.\n\
          # TYPE modelda_index_height gauge\nmodelda_index_height {height}"
     );
-    if let Some(head) = api.head() {
+    if let Some(head) = head {
         let _ = writeln!(
             out,
             "# HELP modelda_layer_head The layer's head as last read.\n\
@@ -156,8 +161,59 @@ pub(crate) fn render_index(api: &crate::state::Api, out: &mut String) {
         out,
         "# HELP modelda_api_loader_batches_total Batched index reads of the GraphQL data loaders.\n\
          # TYPE modelda_api_loader_batches_total counter\nmodelda_api_loader_batches_total {}",
-        api.loader_batches()
+        loader_batches
     );
+}
+
+/// The archiver's figures in Prometheus text format (`records`: the
+/// publications indexed).
+pub(crate) fn render_archive(
+    p: &crate::archiver::ArchiveProgress,
+    records: u64,
+    errors: u64,
+    out: &mut String,
+) {
+    let _ = writeln!(
+        out,
+        "# HELP modelda_archive_height Height of the last publication archived.\n\
+         # TYPE modelda_archive_height gauge\nmodelda_archive_height {}\n\
+         # HELP modelda_archive_lag Publications indexed but not archived yet.\n\
+         # TYPE modelda_archive_lag gauge\nmodelda_archive_lag {}\n\
+         # HELP modelda_archive_leaves_written_total Leaves written to the archive.\n\
+         # TYPE modelda_archive_leaves_written_total counter\nmodelda_archive_leaves_written_total {}\n\
+         # HELP modelda_archive_bytes_written_total Bytes of leaves written to the archive.\n\
+         # TYPE modelda_archive_bytes_written_total counter\nmodelda_archive_bytes_written_total {}\n\
+         # HELP modelda_archive_leaves_lost_total Leaves the layer pruned before they were archived.\n\
+         # TYPE modelda_archive_leaves_lost_total counter\nmodelda_archive_leaves_lost_total {}\n\
+         # HELP modelda_archive_errors_total Archiving rounds stopped by an error.\n\
+         # TYPE modelda_archive_errors_total counter\nmodelda_archive_errors_total {errors}",
+        p.height,
+        records.saturating_sub(p.publications),
+        p.leaves_written,
+        p.bytes_written,
+        p.leaves_lost,
+    );
+}
+
+/// Each chunk source's outcomes (`hit`, `miss`, `lie`, `error`) in
+/// Prometheus text format.
+pub(crate) fn render_sources(sources: &modelda_archive::Sources, out: &mut String) {
+    let _ = writeln!(
+        out,
+        "# HELP modelda_chunk_source_reads_total Leaves asked of each chunk source, by outcome \
+         (a lie: bytes that do not match the commitment, skipped).\n\
+         # TYPE modelda_chunk_source_reads_total counter"
+    );
+    for (name, stats) in sources.stats() {
+        for o in modelda_archive::Outcome::ALL {
+            let _ = writeln!(
+                out,
+                "modelda_chunk_source_reads_total{{source=\"{name}\",outcome=\"{}\"}} {}",
+                o.as_str(),
+                stats.get(o)
+            );
+        }
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use modelda_archive::{Archive, BlobReader, LayerSource, MemorySource, Sources};
 use modelda_da::square::parts;
 use modelda_da::{DaLayer, InclusionProof, Locator, Namespace};
 use modelda_indexer::schema::{ModelEntry, PubId};
@@ -45,6 +46,9 @@ pub struct Limits {
     /// Bytes of query answers kept in memory, each valid while the index
     /// and the layer's head are unchanged. Default: 64 MiB (0: off).
     pub response_cache_bytes: usize,
+    /// Bytes of checked leaves kept in memory for `/chunks`. Default:
+    /// 64 MiB.
+    pub leaf_cache_bytes: usize,
 }
 
 impl Default for Limits {
@@ -59,6 +63,7 @@ impl Default for Limits {
             proof_timeout: Duration::from_secs(120),
             blob_cache_bytes: 256 << 20,
             response_cache_bytes: 64 << 20,
+            leaf_cache_bytes: 64 << 20,
         }
     }
 }
@@ -71,6 +76,20 @@ pub struct Api {
 
 pub(crate) struct Inner {
     pub index: Arc<Index>,
+    /// Where leaves come from: the cache, the archive (when there is
+    /// one), the layer; every answer checked.
+    pub sources: Sources,
+    /// The archive, when the server keeps or reads one.
+    pub archive: Option<Archive>,
+    /// The layer alone, as a chunk source (what the archiver copies from).
+    pub layer_source: Arc<dyn modelda_archive::ChunkSource>,
+    /// The archiver's progress (default when there is none).
+    pub archived: Mutex<crate::archiver::ArchiveProgress>,
+    /// Archiving rounds that stopped on an error.
+    pub archive_errors: AtomicU64,
+    /// Whether an archiver writes to the archive (a node), or the archive
+    /// is only read (`modelda serve`).
+    pub archiving: std::sync::atomic::AtomicBool,
     pub layer: Option<Arc<dyn DaLayer>>,
     /// Further layers, for records registered from them (EigenDA).
     pub extra: Vec<Arc<dyn DaLayer>>,
@@ -135,36 +154,106 @@ impl Api {
     /// An API over `index`, reading blobs from `layer` (chunks and proofs
     /// need it; without one they answer `LAYER_UNAVAILABLE`).
     pub fn new(index: Arc<Index>, layer: Option<Arc<dyn DaLayer>>, limits: Limits) -> Api {
+        Api::build(index, layer, Vec::new(), None, limits)
+    }
+
+    fn build(
+        index: Arc<Index>,
+        layer: Option<Arc<dyn DaLayer>>,
+        extra: Vec<Arc<dyn DaLayer>>,
+        archive: Option<Archive>,
+        limits: Limits,
+    ) -> Api {
         Api {
-            inner: Arc::new(Inner {
-                index,
-                layer,
-                extra: Vec::new(),
-                loader_batches: Arc::new(AtomicU64::new(0)),
-                blobs: Mutex::new(BlobCache::new(limits.blob_cache_bytes)),
-                limits,
-                metrics: Metrics::default(),
-                head: AtomicU64::new(0),
-                proofs: Mutex::new(HashMap::new()),
-                models: Mutex::new(HashMap::new()),
-                costs: Mutex::new(HashMap::new()),
-                answers: Mutex::new(AnswerCache::default()),
-                provers: tokio::sync::Semaphore::new(crate::proof::PROVERS),
-                layouts: Mutex::new(HashMap::new()),
-                reading: Mutex::new(HashMap::new()),
-                roots: Mutex::new(HashMap::new()),
-                documents: Mutex::new(HashMap::new()),
+            inner: Arc::new_cyclic(|me| {
+                let layer_source: Arc<dyn modelda_archive::ChunkSource> =
+                    Arc::new(LayerSource::new(ApiBlobs(me.clone())));
+                let mut sources =
+                    Sources::new().then(Arc::new(MemorySource::new(limits.leaf_cache_bytes)));
+                if let Some(a) = &archive {
+                    sources = sources.then(Arc::new(a.clone()));
+                }
+                Inner {
+                    index,
+                    sources: sources.then(layer_source.clone()),
+                    layer_source,
+                    archived: Mutex::default(),
+                    archive_errors: AtomicU64::new(0),
+                    archiving: std::sync::atomic::AtomicBool::new(false),
+                    archive,
+                    layer,
+                    extra,
+                    loader_batches: Arc::new(AtomicU64::new(0)),
+                    blobs: Mutex::new(BlobCache::new(limits.blob_cache_bytes)),
+                    limits,
+                    metrics: Metrics::default(),
+                    head: AtomicU64::new(0),
+                    proofs: Mutex::new(HashMap::new()),
+                    models: Mutex::new(HashMap::new()),
+                    costs: Mutex::new(HashMap::new()),
+                    answers: Mutex::new(AnswerCache::default()),
+                    provers: tokio::sync::Semaphore::new(crate::proof::PROVERS),
+                    layouts: Mutex::new(HashMap::new()),
+                    reading: Mutex::new(HashMap::new()),
+                    roots: Mutex::new(HashMap::new()),
+                    documents: Mutex::new(HashMap::new()),
+                }
             }),
         }
     }
 
     /// Also reads `layer` (an EigenDA proxy, to register and prove records
     /// that are there). Call before the API is shared.
-    pub fn with_layer(mut self, layer: Arc<dyn DaLayer>) -> Api {
-        if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.extra.push(layer);
+    pub fn with_layer(self, layer: Arc<dyn DaLayer>) -> Api {
+        let i = &self.inner;
+        let mut extra = i.extra.clone();
+        extra.push(layer);
+        Api::build(
+            i.index.clone(),
+            i.layer.clone(),
+            extra,
+            i.archive.clone(),
+            i.limits.clone(),
+        )
+    }
+
+    /// Also reads leaves from `archive`, after the cache and before the
+    /// layer (and keeps there what the layer gives). Call before the API is
+    /// shared.
+    pub fn with_archive(self, archive: Archive) -> Api {
+        let i = &self.inner;
+        Api::build(
+            i.index.clone(),
+            i.layer.clone(),
+            i.extra.clone(),
+            Some(archive),
+            i.limits.clone(),
+        )
+    }
+
+    /// The archive, when there is one.
+    pub fn archive(&self) -> Option<&Archive> {
+        self.inner.archive.as_ref()
+    }
+
+    /// The layer alone as a chain of chunk sources (reads through the
+    /// API's blob cache).
+    pub(crate) fn layer_sources(&self) -> Sources {
+        Sources::new().then(self.inner.layer_source.clone())
+    }
+
+    /// The archiver's progress, when the server keeps an archive.
+    pub fn archive_progress(&self) -> Option<crate::archiver::ArchiveProgress> {
+        if !self.inner.archiving.load(Ordering::Relaxed) {
+            return None;
         }
-        self
+        Some(
+            self.inner
+                .archived
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+        )
     }
 
     /// Batched index reads the data loaders made so far.
@@ -295,11 +384,11 @@ impl Api {
     /// Most publication costs kept.
     const COST_CACHE: usize = 4096;
 
-    pub(crate) fn cached_cost(&self, id: PubId) -> Option<Arc<Cost>> {
+    fn cached_cost(&self, id: PubId) -> Option<Arc<Cost>> {
         self.lock_costs().get(&id).cloned()
     }
 
-    pub(crate) fn remember_cost(&self, id: PubId, cost: Arc<Cost>) {
+    fn remember_cost(&self, id: PubId, cost: Arc<Cost>) {
         let mut cache = self.lock_costs();
         if cache.len() >= Self::COST_CACHE {
             cache.clear();
@@ -335,6 +424,27 @@ impl Api {
 
     /// The blob at `locator`, from the cache or the layer.
     pub(crate) async fn blob(&self, locator: &Locator) -> Result<Arc<Vec<u8>>, ApiError> {
+        let layer = self.layer_for(locator)?.clone();
+        self.read_blob(&layer, locator).await.map_err(|e| {
+            tracing::warn!(%locator, error = %e, "blob read failed");
+            if e.is_pruned() {
+                pruned(&format!("blob {locator}"), self.archive().is_some())
+            } else {
+                ApiError::new(
+                    Code::LayerUnavailable,
+                    format!("the DA layer did not return blob {locator}; try again"),
+                )
+            }
+        })
+    }
+
+    /// The blob at `locator` on `layer`, from the cache or the layer, read
+    /// once however many ask at the same time.
+    async fn read_blob(
+        &self,
+        layer: &Arc<dyn DaLayer>,
+        locator: &Locator,
+    ) -> modelda_da::Result<Arc<Vec<u8>>> {
         let key = locator.to_string();
         if let Some(b) = self.lock_blobs().get(&key) {
             return Ok(b);
@@ -342,14 +452,7 @@ impl Api {
         let cell = self.lock_reading().entry(key.clone()).or_default().clone();
         let r = cell
             .get_or_try_init(|| async {
-                let bytes = self.layer_for(locator)?.get(locator).await.map_err(|e| {
-                    tracing::warn!(%locator, error = %e, "blob read failed");
-                    ApiError::new(
-                        Code::LayerUnavailable,
-                        format!("the DA layer did not return blob {locator}; try again"),
-                    )
-                })?;
-                let bytes = Arc::new(bytes);
+                let bytes = Arc::new(layer.get(locator).await?);
                 self.lock_blobs().insert(key.clone(), bytes.clone());
                 Ok(bytes)
             })
@@ -358,6 +461,23 @@ impl Api {
         // Read (or failed): the cache has it; the next miss reads afresh.
         land(&mut self.lock_reading(), &key, &cell);
         r
+    }
+
+    /// The cost of publication `p`, worked out once and kept.
+    pub(crate) async fn cost(
+        &self,
+        p: &modelda_indexer::schema::PublicationEntry,
+    ) -> Result<Arc<Cost>, ApiError> {
+        if let Some(c) = self.cached_cost(p.id) {
+            return Ok(c);
+        }
+        let loc: Locator = p.record.parse().map_err(ApiError::internal)?;
+        let layer = self.layer_for(&loc)?.clone();
+        let root = self.blob(&loc).await?;
+        let c =
+            Arc::new(crate::cost::work_out(self.index(), layer.as_ref(), &loc, &root, p).await?);
+        self.remember_cost(p.id, c.clone());
+        Ok(c)
     }
 
     /// The DA proof of the blob at `locator`, with the data root the server
@@ -394,6 +514,51 @@ impl Api {
 
     fn lock_proofs(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<DaProof>>> {
         self.inner.proofs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The error of data the layer has pruned: it names the pruning, and what
+/// the operator can do about it.
+pub(crate) fn pruned(what: &str, has_archive: bool) -> ApiError {
+    ApiError::new(
+        Code::Pruned,
+        if has_archive {
+            format!(
+                "the DA layer has pruned {what} (it is past the layer's storage window) and this \
+                 node's archive does not hold it; fill the archive from a node that does \
+                 (`modelda archive sync --from URL`)"
+            )
+        } else {
+            format!(
+                "the DA layer has pruned {what} (it is past the layer's storage window) and this \
+                 node keeps no archive; start the node with --archive DIR or --archive \
+                 s3://BUCKET/PREFIX to keep weights past the window, or ask a node that has one"
+            )
+        },
+    )
+}
+
+/// The API's blob reads as a chunk source's reader: the layer source
+/// reads blobs through the API's cache (a weak reference: the sources live
+/// in the API's state).
+struct ApiBlobs(std::sync::Weak<Inner>);
+
+#[async_trait::async_trait]
+impl BlobReader for ApiBlobs {
+    async fn blob(&self, locator: &Locator) -> modelda_da::Result<Arc<Vec<u8>>> {
+        let inner = self.0.upgrade().ok_or_else(|| modelda_da::Error::Locator {
+            locator: locator.to_string(),
+            reason: "the server is stopping".into(),
+        })?;
+        let api = Api { inner };
+        let layer = api
+            .layer_for(locator)
+            .map_err(|e| modelda_da::Error::Locator {
+                locator: locator.to_string(),
+                reason: e.message,
+            })?
+            .clone();
+        api.read_blob(&layer, locator).await
     }
 }
 

@@ -45,6 +45,19 @@ impl LeafKey {
         })
     }
 
+    /// Leaf `index` of the file `f`, whose commitment is `c` (its chaining
+    /// value; for a file of one leaf, the file's root, which `c` must be).
+    /// `None` when the file has no such leaf.
+    pub fn in_file(f: &modelda_manifest::FileEntry, index: u64, c: [u8; 32]) -> Option<LeafKey> {
+        if f.size <= f.leaf_size.bytes() {
+            return (index == 0 && &c == f.root.as_bytes())
+                .then(|| LeafKey::whole(c, f.size))
+                .flatten();
+        }
+        let b = f.leaf_size.leaf_bytes(f.size, index);
+        LeafKey::leaf(c, f.leaf_size, index, b.end - b.start)
+    }
+
     /// The commitment: a chaining value, or a whole file's BLAKE3 hash.
     pub fn commitment(&self) -> &[u8; 32] {
         &self.commitment

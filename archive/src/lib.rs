@@ -41,6 +41,8 @@ pub enum Error {
         failures: Vec<String>,
         /// Whether the DA layer said the data is past its storage window.
         pruned: bool,
+        /// Sources that gave wrong bytes.
+        lies: usize,
     },
     /// The archive's store failed.
     #[error("archive object {name}: {source}")]
@@ -100,6 +102,14 @@ impl Error {
             Error::Unavailable { pruned, .. } => *pruned,
             Error::Layer { source, .. } => source.is_pruned(),
             _ => false,
+        }
+    }
+
+    /// How many sources gave wrong bytes before this error.
+    pub fn lies(&self) -> usize {
+        match self {
+            Error::Unavailable { lies, .. } => *lies,
+            _ => 0,
         }
     }
 

@@ -143,12 +143,28 @@ impl Sources {
         self.list.iter().map(|(s, st)| (s.name(), st.as_ref()))
     }
 
+    /// Has every source that keeps leaves keep `bytes`, after checking that
+    /// they are `key` (bytes rebuilt from parity, say).
+    pub async fn keep(&self, key: &LeafKey, bytes: &Bytes) -> Result<()> {
+        if !key.check(bytes) {
+            return Err(Error::Corrupt {
+                name: key.to_string(),
+                reason: "refused to keep bytes that do not match the commitment".into(),
+            });
+        }
+        for (s, _) in &self.list {
+            s.keep(key, bytes).await?;
+        }
+        Ok(())
+    }
+
     /// The bytes of `want`, from the first source whose answer checks.
     /// Sources before it that keep leaves (a cache, an archive) keep them.
     /// A source that answers wrong bytes is skipped and counted as lying.
     pub async fn get(&self, want: &Want) -> Result<Got> {
         let mut failures = Vec::new();
         let mut pruned = false;
+        let mut outcomes = Vec::with_capacity(self.list.len());
         for (i, (source, stats)) in self.list.iter().enumerate() {
             let outcome = match source.read(want).await {
                 Ok(Some(bytes)) if want.key.check(&bytes) => {
@@ -182,12 +198,19 @@ impl Sources {
                 }
             };
             stats.add(outcome);
+            outcomes.push(outcome);
         }
         Err(Error::Unavailable {
             leaf: want.key.to_string(),
             tried: self.list.iter().map(|(s, _)| s.name()).collect(),
             failures,
             pruned,
+            lies: self
+                .list
+                .iter()
+                .zip(&outcomes)
+                .filter(|(_, o)| **o == Outcome::Lie)
+                .count(),
         })
     }
 }

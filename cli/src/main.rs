@@ -17,6 +17,7 @@ macro_rules! out {
     };
 }
 
+mod archive_cmd;
 mod da_cmd;
 mod index_cmd;
 mod model_cmd;
@@ -146,6 +147,10 @@ enum Command {
     /// Submit, fetch, prove and verify single blobs on a DA layer.
     #[command(subcommand)]
     Blob(da_cmd::BlobCommand),
+    /// An archive of published leaves (what `node --archive` keeps): its
+    /// status and checks.
+    #[command(subcommand)]
+    Archive(archive_cmd::ArchiveCommand),
     /// Verify a proof against a trusted root; or, with --inclusion, an
     /// inclusion proof from the API against your own DA node.
     VerifyProof {
@@ -263,6 +268,7 @@ fn run(cli: &Cli) -> Result<ExitCode> {
         Command::Node(args) => node_cmd::node(cli.json, args).map(|()| ExitCode::SUCCESS),
         Command::Serve(args) => node_cmd::serve(cli.json, args).map(|()| ExitCode::SUCCESS),
         Command::Blob(cmd) => da_cmd::blob(cli.json, cmd).map(|()| ExitCode::SUCCESS),
+        Command::Archive(cmd) => archive_cmd::archive(cli.json, cmd).map(|()| ExitCode::SUCCESS),
         Command::VerifyProof {
             inclusion: Some(inc),
             key,

@@ -12,6 +12,7 @@ use modelda_indexer::{Index, Stop};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use crate::archive_cmd::ArchiveArgs;
 use crate::da_cmd::{runtime, DaArgs};
 use crate::index_cmd::{
     open_layer, open_reader, print_stop, run_follow, source, FollowArgs, IndexDir,
@@ -62,6 +63,8 @@ pub struct NodeArgs {
     follow: FollowArgs,
     #[command(flatten)]
     server: ServerArgs,
+    #[command(flatten)]
+    archive: ArchiveArgs,
 }
 
 /// `modelda serve`.
@@ -73,6 +76,8 @@ pub struct ServeArgs {
     dir: IndexDir,
     #[command(flatten)]
     server: ServerArgs,
+    #[command(flatten)]
+    archive: ArchiveArgs,
 }
 
 /// Binds, prints where, and serves until `stop`.
@@ -131,6 +136,14 @@ pub fn node(json: bool, args: &NodeArgs) -> Result<()> {
                 api = api.with_layer(Arc::from(l));
             }
         }
+        if let Some(a) = args.archive.open()? {
+            api = api.with_archive(a);
+        }
+        if let Some(archiver) = modelda_api::Archiver::new(&api, &f.dir.index_dir)
+            .context("reading the archive's progress")?
+        {
+            archiver.spawn(Duration::from_secs(5), stop.clone());
+        }
         let server = tokio::spawn(serve_api(
             json,
             api.clone(),
@@ -179,7 +192,10 @@ pub fn serve(json: bool, args: &ServeArgs) -> Result<()> {
                 None
             }
         };
-        let api = Api::new(index, layer, args.server.limits());
+        let mut api = Api::new(index, layer, args.server.limits());
+        if let Some(a) = args.archive.open()? {
+            api = api.with_archive(a);
+        }
         serve_api(json, api, args.server.clone(), stop).await
     })
 }

@@ -596,7 +596,7 @@ impl Publication {
     /// What it posted and what that cost (read from its record on the DA
     /// layer the first time it is asked for).
     async fn cost(&self, ctx: &Context<'_>) -> Result<PublicationCost> {
-        Ok(PublicationCost(crate::cost::cost(api(ctx), &self.0).await?))
+        Ok(PublicationCost(api(ctx).cost(&self.0).await?))
     }
 }
 
@@ -919,6 +919,30 @@ pub struct Meta {
     pub publications: BigInt,
     /// Records refused.
     pub rejections: BigInt,
+    /// The archive this node keeps (null: it keeps none).
+    pub archive: Option<ArchiveMeta>,
+}
+
+/// How far a node's archive is behind its index.
+#[derive(SimpleObject, Clone)]
+pub struct ArchiveMeta {
+    /// Where the archive lives (a directory, or `s3://BUCKET/PREFIX`).
+    pub location: String,
+    /// The height of the last publication archived (0: none yet).
+    pub height: BigInt,
+    /// Publications archived.
+    pub publications: BigInt,
+    /// Publications indexed but not archived yet.
+    pub lag: BigInt,
+    /// Leaves this node wrote to the archive.
+    pub leaves_written: BigInt,
+    /// Their bytes.
+    pub bytes_written: BigInt,
+    /// Leaves the layer had pruned before they could be archived.
+    pub leaves_lost: BigInt,
+    /// Why the last archiving round stopped, when it did (the archive
+    /// unreachable, a full disk); null once a round completes.
+    pub last_error: Option<String>,
 }
 
 /// An inclusion proof: the parts, and the whole as one JSON document.

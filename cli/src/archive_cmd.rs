@@ -1,0 +1,214 @@
+//! `modelda archive`: what an archive holds and how far behind its node's
+//! index it is; every object checked again. The `--archive` flags of
+//! `modelda node` and `modelda serve`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use modelda_api::{ArchiveProgress, PROGRESS_FILE};
+use modelda_archive::{Archive, ArchiveSpec};
+use serde_json::json;
+
+use crate::da_cmd::runtime;
+use crate::index_cmd::{open_reader, IndexDir};
+
+/// Where an archive lives.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ArchiveArgs {
+    /// Keep (`node`) or read (`serve`) an archive of every indexed
+    /// publication's leaves, so that weights outlive the DA layer's
+    /// storage window: a local directory, or s3://BUCKET/PREFIX for any
+    /// S3-compatible store (credentials and region from AWS_ACCESS_KEY_ID,
+    /// AWS_SECRET_ACCESS_KEY, AWS_REGION).
+    #[arg(long, env = "MODELDA_ARCHIVE")]
+    pub archive: Option<String>,
+    /// The endpoint of an S3-compatible server (http://host:port), for an
+    /// s3:// archive not on AWS.
+    #[arg(long, env = "AWS_ENDPOINT", requires = "archive")]
+    pub archive_endpoint: Option<String>,
+}
+
+impl ArchiveArgs {
+    /// The archive named, opened; `None` when none was.
+    pub fn open(&self) -> Result<Option<Archive>> {
+        let Some(spec) = &self.archive else {
+            return Ok(None);
+        };
+        let spec = ArchiveSpec::parse(spec, self.archive_endpoint.as_deref())
+            .context("reading --archive")?;
+        Archive::open(spec.clone())
+            .map(Some)
+            .with_context(|| format!("opening the archive {spec}"))
+    }
+}
+
+/// `modelda archive`.
+#[derive(Subcommand, Debug)]
+pub enum ArchiveCommand {
+    /// What the archive holds, and how far behind the node's index it is.
+    Status(ArchiveTarget),
+    /// Re-check every leaf the archive holds against its name (its
+    /// commitment); report the ones that fail (with --delete, delete them:
+    /// the node writes them again from the layer or a peer).
+    Verify {
+        #[command(flatten)]
+        target: ArchiveTarget,
+        /// Delete the objects that fail their check.
+        #[arg(long)]
+        delete: bool,
+    },
+}
+
+/// The archive and the node's index.
+#[derive(Args, Debug)]
+pub struct ArchiveTarget {
+    #[command(flatten)]
+    archive: ArchiveArgs,
+    #[command(flatten)]
+    dir: IndexDir,
+}
+
+fn archive_of(t: &ArchiveTarget) -> Result<Archive> {
+    t.archive
+        .open()?
+        .context("give the archive with --archive DIR or --archive s3://BUCKET/PREFIX")
+}
+
+/// The node's archiving progress, beside its index (none before the
+/// first round).
+fn progress(dir: &std::path::Path) -> Result<Option<ArchiveProgress>> {
+    let p: PathBuf = dir.join(PROGRESS_FILE);
+    match std::fs::read(&p) {
+        Ok(b) => Ok(Some(
+            serde_json::from_slice(&b).with_context(|| format!("reading {}", p.display()))?,
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading {}", p.display())),
+    }
+}
+
+pub fn archive(json: bool, cmd: &ArchiveCommand) -> Result<()> {
+    let rt = runtime()?;
+    match cmd {
+        ArchiveCommand::Status(t) => rt.block_on(async {
+            let a = archive_of(t)?;
+            let held = a
+                .leaves(|_| {})
+                .await
+                .with_context(|| format!("listing the archive {}", a.spec()))?;
+            let progress = progress(&t.dir.index_dir)?;
+            let indexed = if t.dir.index_dir.exists() {
+                let index = open_reader(&t.dir.index_dir)?;
+                Some((index.checkpoint(), index.counts()?.records))
+            } else {
+                None
+            };
+            let lag = match (&progress, indexed) {
+                (Some(p), Some((_, records))) => Some(records.saturating_sub(p.publications)),
+                (None, Some((_, records))) => Some(records),
+                _ => None,
+            };
+            if json {
+                out!(
+                    "{}",
+                    json!({
+                        "archive": a.spec().to_string(),
+                        "held": held,
+                        "progress": progress,
+                        "index_height": indexed.and_then(|i| i.0),
+                        "publications_indexed": indexed.map(|i| i.1),
+                        "lag_publications": lag,
+                    })
+                );
+            } else {
+                out!("archive   {}", a.spec());
+                out!("holds     {} leaves, {} bytes", held.leaves, held.bytes);
+                if held.foreign > 0 {
+                    out!("          {} objects that are not leaves", held.foreign);
+                }
+                match (&progress, indexed) {
+                    (Some(p), Some((h, records))) => {
+                        out!(
+                            "archived  {} of {} indexed publications, through height {} (index at {})",
+                            p.publications,
+                            records,
+                            p.height,
+                            h.map_or("none".into(), |h| h.to_string())
+                        );
+                        if p.leaves_lost > 0 {
+                            out!("lost      {} leaves the layer pruned before they were archived (fill them with `modelda archive sync --from URL`)", p.leaves_lost);
+                        }
+                        if let Some(e) = &p.last_error {
+                            out!("stopped   {e}");
+                        }
+                    }
+                    (None, Some((_, records))) => out!(
+                        "archived  nothing yet by the node at {} ({} publications indexed)",
+                        t.dir.index_dir.display(),
+                        records
+                    ),
+                    (_, None) => out!("no index at {}", t.dir.index_dir.display()),
+                }
+            }
+            Ok(())
+        }),
+        ArchiveCommand::Verify { target, delete } => rt.block_on(async {
+            let a = archive_of(target)?;
+            let mut keys = Vec::new();
+            a.leaves(|k| keys.push(k))
+                .await
+                .with_context(|| format!("listing the archive {}", a.spec()))?;
+            let (mut good, mut bad, mut bytes) = (0u64, Vec::new(), 0u64);
+            for k in &keys {
+                match a.get_leaf(k).await {
+                    Ok(Some(b)) if k.check(&b) => {
+                        good += 1;
+                        bytes += b.len() as u64;
+                    }
+                    Ok(None) => {}
+                    Ok(Some(_)) => bad.push(k.name()),
+                    Err(e) if e.is_lie() => bad.push(k.name()),
+                    Err(e) => return Err(e).context("reading the archive"),
+                }
+            }
+            if *delete {
+                for k in keys.iter().filter(|k| bad.contains(&k.name())) {
+                    a.delete_leaf(k).await.context("deleting a bad object")?;
+                }
+            }
+            if json {
+                out!(
+                    "{}",
+                    json!({"archive": a.spec().to_string(), "checked": keys.len(), "good": good,
+                           "bytes": bytes, "bad": bad, "deleted": *delete})
+                );
+            } else {
+                out!(
+                    "checked   {} leaves ({good} good, {bytes} bytes) in {}",
+                    keys.len(),
+                    a.spec()
+                );
+                for b in &bad {
+                    out!(
+                        "BAD       {b}{}",
+                        if *delete { " (deleted)" } else { "" }
+                    );
+                }
+            }
+            if bad.is_empty() {
+                Ok(())
+            } else {
+                anyhow::bail!(
+                    "{} objects fail their check{}",
+                    bad.len(),
+                    if *delete {
+                        "; they were deleted, and the node writes them again"
+                    } else {
+                        "; run again with --delete to drop them (the node writes them again)"
+                    }
+                )
+            }
+        }),
+    }
+}
