@@ -278,6 +278,12 @@ pub struct DevnetArgs {
     /// Blocks a submission may wait in the mempool before it is evicted.
     #[arg(long, default_value_t = modelda_da::celestia::DEFAULT_MEMPOOL_TTL_BLOCKS)]
     mempool_ttl_blocks: u64,
+    /// Prune blob data older than this many blocks, as real nodes do past
+    /// their storage window (Celestia: 7 days and an hour; EigenDA: about
+    /// 14 days): blob reads, listings and proofs of older heights fail the
+    /// way the real services answer; headers stay served. Default: never.
+    #[arg(long)]
+    storage_window_blocks: Option<u64>,
 }
 
 #[derive(Subcommand, Clone, Debug)]
@@ -425,6 +431,7 @@ pub fn devnet(json: bool, args: &DevnetArgs) -> Result<()> {
         },
         auth: !args.no_auth,
         mempool_ttl_blocks: args.mempool_ttl_blocks,
+        storage_window_blocks: args.storage_window_blocks,
         avail_addr: Some(args.avail_addr),
         avail_app_id: args.avail_app_id,
         avail_mortality_blocks: args.avail_mortality_blocks,

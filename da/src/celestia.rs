@@ -188,6 +188,14 @@ impl CelestiaLayer {
                     Failure::Final(Error::InsufficientFunds {
                         detail: obj.message().to_string(),
                     })
+                } else if msg.contains("outside sampling window") || msg.contains("below tail") {
+                    // celestia-node: `availability.ErrOutsideSamplingWindow`,
+                    // or a header its pruner dropped.
+                    Failure::Final(Error::Pruned {
+                        endpoint: self.opts.url.clone(),
+                        what: "the height".into(),
+                        detail: obj.message().to_string(),
+                    })
                 } else if msg.contains("sequence") {
                     Failure::Retry(obj.message().to_string())
                 } else if msg.contains("not found") {
@@ -335,6 +343,25 @@ impl CelestiaLayer {
         }
     }
 
+    /// Why `what` at height `h` is not found: a pruned node keeps headers
+    /// past its storage window but answers "not found" for their data, and
+    /// its availability check tells the two apart.
+    async fn missing(&self, h: u64, what: String) -> Error {
+        match self
+            .call("read", || self.client.share_shares_available(h))
+            .await
+        {
+            Err(Error::Pruned {
+                endpoint, detail, ..
+            }) => Error::Pruned {
+                endpoint,
+                what: format!("{what} (height {h})"),
+                detail,
+            },
+            _ => Error::NotFound { locator: what },
+        }
+    }
+
     async fn blob(&self, loc: &Locator) -> Result<Blob> {
         let (h, ns, c) = Self::parts(loc)?;
         let blob = self
@@ -342,13 +369,14 @@ impl CelestiaLayer {
                 self.client
                     .blob_get(h, to_celestia(ns), Commitment::new(*c.as_bytes()))
             })
-            .await
-            .map_err(|e| match e {
-                Error::NotFound { .. } => Error::NotFound {
-                    locator: loc.to_string(),
-                },
-                e => e,
-            })?;
+            .await;
+        let blob = match blob {
+            Ok(b) => b,
+            Err(Error::NotFound { .. }) => {
+                return Err(self.missing(h, format!("blob {loc}")).await)
+            }
+            Err(e) => return Err(e),
+        };
         blob.validate_with_commitment(&Commitment::new(*c.as_bytes()))
             .map_err(|e| Error::BadProof {
                 locator: loc.to_string(),
@@ -490,9 +518,16 @@ impl DaLayer for CelestiaLayer {
             start + u64::from(shares.start),
             start + u64::from(shares.end),
         );
-        let range = self
+        let range = match self
             .call("read", || self.client.share_get_range(h, from, to))
-            .await?;
+            .await
+        {
+            Ok(r) => r,
+            Err(Error::NotFound { .. }) => {
+                return Err(self.missing(h, format!("shares of blob {locator}")).await)
+            }
+            Err(e) => return Err(e),
+        };
         Ok(range.proof)
     }
 

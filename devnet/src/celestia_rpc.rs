@@ -21,6 +21,20 @@ fn rpc_err(e: impl std::fmt::Display) -> ErrorObjectOwned {
     ErrorObjectOwned::owned(1, e.to_string(), None::<()>)
 }
 
+/// What a pruned celestia-node answers for a blob whose height is past its
+/// storage window (header kept, data gone, no archival peer holds it): the
+/// blob service maps the getters' `data not found` to `ErrBlobNotFound`
+/// (celestia-node `blob/service.go`).
+const PRUNED_BLOB: &str = "blob: not found";
+
+/// What its share getters answer for such a height
+/// (`share/shwap/getters/cascade.go` over `store/getter.go`).
+const PRUNED_SHARES: &str = "all getters failed: data not found";
+
+/// What `share.SharesAvailable` answers for a height outside the sampling
+/// window (`availability.ErrOutsideSamplingWindow`).
+const OUTSIDE_WINDOW: &str = "timestamp outside sampling window";
+
 /// The devnet's RPC methods.
 #[derive(Clone)]
 pub struct Rpc(pub(crate) Arc<Node>);
@@ -63,6 +77,9 @@ impl Rpc {
         ns: Namespace,
         commitment: &Commitment,
     ) -> RpcResult<Option<modelda_da::local::StoredBlob>> {
+        if self.0.pruned(height) {
+            return Err(rpc_err(PRUNED_BLOB));
+        }
         let c = ShareCommitment::from_bytes(*commitment.hash());
         let chain = self.0.chain.clone();
         tokio::task::spawn_blocking(move || chain.get(height, ns, c))
@@ -127,6 +144,11 @@ impl BlobRpcServer for Rpc {
         height: u64,
         namespaces: Vec<CNamespace>,
     ) -> RpcResult<Option<Vec<Blob>>> {
+        // A pruned height lists nothing: `GetAll` swallows the blob
+        // service's not-found (celestia-node `blob/service.go`).
+        if self.0.pruned(height) {
+            return Ok(None);
+        }
         let mut out = Vec::new();
         for n in namespaces {
             let ns = our_ns(n)?;
@@ -314,6 +336,9 @@ pub fn module(node: Arc<Node>) -> Result<RpcModule<()>, jsonrpsee::core::Registe
         let n = n.clone();
         async move {
             let (height, start, end): (u64, u64, u64) = params.parse()?;
+            if n.pruned(height) {
+                return Err(rpc_err(PRUNED_SHARES));
+            }
             let chain = n.chain.clone();
             let proof = tokio::task::spawn_blocking(move || {
                 let (s, e) = (
@@ -330,6 +355,26 @@ pub fn module(node: Arc<Node>) -> Result<RpcModule<()>, jsonrpsee::core::Registe
                 .map(|s| Share::from_raw(s).map_err(rpc_err))
                 .collect::<RpcResult<Vec<_>>>()?;
             Ok::<GetRangeResponse, ErrorObjectOwned>(GetRangeResponse { shares, proof })
+        }
+    })?;
+    // `share.SharesAvailable`: how a client tells a pruned height from a
+    // missing blob (celestia-node's availability check answers
+    // `ErrOutsideSamplingWindow` for heights outside its window).
+    let n = node.clone();
+    m.register_async_method("share.SharesAvailable", move |params, _c, _e| {
+        let n = n.clone();
+        async move {
+            let (height,): (u64,) = params.parse()?;
+            if height == 0 || height > n.head() {
+                return Err(rpc_err(format!(
+                    "header: given height is from the future: networkHeight: {}, requestedHeight: {height}",
+                    n.head()
+                )));
+            }
+            if n.pruned(height) {
+                return Err(rpc_err(OUTSIDE_WINDOW));
+            }
+            Ok::<(), ErrorObjectOwned>(())
         }
     })?;
     let n = node.clone();

@@ -57,6 +57,10 @@ pub struct DevnetConfig {
     /// (never included), as celestia-app's `ttl-num-blocks`. Default:
     /// [`modelda_da::celestia::DEFAULT_MEMPOOL_TTL_BLOCKS`] (36).
     pub mempool_ttl_blocks: u64,
+    /// Blocks a height's blob data is kept: reads, listings and proofs of
+    /// older heights fail as a pruned node's do (headers stay served).
+    /// Default: `None`, never pruned.
+    pub storage_window_blocks: Option<u64>,
     /// Address of the Avail light client API and node RPC (see
     /// [`avail_api`]). Default: none (not served).
     pub avail_addr: Option<SocketAddr>,
@@ -85,6 +89,7 @@ impl Default for DevnetConfig {
             auth: true,
             balance: 1_000_000_000_000,
             mempool_ttl_blocks: modelda_da::celestia::DEFAULT_MEMPOOL_TTL_BLOCKS,
+            storage_window_blocks: None,
             avail_addr: None,
             avail_app_id: 1,
             avail_finality_blocks: 2,
@@ -119,9 +124,16 @@ pub struct Node {
     squares: Mutex<Vec<(u64, Arc<Square>)>>,
     mempool_ttl_blocks: u64,
     faults: Arc<Faults>,
+    storage_window_blocks: Option<u64>,
 }
 
 impl Node {
+    /// Whether `height`'s blob data is past the storage window (pruned).
+    fn pruned(&self, height: u64) -> bool {
+        self.storage_window_blocks
+            .is_some_and(|n| height.saturating_add(n) <= self.head())
+    }
+
     fn head(&self) -> u64 {
         *self.head.borrow()
     }
@@ -345,6 +357,7 @@ impl Devnet {
             balance: AtomicU64::new(cfg.balance),
             squares: Mutex::new(Vec::new()),
             mempool_ttl_blocks: cfg.mempool_ttl_blocks,
+            storage_window_blocks: cfg.storage_window_blocks,
             faults: Arc::new(cfg.faults),
         });
         node.header(head).await?;
