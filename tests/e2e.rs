@@ -1,6 +1,7 @@
 //! Test modules and shared helpers.
 
 mod api;
+mod archive;
 mod avail;
 mod cli;
 mod da;

@@ -50,6 +50,9 @@ pub struct ArchiveProgress {
     /// pruned them before they were archived. Another node's archive may
     /// still have them (`modelda archive sync`).
     pub leaves_lost: u64,
+    /// Records (root and pages) the layer pruned before they were archived.
+    #[serde(default)]
+    pub records_lost: u64,
     /// The last error that stopped a round, if the last round failed
     /// (the archive unreachable, a full disk); cleared by a round that
     /// completes.
@@ -116,8 +119,10 @@ impl Archiver {
         self.api.inner.archive_errors.load(Ordering::Relaxed)
     }
 
-    /// The progress, shared with the API (`_meta`, `/metrics`).
+    /// The progress, shared with the API (`_meta`, `/metrics`); taking it
+    /// to write makes cached answers stale.
     fn lock(&self) -> std::sync::MutexGuard<'_, ArchiveProgress> {
+        self.api.inner.archive_moves.fetch_add(1, Ordering::Relaxed);
         self.api
             .inner
             .archived
@@ -165,8 +170,13 @@ impl Archiver {
         }
     }
 
-    /// Archives the leaves of publication `p`, then records it as done.
+    /// Archives the record of publication `p` (its root and pages, which
+    /// hold the signed claims) and its leaves, then records it as done.
+    #[tracing::instrument(name = "archive.publication", skip_all, fields(publication = %p.id))]
     async fn publication(&self, p: &PublicationEntry) -> Result<(), String> {
+        tracing::debug!("archiving the record");
+        let records = self.record(p).await?;
+        tracing::debug!(records, "archiving the leaves");
         let wants = self.wants(p).map_err(|e| e.message)?;
         let layer = self.api.layer_sources();
         let archive = &self.archive;
@@ -184,6 +194,7 @@ impl Archiver {
                 Leaf::Lost => lost += 1,
             }
         }
+        tracing::debug!(written, present, lost, "archived");
         let mut next = self.lock().clone();
         next.publication = Some(format!("{}.{}", p.id.height, p.id.index));
         next.height = next.height.max(p.id.height);
@@ -192,12 +203,34 @@ impl Archiver {
         next.bytes_written += bytes;
         next.leaves_present += present;
         next.leaves_lost += lost;
+        next.records_lost += u64::from(!records);
         next.last_error = None;
         write_atomic(&self.progress_path, &next)
             .map_err(|e| format!("{}: {e}", self.progress_path.display()))?;
         *self.lock() = next;
         *self.after.lock().unwrap_or_else(|p| p.into_inner()) = Some(p.id);
         Ok(())
+    }
+
+    /// Keeps `p`'s record blobs: read (and checked, signatures and all)
+    /// through a layer that keeps what it reads. `false` when the layer
+    /// had pruned them and the archive does not hold them.
+    async fn record(&self, p: &PublicationEntry) -> Result<bool, String> {
+        let loc: modelda_da::Locator = p
+            .record
+            .parse()
+            .map_err(|e| format!("publication {}: {e}", p.id))?;
+        let layer = self.api.layer_for(&loc).map_err(|e| e.message)?.clone();
+        let keeping =
+            modelda_archive::ArchivedLayer::new(layer, Some(self.archive.clone()), None, true);
+        match modelda_wire::record::open(&keeping, &loc, Some(p.model_id), None).await {
+            Ok(_) => Ok(true),
+            Err(modelda_wire::Error::Da(e)) if e.is_pruned() => {
+                tracing::warn!(record = %loc, "the layer pruned a record before it was archived");
+                Ok(false)
+            }
+            Err(e) => Err(format!("archiving record {loc}: {e}")),
+        }
     }
 
     /// Every leaf of `p`'s model, with its place in `p`'s blobs.
@@ -259,7 +292,23 @@ enum Leaf {
     Lost,
 }
 
+/// Longest one leaf may take to check, read and write.
+const LEAF_TIMEOUT: Duration = Duration::from_secs(300);
+
 async fn leaf(archive: &Archive, layer: &Sources, want: Want) -> Result<Leaf, String> {
+    let key = want.key;
+    tokio::time::timeout(LEAF_TIMEOUT, leaf_inner(archive, layer, want))
+        .await
+        .unwrap_or_else(|_| {
+            Err(format!(
+                "leaf {key}: no answer from the archive at {} or the layer in {} s",
+                archive.spec(),
+                LEAF_TIMEOUT.as_secs()
+            ))
+        })
+}
+
+async fn leaf_inner(archive: &Archive, layer: &Sources, want: Want) -> Result<Leaf, String> {
     if archive
         .has_leaf(&want.key)
         .await

@@ -70,6 +70,36 @@ async fn rebuild(api: &Api, hit: &ChunkHit) -> Result<Bytes, String> {
     Ok(leaves.pop().ok_or("no leaf rebuilt")?.into())
 }
 
+/// `GET /blobs/{locator}`: a whole blob (a record page, say), from the
+/// layer or, past its storage window, the archive. A client checks it
+/// against its locator (square layers) or by opening the record it holds
+/// (its signatures).
+pub(crate) async fn blob(State(api): State<Api>, Path(locator): Path<String>) -> Response {
+    let started = Instant::now();
+    let r = async {
+        let loc: Locator = locator.parse().map_err(|e| {
+            ApiError::new(Code::BadInput, format!("{locator:?} is not a locator: {e}"))
+        })?;
+        let bytes = api.blob(&loc).await?;
+        Ok::<_, ApiError>(
+            (
+                StatusCode::OK,
+                [
+                    (header::CONTENT_TYPE, "application/octet-stream"),
+                    (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+                ],
+                bytes.as_ref().clone(),
+            )
+                .into_response(),
+        )
+    }
+    .await;
+    api.inner
+        .metrics
+        .observe("blob", started.elapsed(), r.is_err());
+    r.unwrap_or_else(IntoResponse::into_response)
+}
+
 /// One `bytes=a-b` range of a body of `len` bytes.
 fn range(headers: &HeaderMap, len: u64) -> Option<Result<std::ops::Range<u64>, ()>> {
     let v = headers.get(header::RANGE)?.to_str().ok()?;
@@ -143,10 +173,22 @@ async fn serve(api: &Api, commitment: &str, headers: &HeaderMap) -> Result<Respo
     }
     tracing::warn!(leaf = %want.key, error = %e, "no source gave a chunk");
     let what = format!("chunk {}", hex::encode(c));
-    Err(if e.is_pruned() {
+    Err(if e.lies() > 0 {
+        ApiError::new(
+            Code::Corrupt,
+            format!(
+                "the bytes read for {what} do not match the commitment{}",
+                if e.is_pruned() {
+                    " (the archive's copy is corrupt, and the DA layer has pruned the data it \
+                     could be rebuilt from): `modelda archive verify --delete` drops bad copies; \
+                     fill the archive from a node that has it"
+                } else {
+                    ""
+                }
+            ),
+        )
+    } else if e.is_pruned() {
         pruned(&what, api.archive().is_some())
-    } else if e.lies() > 0 {
-        ApiError::new(Code::Corrupt, "the bytes read do not match the commitment")
     } else {
         ApiError::new(
             Code::LayerUnavailable,

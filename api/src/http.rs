@@ -36,6 +36,7 @@ pub fn router(api: Api) -> Router {
     Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/chunks/{commitment}", get(crate::chunks::get))
+        .route("/blobs/{locator}", get(crate::chunks::blob))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .merge(crate::explorer::routes())

@@ -87,6 +87,9 @@ pub(crate) struct Inner {
     pub archived: Mutex<crate::archiver::ArchiveProgress>,
     /// Archiving rounds that stopped on an error.
     pub archive_errors: AtomicU64,
+    /// Changes of the archiver's progress (cached answers with `_meta`
+    /// go stale on each).
+    pub archive_moves: AtomicU64,
     /// Whether an archiver writes to the archive (a node), or the archive
     /// is only read (`modelda serve`).
     pub archiving: std::sync::atomic::AtomicBool,
@@ -164,6 +167,17 @@ impl Api {
         archive: Option<Archive>,
         limits: Limits,
     ) -> Api {
+        // With an archive, blobs the layer no longer gives (record pages
+        // past its storage window) are read from the archive.
+        let layer = match (&archive, layer) {
+            (Some(a), Some(l)) => Some(Arc::new(modelda_archive::ArchivedLayer::new(
+                l,
+                Some(a.clone()),
+                None,
+                false,
+            )) as Arc<dyn DaLayer>),
+            (_, l) => l,
+        };
         Api {
             inner: Arc::new_cyclic(|me| {
                 let layer_source: Arc<dyn modelda_archive::ChunkSource> =
@@ -179,6 +193,7 @@ impl Api {
                     layer_source,
                     archived: Mutex::default(),
                     archive_errors: AtomicU64::new(0),
+                    archive_moves: AtomicU64::new(0),
                     archiving: std::sync::atomic::AtomicBool::new(false),
                     archive,
                     layer,
@@ -778,8 +793,13 @@ pub(crate) struct AnswerCache {
 impl Api {
     /// The state an answer depends on: the index's sequence and the head.
     pub(crate) fn answer_state(&self) -> (u64, u64) {
+        // Both counters only grow, so their sum changes whenever either
+        // does: an answer is stale once the index or the archive moved.
         (
-            self.inner.index.sequence(),
+            self.inner
+                .index
+                .sequence()
+                .wrapping_add(self.inner.archive_moves.load(Ordering::Relaxed)),
             self.inner.head.load(Ordering::Relaxed),
         )
     }

@@ -12,6 +12,8 @@
 //! crate, in a local directory or an S3-compatible bucket, so that weights
 //! outlive a DA layer's retention window.
 
+#[doc(hidden)]
+pub mod conformance;
 mod layer;
 mod leaf;
 mod memory;
@@ -19,12 +21,12 @@ mod peer;
 mod source;
 mod store;
 
-pub use layer::{BlobReader, LayerSource};
+pub use layer::{ArchivedLayer, BlobReader, LayerSource, MAX_BLOB_BYTES};
 pub use leaf::{LeafKey, MAX_LEAF_BYTES};
 pub use memory::MemorySource;
 pub use peer::PeerSource;
 pub use source::{ChunkSource, Got, Outcome, Place, SourceStats, Sources, Want};
-pub use store::{Archive, ArchiveSpec, Held};
+pub use store::{blob_matches, blob_name, Archive, ArchiveSpec, Held};
 
 /// What can go wrong getting or keeping a leaf.
 #[derive(Debug, thiserror::Error)]

@@ -47,6 +47,55 @@ impl PeerSource {
     }
 }
 
+impl PeerSource {
+    /// `GET {base}/{path}`: the answer when it is 200, `None` when the node
+    /// has nothing there (404, 410), an error otherwise.
+    async fn ask(&self, path: &str) -> Result<Option<(reqwest::Response, url::Url)>> {
+        let url = self.base.join(path).map_err(|e| Error::Peer {
+            url: self.base.to_string(),
+            reason: e.to_string(),
+        })?;
+        let r = self
+            .client
+            .get(url.clone())
+            .send()
+            .await
+            .map_err(|e| Error::Peer {
+                url: url.to_string(),
+                reason: e.to_string(),
+            })?;
+        match r.status() {
+            StatusCode::OK => Ok(Some((r, url))),
+            StatusCode::NOT_FOUND | StatusCode::GONE => Ok(None),
+            s => Err(Error::Peer {
+                url: url.to_string(),
+                reason: format!("answered {s}"),
+            }),
+        }
+    }
+
+    /// The blob at `locator` as the node serves it (`GET /blobs/{locator}`),
+    /// unchecked, at most `limit` bytes (a longer answer is refused);
+    /// `None` when the node has none.
+    pub async fn blob(&self, locator: &modelda_da::Locator, limit: u64) -> Result<Option<Bytes>> {
+        let Some((mut r, url)) = self.ask(&format!("blobs/{locator}")).await? else {
+            return Ok(None);
+        };
+        let peer = |reason: String| Error::Peer {
+            url: url.to_string(),
+            reason,
+        };
+        let mut body = BytesMut::new();
+        while let Some(c) = r.chunk().await.map_err(|e| peer(e.to_string()))? {
+            if (body.len() + c.len()) as u64 > limit {
+                return Err(peer(format!("a blob over {limit} bytes")));
+            }
+            body.extend_from_slice(&c);
+        }
+        Ok(Some(body.freeze()))
+    }
+}
+
 #[async_trait]
 impl ChunkSource for PeerSource {
     fn name(&self) -> &'static str {
@@ -54,28 +103,13 @@ impl ChunkSource for PeerSource {
     }
 
     async fn read(&self, want: &Want) -> Result<Option<Bytes>> {
-        let url = self
-            .base
-            .join(&format!("chunks/{}", want.key))
-            .map_err(|e| Error::Peer {
-                url: self.base.to_string(),
-                reason: e.to_string(),
-            })?;
+        let Some((mut r, url)) = self.ask(&format!("chunks/{}", want.key)).await? else {
+            return Ok(None);
+        };
         let peer = |reason: String| Error::Peer {
             url: url.to_string(),
             reason,
         };
-        let mut r = self
-            .client
-            .get(url.clone())
-            .send()
-            .await
-            .map_err(|e| peer(e.to_string()))?;
-        match r.status() {
-            StatusCode::OK => {}
-            StatusCode::NOT_FOUND => return Ok(None),
-            s => return Err(peer(format!("answered {s}"))),
-        }
         // The length is the leaf's; one byte more already makes it a lie.
         let limit = want.key.len() as usize + 1;
         let mut body = BytesMut::with_capacity(limit.min(1 << 20));

@@ -19,6 +19,8 @@ use futures::StreamExt as _;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt as _};
 
+use modelda_da::Locator;
+
 use crate::source::{ChunkSource, Want};
 use crate::{Error, LeafKey, Result};
 
@@ -123,7 +125,20 @@ impl Archive {
                 prefix,
                 endpoint,
             } => {
-                let mut b = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
+                // A bucket that does not answer is an error in seconds, not
+                // minutes: the archiver reports it and tries again later.
+                let retry = object_store::RetryConfig {
+                    max_retries: 3,
+                    retry_timeout: std::time::Duration::from_secs(20),
+                    ..Default::default()
+                };
+                let client = object_store::ClientOptions::new()
+                    .with_connect_timeout(std::time::Duration::from_secs(5))
+                    .with_timeout(std::time::Duration::from_secs(120));
+                let mut b = object_store::aws::AmazonS3Builder::from_env()
+                    .with_bucket_name(bucket)
+                    .with_retry(retry)
+                    .with_client_options(client);
                 if let Some(e) = endpoint {
                     b = b
                         .with_endpoint(e)
@@ -228,6 +243,39 @@ impl Archive {
         Ok(held)
     }
 
+    /// Writes the blob at `locator` (a record page), after checking it
+    /// where its locator allows ([`blob_matches`]).
+    pub async fn put_blob(&self, locator: &Locator, bytes: Bytes) -> Result<()> {
+        let name = blob_name(locator);
+        if blob_matches(locator, &bytes) == Some(false) {
+            return Err(Error::Corrupt {
+                name,
+                reason: "refused to store a blob that does not match its locator".into(),
+            });
+        }
+        self.store
+            .put(&self.path(&name), bytes.into())
+            .await
+            .map(|_| ())
+            .map_err(|e| store_error(&name, e))
+    }
+
+    /// The blob held for `locator`, checked where its locator allows; at
+    /// most `limit` bytes. `None` when none is held.
+    pub async fn get_blob(&self, locator: &Locator, limit: u64) -> Result<Option<Bytes>> {
+        let name = blob_name(locator);
+        let Some(b) = self.get_note(&name, limit).await? else {
+            return Ok(None);
+        };
+        if blob_matches(locator, &b) == Some(false) {
+            return Err(Error::Corrupt {
+                name,
+                reason: "the stored blob does not match its locator".into(),
+            });
+        }
+        Ok(Some(b))
+    }
+
     /// Writes `bytes` as the small object `name` (progress, notes).
     pub async fn put_note(&self, name: &str, bytes: Bytes) -> Result<()> {
         self.store
@@ -255,6 +303,24 @@ impl Archive {
             .map(Some)
             .map_err(|e| store_error(name, e))
     }
+}
+
+/// The object name of the blob at `locator`: `blobs/<locator text>`.
+pub fn blob_name(locator: &Locator) -> String {
+    format!("blobs/{locator}")
+}
+
+/// Whether `data` is the blob at `locator`, where the locator commits to
+/// its bytes: on square layers (the embedded chain, Celestia) the share
+/// commitment is recomputed. `None` where the locator cannot tell (an
+/// EigenDA cert, an Avail position): such blobs are records, checked by
+/// their signatures when opened.
+pub fn blob_matches(locator: &Locator, data: &[u8]) -> Option<bool> {
+    let (_, ns, c) = locator.square_parts()?;
+    Some(
+        !data.is_empty()
+            && modelda_da::square::share_commitment(ns.as_bytes(), data) == *c.as_bytes(),
+    )
 }
 
 fn store_error(name: &str, e: object_store::Error) -> Error {

@@ -3,50 +3,12 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
-use modelda_merkle::{leaf_cv, LeafSize};
-
+use super::conformance::leaves;
 use super::*;
-
-fn leaves(n: usize) -> Vec<(LeafKey, Bytes)> {
-    let ls = LeafSize::MIN;
-    (0..n)
-        .map(|i| {
-            let data: Vec<u8> = (0..ls.bytes() as usize - i)
-                .map(|j| (j * 7 + i * 13) as u8)
-                .collect();
-            let cv = leaf_cv(ls, i as u64, &data);
-            let key = LeafKey::leaf(*cv.as_bytes(), ls, i as u64, data.len() as u64).unwrap();
-            (key, Bytes::from(data))
-        })
-        .collect()
-}
-
-/// What every store must do: give back what it kept, nothing for what it
-/// did not, and (through the chain) never a wrong byte.
-async fn store_body(store: Arc<dyn ChunkSource>) {
-    let ls = leaves(3);
-    for (k, b) in &ls[..2] {
-        store.keep(k, b).await.unwrap();
-    }
-    for (k, b) in &ls[..2] {
-        assert_eq!(store.read(&Want::key(*k)).await.unwrap().as_ref(), Some(b));
-    }
-    assert_eq!(store.read(&Want::key(ls[2].0)).await.unwrap(), None);
-    // Kept twice: still one leaf, the same bytes.
-    store.keep(&ls[0].0, &ls[0].1).await.unwrap();
-    let chain = Sources::new().then(store.clone());
-    assert_eq!(chain.get(&Want::key(ls[0].0)).await.unwrap().bytes, ls[0].1);
-    let e = chain.get(&Want::key(ls[2].0)).await.unwrap_err();
-    assert!(matches!(e, Error::Unavailable { .. }), "{e}");
-    let whole = LeafKey::whole(*blake3::hash(b"").as_bytes(), 0).unwrap();
-    store.keep(&whole, &Bytes::new()).await.unwrap();
-    assert_eq!(chain.get(&Want::key(whole)).await.unwrap().bytes.len(), 0);
-}
 
 #[tokio::test]
 async fn the_memory_store_keeps_what_it_is_given() {
-    store_body(Arc::new(MemorySource::new(1 << 20))).await;
+    crate::conformance::store_body(Arc::new(MemorySource::new(1 << 20))).await;
 }
 
 #[tokio::test]
@@ -54,28 +16,11 @@ async fn the_directory_archive_keeps_what_it_is_given() {
     let dir = tempfile::tempdir().unwrap();
     let spec = ArchiveSpec::parse(dir.path().join("a").to_str().unwrap(), None).unwrap();
     let archive = Archive::open(spec).unwrap();
-    store_body(Arc::new(archive.clone())).await;
+    crate::conformance::store_body(Arc::new(archive.clone())).await;
     let mut seen = Vec::new();
     let held = archive.leaves(|k| seen.push(k)).await.unwrap();
     assert_eq!((held.leaves, held.foreign), (3, 0));
     assert_eq!(held.bytes, 2 * 16384 - 1);
-}
-
-/// Runs the store body against the S3-compatible server at
-/// `MODELDA_TEST_S3_ENDPOINT` (bucket `MODELDA_TEST_S3_BUCKET`), when the
-/// test command started one; the integration tests always do.
-#[tokio::test]
-async fn the_s3_archive_keeps_what_it_is_given() {
-    let (Ok(endpoint), Ok(bucket)) = (
-        std::env::var("MODELDA_TEST_S3_ENDPOINT"),
-        std::env::var("MODELDA_TEST_S3_BUCKET"),
-    ) else {
-        eprintln!("no MODELDA_TEST_S3_ENDPOINT: the integration tests run this against SeaweedFS");
-        return;
-    };
-    let prefix = format!("unit-{}", std::process::id());
-    let spec = ArchiveSpec::parse(&format!("s3://{bucket}/{prefix}"), Some(&endpoint)).unwrap();
-    store_body(Arc::new(Archive::open(spec).unwrap())).await;
 }
 
 #[tokio::test]

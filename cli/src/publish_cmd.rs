@@ -501,7 +501,25 @@ pub fn fetch(json: bool, show_progress: bool, args: &FetchArgs) -> Result<()> {
             }
             (None, None) => bail!("give --record LOCATOR or --index URL"),
         };
-        let layer: Arc<dyn DaLayer> = Arc::from(args.da.open_read().await?);
+        let mut layer: Arc<dyn DaLayer> = Arc::from(args.da.open_read().await?);
+        // With --index, the node also gives what the layer no longer
+        // holds (past its storage window): record pages from its archive
+        // (`/blobs`), leaves from `/chunks`, each checked here.
+        let mut sources = None;
+        if let Some(url) = &args.index {
+            let base = url.trim_end_matches('/').trim_end_matches("/graphql");
+            let peer = Arc::new(
+                modelda_archive::PeerSource::new(base)
+                    .with_context(|| format!("reading --index {url}"))?,
+            );
+            layer = Arc::new(modelda_archive::ArchivedLayer::new(
+                layer,
+                None,
+                Some(peer.clone()),
+                false,
+            ));
+            sources = Some(modelda_archive::Sources::new().then(peer));
+        }
         let rec = record::open(
             layer.as_ref(),
             &locator,
@@ -509,10 +527,21 @@ pub fn fetch(json: bool, show_progress: bool, args: &FetchArgs) -> Result<()> {
             pinned.as_ref(),
         )
         .await
-        .with_context(|| format!("reading the publication record {locator}"))?;
+        .map_err(|e| {
+            let hint = match (&e, &args.index) {
+                (modelda_wire::Error::Da(d), Some(url)) if d.is_pruned() => format!(
+                    "; the layer has pruned it and the node at {url} keeps no copy: ask a node started with --archive"
+                ),
+                (modelda_wire::Error::Da(d), None) if d.is_pruned() => {
+                    "; the layer has pruned it: fetch through a node that keeps an archive (--index URL)".to_string()
+                }
+                _ => String::new(),
+            };
+            anyhow::Error::new(e).context(format!("reading the publication record {locator}{hint}"))
+        })?;
         let rec = Arc::new(rec);
         let bar = PublishBar(Bar::new(show_progress, "fetching"), show_progress);
-        let r = fetch::fetch(layer, rec.clone(), &selection, &out, &bar).await;
+        let r = fetch::fetch_with(layer, sources, rec.clone(), &selection, &out, &bar).await;
         bar.0.finish();
         anyhow::Ok((
             rec,
@@ -552,6 +581,12 @@ pub fn fetch(json: bool, show_progress: bool, args: &FetchArgs) -> Result<()> {
             "read     {} blobs ({} bytes); {} bad or missing shards, {} stripes rebuilt from parity",
             s.blobs_read, s.bytes_read, s.bad_shards, s.rebuilt_stripes
         );
+        if s.leaves_from_sources > 0 {
+            out!(
+                "         {} leaves the layer no longer gives came from the node at --index, each checked",
+                s.leaves_from_sources
+            );
+        }
     }
     Ok(())
 }

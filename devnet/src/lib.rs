@@ -124,14 +124,15 @@ pub struct Node {
     squares: Mutex<Vec<(u64, Arc<Square>)>>,
     mempool_ttl_blocks: u64,
     faults: Arc<Faults>,
-    storage_window_blocks: Option<u64>,
+    /// Blocks of blob data kept (`u64::MAX`: never pruned).
+    storage_window_blocks: AtomicU64,
 }
 
 impl Node {
     /// Whether `height`'s blob data is past the storage window (pruned).
     fn pruned(&self, height: u64) -> bool {
-        self.storage_window_blocks
-            .is_some_and(|n| height.saturating_add(n) <= self.head())
+        let n = self.storage_window_blocks.load(Ordering::Relaxed);
+        n != u64::MAX && height.saturating_add(n) <= self.head()
     }
 
     fn head(&self) -> u64 {
@@ -357,7 +358,7 @@ impl Devnet {
             balance: AtomicU64::new(cfg.balance),
             squares: Mutex::new(Vec::new()),
             mempool_ttl_blocks: cfg.mempool_ttl_blocks,
-            storage_window_blocks: cfg.storage_window_blocks,
+            storage_window_blocks: AtomicU64::new(cfg.storage_window_blocks.unwrap_or(u64::MAX)),
             faults: Arc::new(cfg.faults),
         });
         node.header(head).await?;
@@ -501,6 +502,15 @@ impl Devnet {
     /// A JWT granting `perm`.
     pub fn token(&self, perm: Permission) -> String {
         self.jwt.token(perm)
+    }
+
+    /// Prunes blob data older than `blocks` from now on (`None`: never), as
+    /// `--storage-window-blocks` does from the start: a test publishes and
+    /// archives first, then lets the window close.
+    pub fn set_storage_window_blocks(&self, blocks: Option<u64>) {
+        self.node
+            .storage_window_blocks
+            .store(blocks.unwrap_or(u64::MAX), Ordering::Relaxed);
     }
 
     /// The chain.

@@ -46,6 +46,9 @@ pub struct FetchStats {
     pub bad_shards: u64,
     /// Stripes rebuilt from parity.
     pub rebuilt_stripes: u64,
+    /// Leaves the layer did not give that other sources (an archive,
+    /// another node) gave, each checked against its commitment.
+    pub leaves_from_sources: u64,
 }
 
 /// Progress of a fetch.
@@ -69,6 +72,8 @@ pub struct Fetcher {
     order: VecDeque<u32>,
     cache_bytes: usize,
     cache_limit: usize,
+    /// Where leaves the layer does not give are asked for next.
+    sources: Option<modelda_archive::Sources>,
     /// Counters.
     pub stats: FetchStats,
 }
@@ -90,8 +95,35 @@ impl Fetcher {
             order: VecDeque::new(),
             cache_bytes: 0,
             cache_limit: DEFAULT_CACHE_BYTES,
+            sources: None,
             stats: FetchStats::default(),
         })
+    }
+
+    /// Asks `sources` (an archive, another node's `/chunks`) for the leaves
+    /// the layer does not give (it pruned them, or they fail their check),
+    /// before rebuilding a stripe from parity. Every leaf they give is
+    /// checked against its signed commitment.
+    pub fn with_sources(mut self, sources: modelda_archive::Sources) -> Fetcher {
+        self.sources = Some(sources);
+        self
+    }
+
+    /// Leaf `leaf` of file `fi` from the other sources, checked.
+    async fn leaf_from_sources(&mut self, fi: usize, leaf: u64) -> Option<Vec<u8>> {
+        let sources = self.sources.as_ref()?;
+        let f = &self.record.files[fi];
+        let key = modelda_archive::LeafKey::in_file(&f.entry, leaf, f.leaf_digest(leaf))?;
+        match sources.get(&modelda_archive::Want::key(key)).await {
+            Ok(got) => {
+                self.stats.leaves_from_sources += 1;
+                Some(got.bytes.to_vec())
+            }
+            Err(e) => {
+                tracing::warn!(path = %f.entry.path, leaf, error = %e, "no other source gave a leaf");
+                None
+            }
+        }
     }
 
     /// Reads blobs not cached yet, concurrently. Blobs that cannot be read
@@ -202,10 +234,13 @@ impl Fetcher {
         for l in want.clone() {
             match self.shard(fi, s, idx(l)) {
                 Got::Ok(p) => out.push(p),
-                Got::Bad => {
-                    all = false;
-                    break;
-                }
+                Got::Bad => match self.leaf_from_sources(fi, l).await {
+                    Some(p) => out.push(p),
+                    None => {
+                        all = false;
+                        break;
+                    }
+                },
             }
         }
         if all {
@@ -410,7 +445,6 @@ const SAFETENSORS_DTYPES: [&str; 15] = [
 ];
 
 /// Fetches `selection` of `record` from `layer` into `out`.
-#[tracing::instrument(name = "fetch", skip_all, fields(model = %record.model_id()))]
 pub async fn fetch(
     layer: Arc<dyn DaLayer>,
     record: Arc<OpenedRecord>,
@@ -418,7 +452,24 @@ pub async fn fetch(
     out: &Path,
     progress: &dyn FetchProgress,
 ) -> Result<Fetched> {
+    fetch_with(layer, None, record, selection, out, progress).await
+}
+
+/// [`fetch`], asking `sources` for leaves the layer does not give (see
+/// [`Fetcher::with_sources`]).
+#[tracing::instrument(name = "fetch", skip_all, fields(model = %record.model_id()))]
+pub async fn fetch_with(
+    layer: Arc<dyn DaLayer>,
+    sources: Option<modelda_archive::Sources>,
+    record: Arc<OpenedRecord>,
+    selection: &Selection,
+    out: &Path,
+    progress: &dyn FetchProgress,
+) -> Result<Fetched> {
     let mut fetcher = Fetcher::new(layer, record.clone())?;
+    if let Some(s) = sources {
+        fetcher = fetcher.with_sources(s);
+    }
     let model = record.model_id().to_string();
     let file_index = |path: &str| {
         record

