@@ -22,6 +22,9 @@ use crate::state::{pruned, Api};
 /// Most places tried for one chunk.
 const MAX_PLACES: usize = 16;
 
+/// Most publications whose stripes are tried for a rebuild.
+const MAX_REBUILDS: usize = 2;
+
 /// The leaf `c` of the indexed chunk `hit`, and the places of `hits`.
 fn want(api: &Api, c: &[u8; 32], hits: &[ChunkHit]) -> Result<Want, ApiError> {
     let hit = &hits[0];
@@ -159,7 +162,14 @@ async fn serve(api: &Api, commitment: &str, headers: &HeaderMap) -> Result<Respo
         Err(e) => e,
     };
     // No source gave it: its stripe's parity may still rebuild it.
+    // One try per publication, at most a few: each opens a record and
+    // reads a stripe.
+    let mut tried = Vec::new();
     for hit in &places.items {
+        if tried.contains(&hit.publication) || tried.len() >= MAX_REBUILDS {
+            continue;
+        }
+        tried.push(hit.publication);
         match rebuild(api, hit).await {
             Ok(bytes) if want.key.check(&bytes) => {
                 if let Err(e) = sources.keep(&want.key, &bytes).await {

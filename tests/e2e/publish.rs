@@ -1143,6 +1143,109 @@ async fn fetch_rebuilds_20_percent_missing_or_corrupt_shards() {
     );
 }
 
+/// `/chunks` rebuilds a leaf the layer gives corrupt from its stripe's
+/// parity (as `fetch` does), and counts the layer's lie in `/metrics`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chunks_rebuild_a_corrupt_leaf_from_parity() {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use http_body_util::BodyExt as _;
+    use modelda_indexer::{follow, FollowOptions, Index, Source};
+    use tower::ServiceExt as _;
+    let (_tmp, root) = setup(2 << 20);
+    let r = root.clone();
+    let out = blocking(move || {
+        publish(
+            &r,
+            &[
+                "--leaf-size",
+                "64KiB",
+                "--data-shards",
+                "4",
+                "--parity",
+                "2",
+            ],
+        )
+    })
+    .await;
+    let chain = LocalChain::open_reader(&root.join(".modelda/local"), ChainLimits::APP_V5).unwrap();
+    let layer = LocalLayer::new(chain);
+    let rec_loc: Locator = out["record"].as_str().unwrap().parse().unwrap();
+    let rec = record::open(&layer, &rec_loc, None, None).await.unwrap();
+    let (fi, f) = rec
+        .files
+        .iter()
+        .enumerate()
+        .find(|(_, f)| f.stripes.count() > 1)
+        .unwrap();
+    let shard = f.refs[f.stripe_starts[0]];
+    let faulty: Arc<dyn DaLayer> = Arc::new(Faulty {
+        inner: layer.clone(),
+        missing: HashSet::new(),
+        corrupt: [(rec.blobs[shard.blob as usize].to_string(), shard.offset)].into(),
+    });
+    let index = Index::open(
+        &root.join("index"),
+        Some(&Source {
+            layer: "local".into(),
+            namespace: Some(Namespace::RECORDS.to_string()),
+        }),
+    )
+    .unwrap();
+    let head = faulty.head().await.unwrap();
+    follow(
+        &index,
+        faulty.as_ref(),
+        &FollowOptions {
+            to_height: Some(head),
+            ..FollowOptions::default()
+        },
+        &tokio_util::sync::CancellationToken::new(),
+        |_| {},
+    )
+    .await
+    .unwrap();
+    let api = modelda_api::Api::new(
+        Arc::new(index),
+        Some(faulty),
+        modelda_api::Limits::default(),
+    );
+    let router = modelda_api::router(api);
+    let get = |path: String| {
+        let router = router.clone();
+        async move {
+            let r = router
+                .oneshot(Request::get(path).body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            let status = r.status();
+            (
+                status,
+                r.into_body().collect().await.unwrap().to_bytes().to_vec(),
+            )
+        }
+    };
+    let c = hex::encode(f.leaf_digest(0));
+    let (status, body) = get(format!("/chunks/{c}")).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&body[..body.len().min(300)])
+    );
+    let on_disk = std::fs::read(root.join("model").join(&f.entry.path)).unwrap();
+    assert!(
+        body == on_disk[..body.len()] && body.len() == 64 << 10,
+        "file {fi}: rebuilt bytes differ"
+    );
+    let (_, metrics) = get("/metrics".into()).await;
+    let metrics = String::from_utf8_lossy(&metrics);
+    assert!(
+        metrics.contains("modelda_chunk_source_reads_total{source=\"layer\",outcome=\"lie\"} 1"),
+        "{metrics}"
+    );
+}
+
 #[test]
 fn a_finetune_reuses_its_parents_leaves() {
     let (_tmp, root) = setup(8 << 20);
