@@ -577,6 +577,24 @@ impl CelestiaLayer {
 
 #[async_trait]
 impl Follow for CelestiaLayer {
+    /// celestia-node's availability check (`share.SharesAvailable`)
+    /// answers `timestamp outside sampling window` for a pruned height.
+    async fn check_available(&self, height: u64) -> Result<()> {
+        match self
+            .call("read", || self.client.share_shares_available(height))
+            .await
+        {
+            Err(Error::Pruned {
+                endpoint, detail, ..
+            }) => Err(Error::Pruned {
+                endpoint,
+                what: format!("the blob data of height {height}"),
+                detail,
+            }),
+            _ => Ok(()),
+        }
+    }
+
     async fn wait_for_height(&self, height: u64) -> Result<()> {
         // `header.WaitForHeight` blocks on the node; a request timeout
         // only means the height is not there yet.

@@ -304,4 +304,13 @@ pub trait Follow: DaLayer {
 
     /// Every blob of `namespace` at `height`, in square order.
     async fn list(&self, namespace: Namespace, height: u64) -> Result<Vec<(Locator, Vec<u8>)>>;
+
+    /// Fails with [`Error::Pruned`] when the layer no longer holds the
+    /// blob data of `height` (a pruned node lists nothing there rather
+    /// than fail, so a follower asks before it starts). Layers that do
+    /// not prune answer `Ok`.
+    async fn check_available(&self, height: u64) -> Result<()> {
+        let _ = height;
+        Ok(())
+    }
 }

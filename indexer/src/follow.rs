@@ -90,6 +90,13 @@ pub async fn follow(
         Some(h) => h + 1,
         None => opts.from_height.max(1),
     };
+    // A pruned node lists nothing for heights past its storage window: an
+    // index started there would silently miss every record. Ask first.
+    if let Err(e) = f.check_available(height).await {
+        if e.is_pruned() {
+            return Err(Error::Da(e));
+        }
+    }
     let mut wait = opts.retry;
     let mut live_said = false;
     // The head as last read: asked again only when the follower reaches it.

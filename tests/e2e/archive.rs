@@ -280,6 +280,13 @@ async fn weights_outlive_the_storage_window_through_the_archive() {
         let mid = bytes.len() / 2;
         bytes[mid] ^= 0x40;
         std::fs::write(path, &bytes).unwrap();
+        // A new index from height 1 on the pruned node: refused, not an
+        // index that silently misses every record.
+        let mut args = vec!["index", "--index-dir", "late-index", "--to-height", "5"];
+        args.extend_from_slice(&r);
+        let o = modelda(&root, &args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && err.contains("pruned"), "{err}");
         // A new node process: nothing of it in memory.
         stop(node_a);
         let (node_a, a) = spawn_node(&a_dir, &a_args);
