@@ -111,7 +111,12 @@ impl Archiver {
 
     /// What it has done so far.
     pub fn progress(&self) -> ArchiveProgress {
-        self.lock().clone()
+        self.api
+            .inner
+            .archived
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Rounds that stopped on an error.
