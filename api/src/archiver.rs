@@ -53,6 +53,15 @@ pub struct ArchiveProgress {
     /// Records (root and pages) the layer pruned before they were archived.
     #[serde(default)]
     pub records_lost: u64,
+    /// Blob kits written (what rebuilds a data blob from its leaves and
+    /// proves its shares after the layer pruned it).
+    #[serde(default)]
+    pub kits_written: u64,
+    /// Data blobs the layer pruned (or could not prove) before their kit
+    /// was written: their leaves may be archived, but no inclusion proof
+    /// can be built for them from this archive.
+    #[serde(default)]
+    pub proofs_lost: u64,
     /// The last error that stopped a round, if the last round failed
     /// (the archive unreachable, a full disk); cleared by a round that
     /// completes.
@@ -183,23 +192,46 @@ impl Archiver {
         let records = self.record(p).await?;
         tracing::debug!(records, "archiving the leaves");
         let wants = self.wants(p).map_err(|e| e.message)?;
-        let layer = self.api.layer_sources();
-        let archive = &self.archive;
-        let mut outcomes = futures::stream::iter(wants)
-            .map(|w| leaf(archive, &layer, w))
-            .buffer_unordered(CONCURRENCY);
-        let (mut written, mut bytes, mut present, mut lost) = (0u64, 0u64, 0u64, 0u64);
-        while let Some(o) = outcomes.next().await {
-            match o? {
-                Leaf::Written(n) => {
-                    written += 1;
-                    bytes += n;
-                }
-                Leaf::Present => present += 1,
-                Leaf::Lost => lost += 1,
+        // Leaves by the blob that holds them: each blob is read once, its
+        // leaves and its kit written from it.
+        let mut blobs: std::collections::BTreeMap<String, (modelda_da::Locator, Vec<Want>)> =
+            Default::default();
+        let mut loose = Vec::new();
+        for w in wants {
+            match w.places.first() {
+                Some(pl) => blobs
+                    .entry(pl.locator.to_string())
+                    .or_insert_with(|| (pl.locator.clone(), Vec::new()))
+                    .1
+                    .push(w),
+                None => loose.push(w),
             }
         }
-        tracing::debug!(written, present, lost, "archived");
+        let layer = self.api.layer_sources();
+        let archive = &self.archive;
+        let mut tally = Tally::default();
+        let mut outcomes = futures::stream::iter(blobs.into_values())
+            .map(|(loc, wants)| self.blob(loc, wants))
+            .buffer_unordered(BLOBS);
+        while let Some(t) = outcomes.next().await {
+            tally.add(t?);
+        }
+        drop(outcomes);
+        let mut outcomes = futures::stream::iter(loose)
+            .map(|w| leaf(archive, &layer, w))
+            .buffer_unordered(CONCURRENCY);
+        while let Some(o) = outcomes.next().await {
+            tally.leaf(o?);
+        }
+        let Tally {
+            written,
+            bytes,
+            present,
+            lost,
+            kits,
+            proofs_lost,
+        } = tally;
+        tracing::debug!(written, present, lost, kits, proofs_lost, "archived");
         let mut next = self.lock().clone();
         next.publication = Some(format!("{}.{}", p.id.height, p.id.index));
         next.height = next.height.max(p.id.height);
@@ -209,6 +241,8 @@ impl Archiver {
         next.leaves_present += present;
         next.leaves_lost += lost;
         next.records_lost += u64::from(!records);
+        next.kits_written += kits;
+        next.proofs_lost += proofs_lost;
         next.last_error = None;
         write_atomic(&self.progress_path, &next)
             .map_err(|e| format!("{}: {e}", self.progress_path.display()))?;
@@ -236,6 +270,155 @@ impl Archiver {
             }
             Err(e) => Err(format!("archiving record {loc}: {e}")),
         }
+    }
+
+    /// Archives the leaves `wants` that blob `loc` holds, then its kit;
+    /// nothing when its kit is held already (a kit is written after its
+    /// leaves).
+    async fn blob(&self, loc: modelda_da::Locator, wants: Vec<Want>) -> Result<Tally, String> {
+        let key = loc.to_string();
+        tokio::time::timeout(BLOB_TIMEOUT, self.blob_inner(loc, wants))
+            .await
+            .unwrap_or_else(|_| {
+                Err(format!(
+                    "blob {key}: no answer from the archive at {} or the layer in {} s",
+                    self.archive.spec(),
+                    BLOB_TIMEOUT.as_secs()
+                ))
+            })
+    }
+
+    async fn blob_inner(
+        &self,
+        loc: modelda_da::Locator,
+        wants: Vec<Want>,
+    ) -> Result<Tally, String> {
+        let archive = &self.archive;
+        let store_err =
+            |e: modelda_archive::Error| format!("the archive at {}: {e}", archive.spec());
+        let mut tally = Tally::default();
+        if archive.has_kit(&loc).await.map_err(store_err)? {
+            tally.present += wants.len() as u64;
+            return Ok(tally);
+        }
+        let layer = self.api.layer_for(&loc).map_err(|e| e.message)?.clone();
+        let blob = match self.api.read_blob(&layer, &loc).await {
+            Ok(b) => b,
+            Err(e) if e.is_pruned() => {
+                // Too late for this blob: its leaves may still be held.
+                tracing::warn!(blob = %loc, "the layer pruned a blob before it was archived");
+                let sources = self.api.layer_sources();
+                for w in wants {
+                    tally.leaf(leaf(archive, &sources, w).await?);
+                }
+                tally.proofs_lost += 1;
+                return Ok(tally);
+            }
+            Err(e) => return Err(format!("reading blob {loc}: {e}")),
+        };
+        // The leaves, each checked against its commitment.
+        let mut good = Vec::with_capacity(wants.len());
+        for w in &wants {
+            let Some(place) = w.places.first() else {
+                continue;
+            };
+            let at = place.offset as u64 + modelda_wire::envelope::HEADER_LEN as u64;
+            match blob.get(at as usize..(at + w.key.len()) as usize) {
+                Some(b) if w.key.check(b) => good.push((at, w.key)),
+                _ => {
+                    tracing::warn!(blob = %loc, leaf = %w.key, "the blob does not hold the leaf its record places there");
+                    tally.lost += 1;
+                }
+            }
+        }
+        let mut puts = futures::stream::iter(good.iter().copied())
+            .map(|(at, key)| {
+                let blob = blob.clone();
+                async move {
+                    if archive.has_leaf(&key).await? {
+                        return Ok::<_, modelda_archive::Error>(None);
+                    }
+                    let bytes = bytes::Bytes::copy_from_slice(
+                        &blob[at as usize..(at + key.len()) as usize],
+                    );
+                    archive.put_leaf(&key, bytes).await?;
+                    Ok(Some(key.len()))
+                }
+            })
+            .buffer_unordered(CONCURRENCY);
+        while let Some(r) = puts.next().await {
+            match r.map_err(store_err)? {
+                Some(n) => {
+                    tally.written += 1;
+                    tally.bytes += n;
+                }
+                None => tally.present += 1,
+            }
+        }
+        drop(puts);
+        let mut kit = modelda_archive::BlobKit::new(&loc, &blob, good).map_err(store_err)?;
+        match self.blob_proof(&layer, &loc, &blob, &mut kit).await {
+            Ok(()) => {}
+            Err(e) if e.is_pruned() => {
+                tracing::warn!(blob = %loc, "the layer pruned a blob's proof before it was archived");
+                tally.proofs_lost += 1;
+            }
+            Err(e) => return Err(format!("proving blob {loc}: {e}")),
+        }
+        archive.put_kit(&loc, &kit).await.map_err(store_err)?;
+        tally.kits += 1;
+        Ok(tally)
+    }
+
+    /// Adds to `kit` what proves `blob` in its block after the layer
+    /// prunes it: on square layers, its shares' proof kept compact with
+    /// the block's data root (also kept by height); on others, the
+    /// layer's inclusion proof.
+    async fn blob_proof(
+        &self,
+        layer: &Arc<dyn modelda_da::DaLayer>,
+        loc: &modelda_da::Locator,
+        blob: &Arc<Vec<u8>>,
+        kit: &mut modelda_archive::BlobKit,
+    ) -> Result<(), modelda_da::Error> {
+        let Some((height, _, _)) = loc.square_parts().filter(|_| layer.proves_shares()) else {
+            kit.proof = Some(layer.prove(loc).await?);
+            return Ok(());
+        };
+        let shares = modelda_da::square::shares_for(blob.len()) as u32;
+        let full = layer.prove_shares(loc, 0..shares).await?;
+        let root = layer
+            .data_root(height)
+            .await?
+            .ok_or_else(|| modelda_da::Error::Square {
+                height,
+                detail: "the header has no data root".into(),
+            })?;
+        let square = tokio::task::spawn_blocking(move || {
+            modelda_da::square::kept::BlobSquareProof::keep(&full, shares, &root)
+        })
+        .await
+        .map_err(|e| modelda_da::Error::BadProof {
+            locator: loc.to_string(),
+            reason: e.to_string(),
+        })?
+        .map_err(|reason| modelda_da::Error::BadProof {
+            locator: loc.to_string(),
+            reason,
+        })?;
+        kit.square = Some(square);
+        kit.data_root = Some(hex::encode(root));
+        self.archive
+            .put_note(
+                &modelda_archive::root_name(layer.kind(), height),
+                hex::encode(root).into_bytes().into(),
+            )
+            .await
+            .map_err(|e| modelda_da::Error::Io {
+                path: modelda_archive::root_name(layer.kind(), height).into(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
+        Ok(())
     }
 
     /// Every leaf of `p`'s model, with its place in `p`'s blobs.
@@ -296,6 +479,45 @@ enum Leaf {
     Present,
     Lost,
 }
+
+/// What archiving some leaves and blobs did.
+#[derive(Default)]
+struct Tally {
+    written: u64,
+    bytes: u64,
+    present: u64,
+    lost: u64,
+    kits: u64,
+    proofs_lost: u64,
+}
+
+impl Tally {
+    fn leaf(&mut self, l: Leaf) {
+        match l {
+            Leaf::Written(n) => {
+                self.written += 1;
+                self.bytes += n;
+            }
+            Leaf::Present => self.present += 1,
+            Leaf::Lost => self.lost += 1,
+        }
+    }
+
+    fn add(&mut self, t: Tally) {
+        self.written += t.written;
+        self.bytes += t.bytes;
+        self.present += t.present;
+        self.lost += t.lost;
+        self.kits += t.kits;
+        self.proofs_lost += t.proofs_lost;
+    }
+}
+
+/// Blobs read and archived at the same time.
+const BLOBS: usize = 2;
+
+/// Longest one blob may take to read, check, write and prove.
+const BLOB_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Longest one leaf may take to check, read and write.
 const LEAF_TIMEOUT: Duration = Duration::from_secs(300);

@@ -455,7 +455,7 @@ impl Api {
 
     /// The blob at `locator` on `layer`, from the cache or the layer, read
     /// once however many ask at the same time.
-    async fn read_blob(
+    pub(crate) async fn read_blob(
         &self,
         layer: &Arc<dyn DaLayer>,
         locator: &Locator,
@@ -505,6 +505,12 @@ impl Api {
         let layer = self.layer_for(locator)?;
         let unavailable = |e: modelda_da::Error| {
             tracing::warn!(%locator, error = %e, "proof failed");
+            if e.is_pruned() {
+                return pruned(
+                    &format!("the proof of blob {locator}"),
+                    self.archive().is_some(),
+                );
+            }
             ApiError::new(
                 Code::LayerUnavailable,
                 format!("the DA layer did not prove blob {locator}; try again"),
@@ -632,6 +638,9 @@ impl Api {
                 let blob_shares = modelda_da::square::shares_for(data.len()) as u32;
                 let kept = layer.subtree_roots(locator).await.map_err(|e| {
                     tracing::warn!(%locator, error = %e, "subtree roots failed");
+                    if e.is_pruned() {
+                        return pruned(&format!("blob {locator}"), self.archive().is_some());
+                    }
                     ApiError::new(
                         Code::LayerUnavailable,
                         format!(
@@ -668,6 +677,12 @@ impl Api {
             .await
             .map_err(|e| {
                 tracing::warn!(%locator, error = %e, "share proof failed");
+                if e.is_pruned() {
+                    return pruned(
+                        &format!("the shares of blob {locator}"),
+                        self.archive().is_some(),
+                    );
+                }
                 ApiError::new(
                     Code::LayerUnavailable,
                     format!("the DA layer did not prove shares of blob {locator}; try again"),
@@ -687,6 +702,12 @@ impl Api {
         }
         let root = self.layer_for(locator)?.data_root(h).await.map_err(|e| {
             tracing::warn!(%locator, error = %e, "header read failed");
+            if e.is_pruned() {
+                return pruned(
+                    &format!("the header at height {h}"),
+                    self.archive().is_some(),
+                );
+            }
             ApiError::new(
                 Code::LayerUnavailable,
                 format!("the DA layer did not give the header at height {h}; try again"),

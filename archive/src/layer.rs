@@ -93,6 +93,30 @@ pub struct ArchivedLayer {
     archive: Option<crate::Archive>,
     peer: Option<Arc<crate::PeerSource>>,
     keep: bool,
+    /// Blobs rebuilt from kits lately, newest last.
+    rebuilt: std::sync::Mutex<std::collections::VecDeque<Arc<Rebuilt>>>,
+}
+
+/// A blob rebuilt from its kit.
+struct Rebuilt {
+    locator: String,
+    kit: crate::BlobKit,
+    blob: Vec<u8>,
+}
+
+/// Rebuilt blobs kept for the proofs that follow a blob read.
+const REBUILT: usize = 4;
+
+/// The object name of the data root of block `height` of a `kind` layer.
+pub fn root_name(kind: modelda_da::LayerKind, height: u64) -> String {
+    format!("roots/{kind}-{height}")
+}
+
+fn archive_error(name: String, e: crate::Error) -> modelda_da::Error {
+    modelda_da::Error::Io {
+        path: name.into(),
+        source: std::io::Error::other(e.to_string()),
+    }
 }
 
 impl ArchivedLayer {
@@ -109,6 +133,56 @@ impl ArchivedLayer {
             archive,
             peer,
             keep,
+            rebuilt: Default::default(),
+        }
+    }
+
+    /// The blob at `locator` rebuilt from its kit in the archive; `None`
+    /// without an archive or a kit.
+    async fn rebuilt(&self, locator: &Locator) -> modelda_da::Result<Option<Arc<Rebuilt>>> {
+        let Some(a) = &self.archive else {
+            return Ok(None);
+        };
+        let text = locator.to_string();
+        if let Some(r) = self
+            .rebuilt
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .find(|r| r.locator == text)
+        {
+            return Ok(Some(r.clone()));
+        }
+        let Some((kit, blob)) = a
+            .rebuild_blob(locator)
+            .await
+            .map_err(|e| archive_error(crate::kit_name(locator), e))?
+        else {
+            return Ok(None);
+        };
+        let r = Arc::new(Rebuilt {
+            locator: text,
+            kit,
+            blob,
+        });
+        let mut cache = self.rebuilt.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= REBUILT {
+            cache.pop_front();
+        }
+        cache.push_back(r.clone());
+        Ok(Some(r))
+    }
+
+    /// The data root of block `height`: the layer's, else the one the
+    /// archive kept.
+    async fn root_at(&self, height: u64, kept: Option<[u8; 32]>) -> modelda_da::Result<[u8; 32]> {
+        match self.inner.data_root(height).await {
+            Ok(Some(r)) => Ok(r),
+            Ok(None) => Err(modelda_da::Error::Square {
+                height,
+                detail: "the layer's header has no data root".into(),
+            }),
+            Err(e) => kept.ok_or(e),
         }
     }
 
@@ -173,6 +247,13 @@ impl DaLayer for ArchivedLayer {
                     tracing::warn!(%locator, error = %x, "the archive's copy of a blob is unusable")
                 }
             }
+            match self.rebuilt(locator).await {
+                Ok(Some(r)) => return Ok(r.blob.clone()),
+                Ok(None) => {}
+                Err(x) => {
+                    tracing::warn!(%locator, error = %x, "the blob does not rebuild from the archive")
+                }
+            }
         }
         if let Some(p) = &self.peer {
             match p.blob(locator, MAX_BLOB_BYTES).await {
@@ -190,7 +271,22 @@ impl DaLayer for ArchivedLayer {
     }
 
     async fn prove(&self, locator: &Locator) -> modelda_da::Result<modelda_da::InclusionProof> {
-        self.inner.prove(locator).await
+        let e = match self.inner.prove(locator).await {
+            Ok(p) => return Ok(p),
+            Err(e) => e,
+        };
+        if let Some(a) = &self.archive {
+            match a.get_kit(locator).await {
+                Ok(Some(kit)) => {
+                    if let Some(p) = kit.proof {
+                        return Ok(p);
+                    }
+                }
+                Ok(None) => {}
+                Err(x) => tracing::warn!(%locator, error = %x, "the archive's kit is unusable"),
+            }
+        }
+        Err(e)
     }
 
     async fn verify(
@@ -211,11 +307,46 @@ impl DaLayer for ArchivedLayer {
         locator: &Locator,
         shares: std::ops::Range<u32>,
     ) -> modelda_da::Result<celestia_types::ShareProof> {
-        self.inner.prove_shares(locator, shares).await
+        let e = match self.inner.prove_shares(locator, shares.clone()).await {
+            Ok(p) => return Ok(p),
+            Err(e) => e,
+        };
+        let r = match self.rebuilt(locator).await {
+            Ok(Some(r)) => r,
+            Ok(None) => return Err(e),
+            Err(x) => {
+                tracing::warn!(%locator, error = %x, "the blob does not rebuild from the archive");
+                return Err(e);
+            }
+        };
+        let (Some(square), Some((height, namespace, _))) = (&r.kit.square, locator.square_parts())
+        else {
+            return Err(e);
+        };
+        let root = self.root_at(height, r.kit.data_root()).await?;
+        let (square, r2) = (square.clone(), r.clone());
+        tokio::task::spawn_blocking(move || square.prove(namespace, &r2.blob, shares, &root))
+            .await
+            .map_err(|j| modelda_da::Error::BadProof {
+                locator: locator.to_string(),
+                reason: j.to_string(),
+            })?
+            .map_err(|reason| modelda_da::Error::BadProof {
+                locator: locator.to_string(),
+                reason: format!("the archive's kit: {reason}"),
+            })
     }
 
     async fn subtree_roots(&self, locator: &Locator) -> modelda_da::Result<Option<Arc<String>>> {
-        self.inner.subtree_roots(locator).await
+        match self.inner.subtree_roots(locator).await {
+            Ok(r) => Ok(r),
+            // The caller computes them from the blob, which the archive
+            // rebuilds.
+            Err(e) => match &self.archive {
+                Some(a) if a.has_kit(locator).await.unwrap_or(false) => Ok(None),
+                _ => Err(e),
+            },
+        }
     }
 
     async fn prepare_proofs(&self, height: u64) -> modelda_da::Result<()> {
@@ -223,6 +354,22 @@ impl DaLayer for ArchivedLayer {
     }
 
     async fn data_root(&self, height: u64) -> modelda_da::Result<Option<[u8; 32]>> {
-        self.inner.data_root(height).await
+        let e = match self.inner.data_root(height).await {
+            Ok(r) => return Ok(r),
+            Err(e) => e,
+        };
+        if let Some(a) = &self.archive {
+            let name = root_name(self.inner.kind(), height);
+            if let Ok(Some(raw)) = a.get_note(&name, 64).await {
+                if let Some(r) = std::str::from_utf8(&raw)
+                    .ok()
+                    .and_then(|t| hex::decode(t.trim()).ok())
+                    .and_then(|v| <[u8; 32]>::try_from(v).ok())
+                {
+                    return Ok(Some(r));
+                }
+            }
+        }
+        Err(e)
     }
 }

@@ -14,6 +14,7 @@
 
 #[doc(hidden)]
 pub mod conformance;
+mod kit;
 mod layer;
 mod leaf;
 mod memory;
@@ -21,7 +22,8 @@ mod peer;
 mod source;
 mod store;
 
-pub use layer::{ArchivedLayer, BlobReader, LayerSource, MAX_BLOB_BYTES};
+pub use kit::{kit_name, BlobKit, KitLeaf, MAX_KIT_BYTES, MAX_KIT_LEAVES};
+pub use layer::{root_name, ArchivedLayer, BlobReader, LayerSource, MAX_BLOB_BYTES};
 pub use leaf::{LeafKey, MAX_LEAF_BYTES};
 pub use memory::MemorySource;
 pub use peer::PeerSource;

@@ -189,6 +189,15 @@ impl Archive {
         }
     }
 
+    /// Whether any object is held as `name`.
+    pub async fn has_object(&self, name: &str) -> Result<bool> {
+        match self.store.head(&self.path(name)).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(store_error(name, e)),
+        }
+    }
+
     /// The object held as `key`, unchecked; `None` when there is none.
     /// An object of the wrong size is not read at all.
     pub async fn get_leaf(&self, key: &LeafKey) -> Result<Option<Bytes>> {

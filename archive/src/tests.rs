@@ -121,3 +121,77 @@ fn archive_specs_parse() {
     }
     assert!(ArchiveSpec::parse("dir", Some("http://x")).is_err());
 }
+
+/// A square locator of `data` (its share commitment recomputed).
+fn locator_of(data: &[u8]) -> modelda_da::Locator {
+    let probe: modelda_da::Locator = format!("local:7:6b697474657374000001:{}", "00".repeat(32))
+        .parse()
+        .unwrap();
+    let (_, ns, _) = probe.square_parts().unwrap();
+    let c = modelda_da::square::share_commitment(ns.as_bytes(), data);
+    format!("local:7:6b697474657374000001:{}", hex::encode(c))
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_blob_rebuilds_from_its_kit_and_leaves_and_refuses_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = ArchiveSpec::parse(dir.path().join("a").to_str().unwrap(), None).unwrap();
+    let archive = Archive::open(spec).unwrap();
+    // A blob: a header, two leaves, a gap, a trailer.
+    let l1: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
+    let l2: Vec<u8> = (0..3000u32).map(|i| (i % 13) as u8).collect();
+    let mut blob = vec![0xaa; 40];
+    blob.extend_from_slice(&l1);
+    blob.extend_from_slice(&[0xbb; 17]);
+    blob.extend_from_slice(&l2);
+    blob.extend_from_slice(&[0xcc; 9]);
+    let k1 = LeafKey::whole(*blake3::hash(&l1).as_bytes(), l1.len() as u64).unwrap();
+    let k2 = LeafKey::whole(*blake3::hash(&l2).as_bytes(), l2.len() as u64).unwrap();
+    let loc = locator_of(&blob);
+    assert!(
+        archive.rebuild_blob(&loc).await.unwrap().is_none(),
+        "no kit yet"
+    );
+    let kit = BlobKit::new(&loc, &blob, vec![(5057, k2), (40, k1)]).unwrap();
+    assert_eq!(kit.leaves.len(), 2);
+    // Wrong places are refused when the kit is made.
+    assert!(BlobKit::new(&loc, &blob, vec![(41, k1)]).is_err());
+    assert!(BlobKit::new(&loc, &blob, vec![(40, k1), (41, k2)]).is_err());
+    archive.put_kit(&loc, &kit).await.unwrap();
+    // A leaf missing: an error naming it, not a wrong blob.
+    archive.put_leaf(&k1, l1.clone().into()).await.unwrap();
+    let e = archive.rebuild_blob(&loc).await.unwrap_err().to_string();
+    assert!(e.contains("not archived"), "{e}");
+    archive.put_leaf(&k2, l2.clone().into()).await.unwrap();
+    let (_, got) = archive.rebuild_blob(&loc).await.unwrap().unwrap();
+    assert_eq!(got, blob);
+    // The kit is this blob's only: another locator's name refuses it.
+    let other = locator_of(&blob[1..]);
+    let mut foreign = kit.clone();
+    foreign.locator = loc.to_string();
+    archive.put_kit(&other, &foreign).await.unwrap();
+    assert!(archive.rebuild_blob(&other).await.is_err());
+    // Damaged kits: wrong other bytes, leaves past the blob, a huge length.
+    for damage in [
+        |k: &mut BlobKit| k.rest = "AAAA".into(),
+        |k: &mut BlobKit| k.leaves[1].at = 1 << 40,
+        |k: &mut BlobKit| k.len = u64::MAX,
+        |k: &mut BlobKit| k.leaves[0].leaf = "zz".into(),
+    ] {
+        let mut k = kit.clone();
+        damage(&mut k);
+        archive.put_kit(&loc, &k).await.unwrap();
+        assert!(archive.rebuild_blob(&loc).await.is_err());
+    }
+    // Other bytes changed: the blob no longer matches its locator.
+    let mut k = kit.clone();
+    let mut rest =
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &k.rest).unwrap();
+    rest[0] ^= 1;
+    k.rest = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, rest);
+    archive.put_kit(&loc, &k).await.unwrap();
+    let e = archive.rebuild_blob(&loc).await.unwrap_err().to_string();
+    assert!(e.contains("does not match its locator"), "{e}");
+}

@@ -21,6 +21,7 @@ use crate::{Error, Result};
 
 pub(crate) mod commitment;
 mod dah_tree;
+pub mod kept;
 mod nmt_range;
 pub mod parts;
 pub use commitment::share_commitment;

@@ -7,6 +7,8 @@
 //       --base ID --finetune ID --quantized ID --wide ID --a KEYHINT --b KEYHINT \
 //       --base-name NAME --tensor-hash HASH
 //   node e2e/browser.mjs --url ... --out DIR --mode corrupt --base ID --file PATH --tensor NAME
+//   node e2e/browser.mjs --url ... --out DIR --mode verify --base ID --file PATH [--tensor NAME] \
+//       --expect pass|fail [--says TEXT]
 //
 // Writes a screenshot of each page and figures.json (page weight, render
 // times) to DIR. Exits non-zero, saying what failed, on the first failure,
@@ -270,9 +272,30 @@ async function corrupt() {
   await shot(page, 'verify-fail');
 }
 
+/** "Verify in this browser" on one file or tensor: the verdict expected, and what it says. */
+async function verifyOne() {
+  const { page } = await newPage();
+  const q = { file: opts.file, ...(opts.tensor ? { tensor: opts.tensor } : {}) };
+  await open(page, `/model/${opts.base}?${new URLSearchParams(q)}`);
+  let got;
+  let said;
+  if (opts.expect === 'fail' && (await page.locator('#verify').count()) === 0) {
+    // The page could not load the signed claims at all: it says why.
+    got = 'fail';
+    said = await page.evaluate(() => document.getElementById('main')?.innerText ?? '');
+  } else {
+    got = await verify(page);
+    said = await page.textContent('#verdict');
+  }
+  check(got === opts.expect, `the verification gives "${opts.expect}" (got "${got}": ${said})`);
+  if (opts.says) check(said.includes(opts.says), `the verdict says "${opts.says}" (${said})`);
+  await shot(page, `verify-${opts.expect}`);
+}
+
 let code = 0;
 try {
   if (opts.mode === 'corrupt') await corrupt();
+  else if (opts.mode === 'verify') await verifyOne();
   else await full();
 } catch (e) {
   console.error(e instanceof Error ? e.stack : String(e));
@@ -284,6 +307,9 @@ try {
   code = 1;
 }
 await browser.close();
-for (const p of problems) console.error(p);
-if (problems.length > 0) code = 1;
+// A refused chunk is logged by the browser as a failed load: expected
+// when the verification is to fail.
+const real = problems.filter((p) => !(opts.expect === 'fail' && p.includes('Failed to load resource')));
+for (const p of real) console.error(p);
+if (real.length > 0) code = 1;
 process.exit(code);

@@ -16,7 +16,7 @@ use super::api::{
 use super::{repo, require_tools};
 
 /// Node.js, Chromium and the explorer's npm packages, or why not.
-fn browser_tools() -> Option<(PathBuf, PathBuf)> {
+pub(super) fn browser_tools() -> Option<(PathBuf, PathBuf)> {
     let explorer = repo().join("explorer");
     let chromium = std::env::var_os("CHROMIUM")
         .map(PathBuf::from)
@@ -64,7 +64,12 @@ fn wide_model(dir: &Path, n: usize) {
 /// Runs the browser script; each line it prints goes to `on_line` as it
 /// comes (the script asks for a publication mid-run so that the live feed
 /// has something to show).
-fn run_browser(explorer: &Path, chromium: &Path, args: &[&str], mut on_line: impl FnMut(&str)) {
+pub(super) fn run_browser(
+    explorer: &Path,
+    chromium: &Path,
+    args: &[&str],
+    mut on_line: impl FnMut(&str),
+) {
     use std::io::BufRead as _;
     let mut child = Command::new("node")
         .arg("e2e/browser.mjs")
