@@ -514,7 +514,7 @@ impl Tally {
 }
 
 /// Blobs read and archived at the same time.
-const BLOBS: usize = 2;
+const BLOBS: usize = 4;
 
 /// Longest one blob may take to read, check, write and prove.
 const BLOB_TIMEOUT: Duration = Duration::from_secs(600);

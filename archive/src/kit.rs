@@ -201,6 +201,34 @@ impl Archive {
         self.has_object(&kit_name(locator)).await
     }
 
+    /// Every kit held, by its blob's locator; objects under `kits/` whose
+    /// names are not locators are counted and returned.
+    pub async fn kits(&self, mut each: impl FnMut(Locator)) -> Result<u64> {
+        use futures::StreamExt as _;
+        let mut list = self.list_under("kits");
+        let mut foreign = 0;
+        while let Some(m) = list.next().await {
+            let m = m.map_err(|e| Error::Store {
+                name: "kits/".into(),
+                source: Box::new(e),
+            })?;
+            let name = m.location.filename().unwrap_or_default();
+            let parsed = name
+                .parse::<Locator>()
+                .or_else(|_| name.replace("%3A", ":").parse::<Locator>());
+            match parsed {
+                Ok(l) => each(l),
+                Err(_) => foreign += 1,
+            }
+        }
+        Ok(foreign)
+    }
+
+    /// Deletes `locator`'s kit (nothing when there is none).
+    pub async fn delete_kit(&self, locator: &Locator) -> Result<()> {
+        self.delete_object(&kit_name(locator)).await
+    }
+
     /// `locator`'s kit, if held.
     pub async fn get_kit(&self, locator: &Locator) -> Result<Option<BlobKit>> {
         let Some(raw) = self.get_note(&kit_name(locator), MAX_KIT_BYTES).await? else {
@@ -243,8 +271,9 @@ impl Archive {
             let gap = (range.start - blob.len() as u64) as usize;
             blob.extend_from_slice(&rest[from_rest..from_rest + gap]);
             from_rest += gap;
-            let bytes: Bytes = self.get_leaf(&key).await?.ok_or_else(|| {
-                corrupt(locator, format!("leaf {key} of the blob is not archived"))
+            let bytes: Bytes = self.get_leaf(&key).await?.ok_or_else(|| Error::Corrupt {
+                name: key.name(),
+                reason: format!("not archived, and the kit of blob {locator} lists it"),
             })?;
             if !key.check(&bytes) {
                 return Err(Error::Corrupt {

@@ -189,6 +189,22 @@ impl Archive {
         }
     }
 
+    /// The objects under directory `dir`.
+    pub(crate) fn list_under(
+        &self,
+        dir: &str,
+    ) -> futures::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>> {
+        self.store.list(Some(&self.path(dir)))
+    }
+
+    /// Deletes the object `name` (nothing when there is none).
+    pub(crate) async fn delete_object(&self, name: &str) -> Result<()> {
+        match self.store.delete(&self.path(name)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(store_error(name, e)),
+        }
+    }
+
     /// Whether any object is held as `name`.
     pub async fn has_object(&self, name: &str) -> Result<bool> {
         match self.store.head(&self.path(name)).await {

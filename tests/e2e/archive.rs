@@ -301,6 +301,14 @@ async fn weights_outlive_the_storage_window_through_the_archive() {
         .unwrap();
         assert_eq!(held["held"]["leaves"], leaves.len() as u64, "{held}");
         assert_eq!(held["lag_publications"], 0, "{held}");
+        // Every kit rebuilds its blob from the archived leaves.
+        let v: Value = serde_json::from_str(&modelda_ok(
+            &a_dir,
+            &["--json", "archive", "verify", "--archive", "arch"],
+        ))
+        .unwrap();
+        assert!(v["kits"].as_u64().unwrap() > 4, "{v}");
+        assert_eq!(v["kits"], v["kits_good"], "{v}");
 
         // Without an archive: a clear error naming the pruning and the flag.
         let (code, body) = get(&format!("http://{b}/chunks/{}", leaves[0].1));
@@ -452,6 +460,9 @@ fn archiving_survives_kill_9() {
         .map(|f| f["size"].as_u64().unwrap().div_ceil(16 << 10).max(1))
         .sum();
     assert_eq!(v["good"], v["checked"], "{v}");
+    // Every blob's kit written, whole, after its leaves.
+    assert!(v["kits"].as_u64().unwrap() > 0, "{v}");
+    assert_eq!(v["kits"], v["kits_good"], "{v}");
     assert!(
         v["checked"].as_u64().unwrap() <= leaves
             && v["checked"].as_u64().unwrap() >= leaves - files.len() as u64,

@@ -111,42 +111,64 @@ fn dah_inner(l: &[u8; 32], r: &[u8; 32]) -> [u8; 32] {
 
 impl BlobSquareProof {
     /// Keeps what `full` (the proof of every share of a blob of `shares`
-    /// shares, from the layer) holds that the blob cannot give. `full` is
-    /// checked against `data_root` first.
+    /// shares, from the layer) holds that the blob cannot give. Checked
+    /// against `data_root` as far as what is kept goes: the rows' roots
+    /// and paths, and the NMT proofs of the rows the blob does not fill
+    /// (their siblings are kept). The rows it fills are not hashed here:
+    /// nothing of them is kept, and a proof rebuilt later is checked
+    /// against the data root whole before it is given out.
     pub fn keep(full: &ShareProof, shares: u32, data_root: &[u8; 32]) -> Result<Self, String> {
-        let covered = full
-            .covered_range(celestia_types::hash::Hash::Sha256(*data_root))
-            .map_err(|e| format!("the layer's proof does not verify: {e}"))?;
-        if covered.end - covered.start != u64::from(shares) || full.data.len() != shares as usize {
-            return Err(format!(
-                "the layer proved shares {covered:?}, not the blob's {shares}"
-            ));
+        let root = celestia_types::hash::Hash::Sha256(*data_root);
+        let rp = &full.row_proof;
+        if rp.proofs().is_empty() || full.share_proofs.len() != rp.row_roots().len() {
+            return Err("the layer's proof has no rows, or rows without proofs".into());
         }
-        let total = full.row_proof.proofs()[0].total;
+        rp.verify(root)
+            .map_err(|e| format!("the layer's rows do not prove to the data root: {e}"))?;
+        let total = rp.proofs()[0].total;
         let width = u16::try_from(total / 4)
             .ok()
-            .filter(|w| w.is_power_of_two() && *w <= MAX_WIDTH)
+            .filter(|w| w.is_power_of_two() && *w <= MAX_WIDTH && usize::from(*w) * 4 == total)
             .ok_or_else(|| format!("a data root tree of {total} leaves"))?;
-        let w = u64::from(width);
-        let mut rows = Vec::with_capacity(full.share_proofs.len());
+        let w = usize::from(width);
+        let start = usize::from(rp.start_row()) * w + full.share_proofs[0].start_idx() as usize;
+        let kept = BlobSquareProof {
+            width,
+            start: start as u64,
+            shares,
+            rows: Vec::new(),
+            dah: String::new(),
+        };
+        let geometry = kept.geometry()?;
+        if geometry.len() != full.share_proofs.len()
+            || full.data.len() != shares as usize
+            || geometry[0].0 != usize::from(rp.start_row())
+        {
+            return Err(format!(
+                "the layer proved {} shares over {} rows, not the blob's {shares}",
+                full.data.len(),
+                full.share_proofs.len()
+            ));
+        }
+        let ns = full.namespace_id;
+        let mut rows = Vec::with_capacity(geometry.len());
         let mut at = 0usize;
-        for p in &full.share_proofs {
-            let (lo, hi) = (p.start_idx() as usize, p.end_idx() as usize);
-            let mine = full
-                .data
-                .get(at..at + (hi - lo))
-                .ok_or_else(|| bad("the layer's proof has fewer shares than its rows"))?;
-            at += hi - lo;
+        for (((_, cols), p), row_root) in
+            geometry.iter().zip(&full.share_proofs).zip(rp.row_roots())
+        {
+            if p.is_of_absence() || (p.start_idx() as usize..p.end_idx() as usize) != *cols {
+                return Err("the layer proved other shares of a row than the blob's".into());
+            }
+            let mine = &full.data[at..at + cols.len()];
+            at += cols.len();
             // A row the blob fills: its one sibling, the parity half's
             // root, is the blob's to compute.
-            if lo == 0
-                && hi == usize::from(width)
-                && p.siblings().len() == 1
-                && parity_root(mine)? == p.siblings()[0].to_array()
-            {
+            if *cols == (0..w) {
                 rows.push(String::new());
                 continue;
             }
+            p.verify_range(row_root, mine, *ns)
+                .map_err(|e| format!("the layer's proof of a row does not verify: {e:?}"))?;
             let mut raw = Vec::with_capacity(p.siblings().len() * NODE_LEN);
             for s in p.siblings() {
                 raw.extend_from_slice(&s.to_array());
@@ -155,14 +177,8 @@ impl BlobSquareProof {
         }
         // The data root tree's siblings of the rows, from the first and
         // last rows' paths.
-        let (s, e) = (
-            usize::from(full.row_proof.start_row()),
-            usize::from(full.row_proof.end_row()),
-        );
-        let (first, last) = (
-            &full.row_proof.proofs()[0],
-            full.row_proof.proofs().last().expect("a row"),
-        );
+        let (s, e) = (usize::from(rp.start_row()), usize::from(rp.end_row()));
+        let (first, last) = (&rp.proofs()[0], rp.proofs().last().expect("a row"));
         let mut dah = Vec::new();
         for r in sibling_ranges(total, s..e + 1) {
             let d = (r.end - r.start).trailing_zeros() as usize;
@@ -173,15 +189,11 @@ impl BlobSquareProof {
                 .ok_or_else(|| bad("a row's path is too short"))?;
             dah.extend_from_slice(aunt);
         }
-        let kept = BlobSquareProof {
-            width,
-            start: covered.start,
-            shares,
+        Ok(BlobSquareProof {
             rows,
             dah: B64.encode(dah),
-        };
-        debug_assert_eq!(covered.start / w, s as u64);
-        Ok(kept)
+            ..kept
+        })
     }
 
     /// The rows the blob touches, and the columns it holds in each.
