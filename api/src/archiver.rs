@@ -363,6 +363,12 @@ impl Archiver {
                 tracing::warn!(blob = %loc, "the layer pruned a blob's proof before it was archived");
                 tally.proofs_lost += 1;
             }
+            // A proof that does not check will not check next time either:
+            // the kit keeps the blob, without a proof, and archiving goes on.
+            Err(e @ modelda_da::Error::BadProof { .. }) => {
+                tracing::warn!(blob = %loc, error = %e, "the layer's proof of a blob does not check; its kit keeps no proof");
+                tally.proofs_lost += 1;
+            }
             Err(e) => return Err(format!("proving blob {loc}: {e}")),
         }
         archive.put_kit(&loc, &kit).await.map_err(store_err)?;

@@ -97,6 +97,10 @@ pub fn archive(json: bool, cmd: &ArchiveCommand) -> Result<()> {
                 .leaves(|_| {})
                 .await
                 .with_context(|| format!("listing the archive {}", a.spec()))?;
+            let mut kits = 0u64;
+            a.kits(|_| kits += 1)
+                .await
+                .with_context(|| format!("listing the archive {}", a.spec()))?;
             let progress = progress(&t.dir.index_dir)?;
             let indexed = if t.dir.index_dir.exists() {
                 let index = open_reader(&t.dir.index_dir)?;
@@ -115,6 +119,7 @@ pub fn archive(json: bool, cmd: &ArchiveCommand) -> Result<()> {
                     json!({
                         "archive": a.spec().to_string(),
                         "held": held,
+                        "kits": kits,
                         "progress": progress,
                         "index_height": indexed.and_then(|i| i.0),
                         "publications_indexed": indexed.map(|i| i.1),
@@ -123,7 +128,11 @@ pub fn archive(json: bool, cmd: &ArchiveCommand) -> Result<()> {
                 );
             } else {
                 out!("archive   {}", a.spec());
-                out!("holds     {} leaves, {} bytes", held.leaves, held.bytes);
+                out!(
+                    "holds     {} leaves, {} bytes; {kits} blob kits (what rebuilds and proves a blob past the layer's window)",
+                    held.leaves,
+                    held.bytes
+                );
                 if held.foreign > 0 {
                     out!("          {} objects that are not leaves", held.foreign);
                 }
@@ -136,6 +145,9 @@ pub fn archive(json: bool, cmd: &ArchiveCommand) -> Result<()> {
                             p.height,
                             h.map_or("none".into(), |h| h.to_string())
                         );
+                        if p.proofs_lost > 0 {
+                            out!("lost      {} blobs' proofs: the layer pruned them before their kits were written, so no inclusion proof of them can come from this archive", p.proofs_lost);
+                        }
                         if p.leaves_lost > 0 {
                             out!("lost      {} leaves the layer pruned before they were archived (fill them with `modelda archive sync --from URL`)", p.leaves_lost);
                         }

@@ -300,6 +300,8 @@ async fn weights_outlive_the_storage_window_through_the_archive() {
         ))
         .unwrap();
         assert_eq!(held["held"]["leaves"], leaves.len() as u64, "{held}");
+        assert!(held["kits"].as_u64().unwrap() > 4, "{held}");
+        assert_eq!(held["progress"]["proofs_lost"], 0, "{held}");
         assert_eq!(held["lag_publications"], 0, "{held}");
         // Every kit rebuilds its blob from the archived leaves.
         let v: Value = serde_json::from_str(&modelda_ok(
