@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use modelda_api::{Api, Archiver, Limits};
 use modelda_archive::{Archive, ArchiveSpec};
-use modelda_benches::{bench_dir, median};
+use modelda_benches::{bench_dir, copy_dir, median, modelda};
 use modelda_da::{ChainLimits, DaLayer, LocalChain, LocalLayer};
 use modelda_fixtures::sample::{write_model, SampleOptions};
 use modelda_indexer::{follow, FollowOptions, Index};
@@ -59,39 +59,6 @@ fn args() -> Args {
         }
     }
     a
-}
-
-fn modelda(root: &Path, args: &[&str]) -> Value {
-    let bin = bench_dir().parent().unwrap().join("modelda");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build --release -p modelda-cli` first",
-        bin.display()
-    );
-    let out = std::process::Command::new(&bin)
-        .args(args)
-        .current_dir(root)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "modelda {args:?}: {} {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &to.join(e.file_name()));
-        } else {
-            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
-    }
 }
 
 fn publish(root: &Path, dir: &str, key: &str, extra: &[&str]) -> Value {

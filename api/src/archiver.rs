@@ -316,21 +316,31 @@ impl Archiver {
             }
             Err(e) => return Err(format!("reading blob {loc}: {e}")),
         };
-        // The leaves, each checked against its commitment.
-        let mut good = Vec::with_capacity(wants.len());
+        // The leaves at their places, each checked (once) as the kit is
+        // made: one whose bytes are not there is lost, not stored.
+        let mut placed = Vec::with_capacity(wants.len());
         for w in &wants {
             let Some(place) = w.places.first() else {
                 continue;
             };
             let at = place.offset as u64 + modelda_wire::envelope::HEADER_LEN as u64;
-            match blob.get(at as usize..(at + w.key.len()) as usize) {
-                Some(b) if w.key.check(b) => good.push((at, w.key)),
-                _ => {
-                    tracing::warn!(blob = %loc, leaf = %w.key, "the blob does not hold the leaf its record places there");
-                    tally.lost += 1;
-                }
+            if blob.len() as u64 >= at + w.key.len() {
+                placed.push((at, w.key));
+            } else {
+                tracing::warn!(blob = %loc, leaf = %w.key, "the blob does not hold the leaf its record places there");
+                tally.lost += 1;
             }
         }
+        let (mut kit, refused) =
+            modelda_archive::BlobKit::new(&loc, &blob, placed.clone()).map_err(store_err)?;
+        for (_, key) in &refused {
+            tracing::warn!(blob = %loc, leaf = %key, "the blob does not hold the leaf its record places there");
+        }
+        tally.lost += refused.len() as u64;
+        let good: Vec<(u64, LeafKey)> = placed
+            .into_iter()
+            .filter(|p| !refused.contains(p))
+            .collect();
         let mut puts = futures::stream::iter(good.iter().copied())
             .map(|(at, key)| {
                 let blob = blob.clone();
@@ -356,7 +366,6 @@ impl Archiver {
             }
         }
         drop(puts);
-        let mut kit = modelda_archive::BlobKit::new(&loc, &blob, good).map_err(store_err)?;
         match self.blob_proof(&layer, &loc, &blob, &mut kit).await {
             Ok(()) => {}
             Err(e) if e.is_pruned() => {

@@ -93,14 +93,21 @@ impl BlobKit {
     pub const VERSION: u8 = 1;
 
     /// The kit of `blob` at `locator`, whose leaves `leaves` (each at its
-    /// payload's offset) are archived on their own. Leaves are checked
-    /// against the blob's bytes.
-    pub fn new(locator: &Locator, blob: &[u8], mut leaves: Vec<(u64, LeafKey)>) -> Result<BlobKit> {
+    /// payload's offset) are archived on their own; and the leaves whose
+    /// bytes there are not theirs (left out of the kit: their bytes stay
+    /// among the blob's other bytes). Each leaf is hashed here once; an
+    /// overlap or a leaf past the blob is an error.
+    pub fn new(
+        locator: &Locator,
+        blob: &[u8],
+        mut leaves: Vec<(u64, LeafKey)>,
+    ) -> Result<(BlobKit, Vec<(u64, LeafKey)>)> {
         leaves.sort_by_key(|(at, _)| *at);
         leaves.dedup_by_key(|(at, _)| *at);
         let mut rest = Vec::new();
         let mut at = 0u64;
         let mut listed = Vec::with_capacity(leaves.len());
+        let mut refused = Vec::new();
         for (start, key) in leaves {
             let end = start + key.len();
             let bytes = blob
@@ -113,10 +120,8 @@ impl BlobKit {
                     )
                 })?;
             if !key.check(bytes) {
-                return Err(corrupt(
-                    locator,
-                    format!("the blob's bytes at {start} are not leaf {key}"),
-                ));
+                refused.push((start, key));
+                continue;
             }
             rest.extend_from_slice(&blob[at as usize..start as usize]);
             listed.push(KitLeaf {
@@ -127,7 +132,7 @@ impl BlobKit {
             at = end;
         }
         rest.extend_from_slice(&blob[at as usize..]);
-        Ok(BlobKit {
+        let kit = BlobKit {
             v: Self::VERSION,
             locator: locator.to_string(),
             len: blob.len() as u64,
@@ -136,7 +141,8 @@ impl BlobKit {
             data_root: None,
             square: None,
             proof: None,
-        })
+        };
+        Ok((kit, refused))
     }
 
     /// The leaves and the gaps between them, checked to tile the blob;
