@@ -75,6 +75,8 @@ pub struct Archiver {
     archive: Archive,
     progress_path: PathBuf,
     after: Mutex<Option<PubId>>,
+    /// Whether kits held without a proof are done again.
+    filling: std::sync::atomic::AtomicBool,
 }
 
 fn parse_pub(s: &str) -> Option<PubId> {
@@ -115,7 +117,14 @@ impl Archiver {
             archive,
             progress_path,
             after: Mutex::new(after),
+            filling: std::sync::atomic::AtomicBool::new(false),
         })))
+    }
+
+    /// Has the archiver do again the kits it holds without a proof (when
+    /// another node may give what the layer no longer does).
+    pub fn fill_proofs(&self) {
+        self.filling.store(true, Ordering::Relaxed);
     }
 
     /// What it has done so far.
@@ -188,6 +197,91 @@ impl Archiver {
     /// hold the signed claims) and its leaves, then records it as done.
     #[tracing::instrument(name = "archive.publication", skip_all, fields(publication = %p.id))]
     async fn publication(&self, p: &PublicationEntry) -> Result<(), String> {
+        let (tally, records) = self.archive_one(p).await?;
+        let mut next = self.lock().clone();
+        next.publication = Some(format!("{}.{}", p.id.height, p.id.index));
+        next.height = next.height.max(p.id.height);
+        next.publications += 1;
+        next.records_lost += u64::from(!records);
+        next.leaves_lost += tally.lost;
+        next.proofs_lost += tally.proofs_lost;
+        tally.into_progress(&mut next);
+        write_atomic(&self.progress_path, &next)
+            .map_err(|e| format!("{}: {e}", self.progress_path.display()))?;
+        *self.lock() = next;
+        *self.after.lock().unwrap_or_else(|p| p.into_inner()) = Some(p.id);
+        Ok(())
+    }
+
+    /// Goes over every publication indexed up to the archiver's cursor
+    /// again (those after it are the next round's), archiving what is
+    /// missing: leaves the layer had pruned before their turn, which
+    /// another node now gives (`modelda archive sync`), and records
+    /// registered by hand after the cursor passed. What is held is
+    /// skipped (a kit held means its blob is done). Calls `each` after
+    /// each publication with it and what was found missing.
+    pub async fn sweep(
+        &self,
+        mut each: impl FnMut(&PublicationEntry, &SweepTally),
+    ) -> Result<SweepTally, String> {
+        let upto = *self.after.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(upto) = upto else {
+            return Ok(SweepTally::default());
+        };
+        let mut total = SweepTally::default();
+        // What is still lost once every publication up to the cursor has
+        // been gone over again.
+        let (mut lost, mut proofs_lost, mut records_lost) = (0, 0, 0);
+        let mut after = None;
+        loop {
+            let page = self
+                .api
+                .index()
+                .next_publications(after, PAGE, false)
+                .await
+                .map_err(|e| format!("reading the index: {e}"))?;
+            let mut passed = page.is_empty();
+            for p in page {
+                if p.id > upto && p.id.height != 0 {
+                    passed = true;
+                    break;
+                }
+                let (tally, records) = self.archive_one(&p).await?;
+                lost += tally.lost;
+                proofs_lost += tally.proofs_lost;
+                records_lost += u64::from(!records);
+                let t = SweepTally {
+                    publications: 1,
+                    leaves_written: tally.written,
+                    kits_written: tally.kits,
+                };
+                each(&p, &t);
+                total.publications += 1;
+                total.leaves_written += t.leaves_written;
+                total.kits_written += t.kits_written;
+                let mut next = self.lock().clone();
+                tally.into_progress(&mut next);
+                write_atomic(&self.progress_path, &next)
+                    .map_err(|e| format!("{}: {e}", self.progress_path.display()))?;
+                *self.lock() = next;
+                after = Some(p.id);
+            }
+            if passed {
+                let mut next = self.lock().clone();
+                next.leaves_lost = lost;
+                next.proofs_lost = proofs_lost;
+                next.records_lost = records_lost;
+                write_atomic(&self.progress_path, &next)
+                    .map_err(|e| format!("{}: {e}", self.progress_path.display()))?;
+                *self.lock() = next;
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Archives publication `p`'s record and leaves; what it did, and
+    /// whether its record is held.
+    async fn archive_one(&self, p: &PublicationEntry) -> Result<(Tally, bool), String> {
         tracing::debug!("archiving the record");
         let records = self.record(p).await?;
         tracing::debug!(records, "archiving the leaves");
@@ -223,32 +317,15 @@ impl Archiver {
         while let Some(o) = outcomes.next().await {
             tally.leaf(o?);
         }
-        let Tally {
-            written,
-            bytes,
-            present,
-            lost,
-            kits,
-            proofs_lost,
-        } = tally;
-        tracing::debug!(written, present, lost, kits, proofs_lost, "archived");
-        let mut next = self.lock().clone();
-        next.publication = Some(format!("{}.{}", p.id.height, p.id.index));
-        next.height = next.height.max(p.id.height);
-        next.publications += 1;
-        next.leaves_written += written;
-        next.bytes_written += bytes;
-        next.leaves_present += present;
-        next.leaves_lost += lost;
-        next.records_lost += u64::from(!records);
-        next.kits_written += kits;
-        next.proofs_lost += proofs_lost;
-        next.last_error = None;
-        write_atomic(&self.progress_path, &next)
-            .map_err(|e| format!("{}: {e}", self.progress_path.display()))?;
-        *self.lock() = next;
-        *self.after.lock().unwrap_or_else(|p| p.into_inner()) = Some(p.id);
-        Ok(())
+        tracing::debug!(
+            written = tally.written,
+            present = tally.present,
+            lost = tally.lost,
+            kits = tally.kits,
+            proofs_lost = tally.proofs_lost,
+            "archived"
+        );
+        Ok((tally, records))
     }
 
     /// Keeps `p`'s record blobs: read (and checked, signatures and all)
@@ -260,15 +337,54 @@ impl Archiver {
             .parse()
             .map_err(|e| format!("publication {}: {e}", p.id))?;
         let layer = self.api.layer_for(&loc).map_err(|e| e.message)?.clone();
-        let keeping =
-            modelda_archive::ArchivedLayer::new(layer, Some(self.archive.clone()), None, true);
+        let keeping = modelda_archive::ArchivedLayer::new(
+            layer.clone(),
+            Some(self.archive.clone()),
+            None,
+            true,
+        );
         match modelda_wire::record::open(&keeping, &loc, Some(p.model_id), None).await {
-            Ok(_) => Ok(true),
+            Ok(_) => {
+                self.record_kit(&layer, &loc).await?;
+                Ok(true)
+            }
             Err(modelda_wire::Error::Da(e)) if e.is_pruned() => {
                 tracing::warn!(record = %loc, "the layer pruned a record before it was archived");
                 Ok(false)
             }
             Err(e) => Err(format!("archiving record {loc}: {e}")),
+        }
+    }
+
+    /// Keeps the proof that the record's root page is in its block (a kit
+    /// of the page, with no leaves): what lets another node adopt the
+    /// publication from this one after the layer pruned it. Nothing when
+    /// it is held, or when the layer no longer proves it.
+    async fn record_kit(
+        &self,
+        layer: &Arc<dyn modelda_da::DaLayer>,
+        loc: &modelda_da::Locator,
+    ) -> Result<(), String> {
+        let archive = &self.archive;
+        let store_err =
+            |e: modelda_archive::Error| format!("the archive at {}: {e}", archive.spec());
+        if archive.has_kit(loc).await.map_err(store_err)? {
+            return Ok(());
+        }
+        let blob = self
+            .api
+            .read_blob(layer, loc)
+            .await
+            .map_err(|e| format!("reading record {loc}: {e}"))?;
+        let (mut kit, _) =
+            modelda_archive::BlobKit::new(loc, &blob, Vec::new()).map_err(store_err)?;
+        match self.blob_proof(layer, loc, &blob, &mut kit).await {
+            Ok(()) => archive.put_kit(loc, &kit).await.map_err(store_err),
+            Err(e) if e.is_pruned() || matches!(e, modelda_da::Error::BadProof { .. }) => {
+                tracing::warn!(record = %loc, error = %e, "no proof of the record's page to keep");
+                Ok(())
+            }
+            Err(e) => Err(format!("proving record {loc}: {e}")),
         }
     }
 
@@ -297,7 +413,20 @@ impl Archiver {
         let store_err =
             |e: modelda_archive::Error| format!("the archive at {}: {e}", archive.spec());
         let mut tally = Tally::default();
-        if archive.has_kit(&loc).await.map_err(store_err)? {
+        let held = if self.filling.load(Ordering::Relaxed) {
+            // A kit kept without its proof (the layer, or a peer, failed
+            // to prove the blob then) is done again: the proof may come
+            // now.
+            match archive.get_kit(&loc).await {
+                Ok(Some(k)) => k.square.is_some() || k.proof.is_some(),
+                Ok(None) => false,
+                Err(e) if e.is_lie() => false,
+                Err(e) => return Err(store_err(e)),
+            }
+        } else {
+            archive.has_kit(&loc).await.map_err(store_err)?
+        };
+        if held {
             tally.present += wants.len() as u64;
             return Ok(tally);
         }
@@ -506,7 +635,27 @@ struct Tally {
     proofs_lost: u64,
 }
 
+/// What [`Archiver::sweep`] found missing and archived.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct SweepTally {
+    /// Publications gone over.
+    pub publications: u64,
+    /// Leaves written.
+    pub leaves_written: u64,
+    /// Kits written.
+    pub kits_written: u64,
+}
+
 impl Tally {
+    /// Adds to the archiver's progress counters.
+    fn into_progress(self, p: &mut ArchiveProgress) {
+        p.leaves_written += self.written;
+        p.bytes_written += self.bytes;
+        p.leaves_present += self.present;
+        p.kits_written += self.kits;
+        p.last_error = None;
+    }
+
     fn leaf(&mut self, l: Leaf) {
         match l {
             Leaf::Written(n) => {

@@ -103,6 +103,47 @@ pub(crate) async fn blob(State(api): State<Api>, Path(locator): Path<String>) ->
     r.unwrap_or_else(IntoResponse::into_response)
 }
 
+/// `GET /kits/{locator}`: the archive's kit of a blob (its leaves by name,
+/// its other bytes, its compact inclusion proof), as another node's
+/// `archive sync` reads it. Whoever reads it checks everything in it.
+pub(crate) async fn kit(State(api): State<Api>, Path(locator): Path<String>) -> Response {
+    let started = Instant::now();
+    let r = async {
+        let loc: Locator = locator.parse().map_err(|e| {
+            ApiError::new(Code::BadInput, format!("{locator:?} is not a locator: {e}"))
+        })?;
+        let Some(archive) = api.archive() else {
+            return Err(ApiError::new(
+                Code::NotFound,
+                "this node keeps no archive (start it with --archive)",
+            ));
+        };
+        let raw = archive
+            .get_note(
+                &modelda_archive::kit_name(&loc),
+                modelda_archive::MAX_KIT_BYTES,
+            )
+            .await
+            .map_err(|e| ApiError::new(Code::LayerUnavailable, format!("the archive: {e}")))?
+            .ok_or_else(|| {
+                ApiError::new(Code::NotFound, format!("the archive holds no kit of {loc}"))
+            })?;
+        Ok::<_, ApiError>(
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                raw,
+            )
+                .into_response(),
+        )
+    }
+    .await;
+    api.inner
+        .metrics
+        .observe("kit", started.elapsed(), r.is_err());
+    r.unwrap_or_else(IntoResponse::into_response)
+}
+
 /// One `bytes=a-b` range of a body of `len` bytes.
 fn range(headers: &HeaderMap, len: u64) -> Option<Result<std::ops::Range<u64>, ()>> {
     let v = headers.get(header::RANGE)?.to_str().ok()?;

@@ -37,6 +37,7 @@ pub fn router(api: Api) -> Router {
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/chunks/{commitment}", get(crate::chunks::get))
         .route("/blobs/{locator}", get(crate::chunks::blob))
+        .route("/kits/{locator}", get(crate::chunks::kit))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .merge(crate::explorer::routes())

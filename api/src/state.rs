@@ -157,7 +157,7 @@ impl Api {
     /// An API over `index`, reading blobs from `layer` (chunks and proofs
     /// need it; without one they answer `LAYER_UNAVAILABLE`).
     pub fn new(index: Arc<Index>, layer: Option<Arc<dyn DaLayer>>, limits: Limits) -> Api {
-        Api::build(index, layer, Vec::new(), None, limits)
+        Api::build(index, layer, Vec::new(), None, None, limits)
     }
 
     fn build(
@@ -165,15 +165,17 @@ impl Api {
         layer: Option<Arc<dyn DaLayer>>,
         extra: Vec<Arc<dyn DaLayer>>,
         archive: Option<Archive>,
+        peer: Option<Arc<modelda_archive::PeerSource>>,
         limits: Limits,
     ) -> Api {
         // With an archive, blobs the layer no longer gives (record pages
-        // past its storage window) are read from the archive.
+        // past its storage window) are read from the archive, then from
+        // the peer (`archive sync`), every byte checked.
         let layer = match (&archive, layer) {
             (Some(a), Some(l)) => Some(Arc::new(modelda_archive::ArchivedLayer::new(
                 l,
                 Some(a.clone()),
-                None,
+                peer,
                 false,
             )) as Arc<dyn DaLayer>),
             (_, l) => l,
@@ -228,6 +230,7 @@ impl Api {
             i.layer.clone(),
             extra,
             i.archive.clone(),
+            None,
             i.limits.clone(),
         )
     }
@@ -236,12 +239,24 @@ impl Api {
     /// layer (and keeps there what the layer gives). Call before the API is
     /// shared.
     pub fn with_archive(self, archive: Archive) -> Api {
+        self.with_archive_and_peer(archive, None)
+    }
+
+    /// [`Api::with_archive`], and blobs and proofs the layer and the
+    /// archive do not give read from another node (`archive sync`), each
+    /// checked against this node's commitments and headers.
+    pub fn with_archive_and_peer(
+        self,
+        archive: Archive,
+        peer: Option<Arc<modelda_archive::PeerSource>>,
+    ) -> Api {
         let i = &self.inner;
         Api::build(
             i.index.clone(),
             i.layer.clone(),
             i.extra.clone(),
             Some(archive),
+            peer,
             i.limits.clone(),
         )
     }

@@ -187,6 +187,16 @@ impl BlobKit {
         Ok((out, gaps))
     }
 
+    /// Reads a kit of the blob at `locator` (from an archive or another
+    /// node: `raw` is bounded by the caller), and checks that its leaves
+    /// and length fit the blob.
+    pub fn parse(locator: &Locator, raw: &[u8]) -> Result<BlobKit> {
+        let kit: BlobKit =
+            serde_json::from_slice(raw).map_err(|e| corrupt(locator, format!("not a kit: {e}")))?;
+        kit.plan(locator)?;
+        Ok(kit)
+    }
+
     /// The data root kept with the kit.
     pub fn data_root(&self) -> Option<[u8; 32]> {
         let raw = hex::decode(self.data_root.as_deref()?).ok()?;
@@ -240,10 +250,7 @@ impl Archive {
         let Some(raw) = self.get_note(&kit_name(locator), MAX_KIT_BYTES).await? else {
             return Ok(None);
         };
-        let kit: BlobKit = serde_json::from_slice(&raw)
-            .map_err(|e| corrupt(locator, format!("not a kit: {e}")))?;
-        kit.plan(locator)?;
-        Ok(Some(kit))
+        BlobKit::parse(locator, &raw).map(Some)
     }
 
     /// The blob at `locator`, rebuilt from its kit and its archived

@@ -104,8 +104,39 @@ struct Rebuilt {
     blob: Vec<u8>,
 }
 
+/// A blob in hand: rebuilt (and cached), or read.
+enum Held {
+    Rebuilt(Arc<Rebuilt>),
+    Read(Vec<u8>),
+}
+
+impl Held {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Held::Rebuilt(r) => &r.blob,
+            Held::Read(b) => b,
+        }
+    }
+}
+
 /// Rebuilt blobs kept for the proofs that follow a blob read.
 const REBUILT: usize = 4;
+
+/// `e`, a pruning, with what another node said of the same blob.
+fn with_peer(e: modelda_da::Error, said: String) -> modelda_da::Error {
+    match e {
+        modelda_da::Error::Pruned {
+            endpoint,
+            what,
+            detail,
+        } => modelda_da::Error::Pruned {
+            endpoint,
+            what,
+            detail: format!("{detail}; {said}"),
+        },
+        e => e,
+    }
+}
 
 /// The object name of the data root of block `height` of a `kind` layer.
 pub fn root_name(kind: modelda_da::LayerKind, height: u64) -> String {
@@ -186,6 +217,45 @@ impl ArchivedLayer {
         }
     }
 
+    /// Checks a blob another node gave for `locator`: against the share
+    /// commitment in the locator, or (layers whose locators do not commit
+    /// to the bytes) against the node's kit's inclusion proof, verified by
+    /// this node's layer client against its own headers.
+    async fn peer_blob_checks(
+        &self,
+        peer: &crate::PeerSource,
+        locator: &Locator,
+        blob: &[u8],
+    ) -> std::result::Result<(), String> {
+        match crate::store::blob_matches(locator, blob) {
+            Some(true) => return Ok(()),
+            Some(false) => return Err("it does not match the locator's share commitment".into()),
+            None => {}
+        }
+        let proof = match peer.kit(locator).await {
+            Ok(Some(kit)) => kit.proof.ok_or("its kit has no inclusion proof")?,
+            Ok(None) => return Err("it has no kit with the blob's inclusion proof".into()),
+            Err(e) => return Err(format!("its kit: {e}")),
+        };
+        self.inner
+            .verify(locator, blob, &proof)
+            .await
+            .map_err(|e| format!("its inclusion proof: {e}"))
+    }
+
+    /// Another node's kit of `locator`, untrusted (every use checks it);
+    /// `None` without a peer, or when it has none or gave junk.
+    async fn peer_kit(&self, locator: &Locator) -> Option<crate::BlobKit> {
+        let p = self.peer.as_ref()?;
+        match p.kit(locator).await {
+            Ok(k) => k,
+            Err(e) => {
+                tracing::warn!(%locator, peer = %p.url(), error = %e, "the node's kit is unusable");
+                None
+            }
+        }
+    }
+
     /// The layer underneath.
     pub fn inner(&self) -> &Arc<dyn DaLayer> {
         &self.inner
@@ -257,14 +327,30 @@ impl DaLayer for ArchivedLayer {
         }
         if let Some(p) = &self.peer {
             match p.blob(locator, MAX_BLOB_BYTES).await {
-                Ok(Some(b)) if crate::store::blob_matches(locator, &b) != Some(false) => {
-                    return Ok(b.into())
+                Ok(Some(b)) => match self.peer_blob_checks(p, locator, &b).await {
+                    Ok(()) => {
+                        if self.keep {
+                            if let Some(a) = &self.archive {
+                                a.put_blob(locator, b.clone()).await.map_err(|e| {
+                                    archive_error(crate::store::blob_name(locator), e)
+                                })?;
+                            }
+                        }
+                        return Ok(b.into());
+                    }
+                    Err(why) => {
+                        tracing::warn!(%locator, peer = %p.url(), "the node gave a blob that does not check: {why}");
+                        return Err(with_peer(
+                            e,
+                            format!("{} gave bytes that do not check ({why}), refused", p.url()),
+                        ));
+                    }
+                },
+                Ok(None) => return Err(with_peer(e, format!("{} has no copy", p.url()))),
+                Err(x) => {
+                    tracing::warn!(%locator, error = %x, "the node did not give the blob");
+                    return Err(with_peer(e, x.to_string()));
                 }
-                Ok(Some(_)) => {
-                    tracing::warn!(%locator, peer = %p.url(), "the node gave a blob that does not match its locator")
-                }
-                Ok(None) => {}
-                Err(x) => tracing::warn!(%locator, error = %x, "the node did not give the blob"),
             }
         }
         Err(e)
@@ -285,6 +371,19 @@ impl DaLayer for ArchivedLayer {
                 Ok(None) => {}
                 Err(x) => tracing::warn!(%locator, error = %x, "the archive's kit is unusable"),
             }
+        }
+        // Another node's proof: used only once this node's layer client
+        // verifies it, with the blob (itself checked), against its own
+        // headers.
+        if let Some(proof) = self.peer_kit(locator).await.and_then(|k| k.proof) {
+            let blob = self.get(locator).await?;
+            return match self.inner.verify(locator, &blob, &proof).await {
+                Ok(()) => Ok(proof),
+                Err(x) => {
+                    tracing::warn!(%locator, error = %x, "the node's inclusion proof does not check");
+                    Err(e)
+                }
+            };
         }
         Err(e)
     }
@@ -311,21 +410,41 @@ impl DaLayer for ArchivedLayer {
             Ok(p) => return Ok(p),
             Err(e) => e,
         };
-        let r = match self.rebuilt(locator).await {
-            Ok(Some(r)) => r,
-            Ok(None) => return Err(e),
-            Err(x) => {
-                tracing::warn!(%locator, error = %x, "the blob does not rebuild from the archive");
-                return Err(e);
-            }
-        };
-        let (Some(square), Some((height, namespace, _))) = (&r.kit.square, locator.square_parts())
-        else {
+        let Some((height, namespace, _)) = locator.square_parts() else {
             return Err(e);
         };
-        let root = self.root_at(height, r.kit.data_root()).await?;
-        let (square, r2) = (square.clone(), r.clone());
-        tokio::task::spawn_blocking(move || square.prove(namespace, &r2.blob, shares, &root))
+        // This archive's kit (its kept data root a fallback when the layer
+        // no longer gives headers), else another node's, whose proof must
+        // check against this node's own header.
+        let own = match self.rebuilt(locator).await {
+            Ok(r) => r,
+            Err(x) => {
+                tracing::warn!(%locator, error = %x, "the blob does not rebuild from the archive");
+                None
+            }
+        };
+        let (square, blob, kept) = match own {
+            Some(r) if r.kit.square.is_some() => {
+                let kept = r.kit.data_root();
+                let square = r.kit.square.clone();
+                (square, Held::Rebuilt(r), kept)
+            }
+            own => {
+                let Some(square) = self.peer_kit(locator).await.and_then(|k| k.square) else {
+                    return Err(e);
+                };
+                let blob = match own {
+                    Some(r) => Held::Rebuilt(r),
+                    None => Held::Read(self.get(locator).await?),
+                };
+                (Some(square), blob, None)
+            }
+        };
+        let Some(square) = square else {
+            return Err(e);
+        };
+        let root = self.root_at(height, kept).await?;
+        tokio::task::spawn_blocking(move || square.prove(namespace, blob.bytes(), shares, &root))
             .await
             .map_err(|j| modelda_da::Error::BadProof {
                 locator: locator.to_string(),
@@ -333,7 +452,7 @@ impl DaLayer for ArchivedLayer {
             })?
             .map_err(|reason| modelda_da::Error::BadProof {
                 locator: locator.to_string(),
-                reason: format!("the archive's kit: {reason}"),
+                reason: format!("the kept proof: {reason}"),
             })
     }
 

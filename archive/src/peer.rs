@@ -96,6 +96,32 @@ impl PeerSource {
     }
 }
 
+impl PeerSource {
+    /// The node's kit of the blob at `locator` (`GET /kits/{locator}`):
+    /// read within [`crate::MAX_KIT_BYTES`] and parsed, but trusted for
+    /// nothing (its proof is checked against this node's own headers
+    /// before use). `None` when the node has none.
+    pub async fn kit(&self, locator: &modelda_da::Locator) -> Result<Option<crate::BlobKit>> {
+        let Some((mut r, url)) = self.ask(&format!("kits/{locator}")).await? else {
+            return Ok(None);
+        };
+        let mut body = BytesMut::new();
+        while let Some(c) = r.chunk().await.map_err(|e| Error::Peer {
+            url: url.to_string(),
+            reason: e.to_string(),
+        })? {
+            if (body.len() + c.len()) as u64 > crate::MAX_KIT_BYTES {
+                return Err(Error::Peer {
+                    url: url.to_string(),
+                    reason: format!("a kit over {} bytes", crate::MAX_KIT_BYTES),
+                });
+            }
+            body.extend_from_slice(&c);
+        }
+        crate::BlobKit::parse(locator, &body).map(Some)
+    }
+}
+
 #[async_trait]
 impl ChunkSource for PeerSource {
     fn name(&self) -> &'static str {

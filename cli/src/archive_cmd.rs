@@ -58,6 +58,12 @@ pub enum ArchiveCommand {
         #[arg(long)]
         delete: bool,
     },
+    /// Fill this node's index and archive from another node, for what the
+    /// DA layer has pruned: publications listed by the other node are
+    /// adopted once proven in their blocks against this node's own headers;
+    /// every leaf, blob and proof is checked before it is stored. Resumes
+    /// where it stopped.
+    Sync(Box<crate::archive_sync::SyncArgs>),
 }
 
 /// The archive and the node's index.
@@ -89,8 +95,12 @@ fn progress(dir: &std::path::Path) -> Result<Option<ArchiveProgress>> {
 }
 
 pub fn archive(json: bool, cmd: &ArchiveCommand) -> Result<()> {
+    if let ArchiveCommand::Sync(args) = cmd {
+        return crate::archive_sync::sync(json, args);
+    }
     let rt = runtime()?;
     match cmd {
+        ArchiveCommand::Sync(args) => crate::archive_sync::sync(json, args),
         ArchiveCommand::Status(t) => rt.block_on(async {
             let a = archive_of(t)?;
             let held = a

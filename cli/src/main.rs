@@ -18,6 +18,7 @@ macro_rules! out {
 }
 
 mod archive_cmd;
+mod archive_sync;
 mod da_cmd;
 mod index_cmd;
 mod model_cmd;

@@ -191,6 +191,67 @@ pub async fn register(
     Ok(report)
 }
 
+/// Indexes the record at `locator` as publication `id`, as another node's
+/// index lists it (`modelda archive sync`, for heights this node's layer
+/// has pruned): the record is read through `layer` and checked exactly as
+/// if this node had read it at that height. `None` when the index holds
+/// `id` already; an error when it holds another record there.
+pub async fn adopt(
+    index: &Index,
+    layer: &dyn DaLayer,
+    id: PubId,
+    locator: &Locator,
+) -> Result<Option<HeightReport>> {
+    let _writing = index.writes.lock().await;
+    let held = |record: &str| -> Result<Option<HeightReport>> {
+        if record == locator.to_string() {
+            Ok(None)
+        } else {
+            Err(Error::Unsupported(format!(
+                "publication {id} is {record} in this index, not {locator}"
+            )))
+        }
+    };
+    if let Some(p) =
+        index.get_json::<PublicationEntry>(schema::CF_PUBS, &id.to_bytes(), "publication")?
+    {
+        return held(&p.record);
+    }
+    if let Some(r) =
+        index.get_json::<Rejection>(schema::CF_REJECTIONS, &id.to_bytes(), "rejection")?
+    {
+        return held(&r.locator);
+    }
+    let blob = layer.get(locator).await?;
+    let mut report = HeightReport {
+        height: id.height,
+        blobs: 1,
+        ..HeightReport::default()
+    };
+    let read = match read(layer, locator, &blob).await? {
+        Read::Skip { .. } => Read::Reject(
+            Code::Inconsistent,
+            format!("{locator} is not the root page of a publication record"),
+        ),
+        r => r,
+    };
+    let mut ov = Overlay::new(index);
+    apply(&mut ov, id, locator, read, &mut report)?;
+    ov.commit(None)?;
+    Ok(Some(report))
+}
+
+/// Moves the checkpoint to `height` (never back): the heights up to it
+/// count as read. `archive sync` does this after adopting another node's
+/// publications of heights this node's layer pruned.
+pub async fn advance(index: &Index, height: u64) -> Result<()> {
+    let _writing = index.writes.lock().await;
+    if index.checkpoint().is_some_and(|c| c >= height) {
+        return Ok(());
+    }
+    Overlay::new(index).commit(Some(height))
+}
+
 fn apply(
     ov: &mut Overlay<'_>,
     id: PubId,

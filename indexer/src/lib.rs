@@ -25,7 +25,7 @@ pub mod store;
 
 pub use error::{Error, Result};
 pub use follow::{follow, Event, FollowOptions, Stop};
-pub use ingest::{ingest_height, register, HeightReport, Indexed};
+pub use ingest::{adopt, advance, ingest_height, register, HeightReport, Indexed};
 pub use reject::Code;
 pub use schema::{PubId, Source};
 pub use store::{Digest, Index};

@@ -82,6 +82,15 @@ fn archived_leaves(dir: &Path) -> Vec<(PathBuf, LeafKey)> {
     out
 }
 
+/// [`archived_leaves`], none when the archive has no leaves yet.
+fn archived_leaves_if_any(dir: &Path) -> Vec<(PathBuf, LeafKey)> {
+    if dir.join("leaves").exists() {
+        archived_leaves(dir)
+    } else {
+        Vec::new()
+    }
+}
+
 /// The files `fetch` wrote are those of `src`, byte for byte.
 fn same_files(fetched: &Value, out: &Path, src: &Path) {
     let written = fetched["written"].as_array().unwrap();
@@ -98,6 +107,102 @@ fn same_files(fetched: &Value, out: &Path, src: &Path) {
             p.display(),
             src.join(rel).display()
         );
+    }
+}
+
+/// A node that lies: it forwards every request to the node at `to`, and
+/// changes one byte (chosen from `seed`) of every answer whose path starts
+/// with one of `lie_on`, except where the path names namespace `spare` (a
+/// record namespace: a liar about data only). In a kit it changes the
+/// share proof's material, so that the kit still parses. Returns its
+/// address and the count of its lies.
+fn lying_node(
+    rt: &tokio::runtime::Handle,
+    to: &str,
+    lie_on: &'static [&'static str],
+    spare: Option<String>,
+    seed: u64,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+    use std::sync::Arc;
+    let lies = Arc::new(AtomicU64::new(0));
+    let rng = Arc::new(AtomicU64::new(seed));
+    let client = reqwest::Client::new();
+    let (to, counted) = (to.to_string(), lies.clone());
+    let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+        let (client, to, spare, lies, rng) = (
+            client.clone(),
+            to.clone(),
+            spare.clone(),
+            counted.clone(),
+            rng.clone(),
+        );
+        async move {
+            let path = req
+                .uri()
+                .path_and_query()
+                .map(|p| p.to_string())
+                .unwrap_or_default();
+            let method = req.method().clone();
+            let body = axum::body::to_bytes(req.into_body(), 1 << 20)
+                .await
+                .unwrap_or_default();
+            let r = client
+                .request(method, format!("http://{to}{path}"))
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status();
+            let mut bytes = r.bytes().await.unwrap().to_vec();
+            let lie = status == 200
+                && !bytes.is_empty()
+                && lie_on.iter().any(|p| path.starts_with(p))
+                && !spare.as_ref().is_some_and(|ns| path.contains(ns.as_str()));
+            if lie {
+                let r = rng
+                    .fetch_add(0x9E37_79B9_7F4A_7C15, Relaxed)
+                    .wrapping_mul(6364136223846793005);
+                if path.starts_with("/kits/") {
+                    let mut kit: Value = serde_json::from_slice(&bytes).unwrap();
+                    // The data-root-tree siblings: a square has at least
+                    // two rows, so there are always some.
+                    let dah = &mut kit["square"]["dah"];
+                    let mut chars: Vec<char> = dah.as_str().unwrap().chars().collect();
+                    let i = (r >> 20) as usize % chars.len().saturating_sub(4).max(1);
+                    chars[i] = if chars[i] == 'A' { 'B' } else { 'A' };
+                    *dah = Value::String(chars.into_iter().collect());
+                    bytes = serde_json::to_vec(&kit).unwrap();
+                } else {
+                    let i = (r >> 20) as usize % bytes.len();
+                    bytes[i] ^= 1 << ((r >> 8) % 8);
+                }
+                lies.fetch_add(1, Relaxed);
+            }
+            axum::response::Response::builder()
+                .status(status.as_u16())
+                .body(axum::body::Body::from(bytes))
+                .unwrap()
+        }
+    });
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.set_nonblocking(true).unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    let _in = rt.enter();
+    let l = tokio::net::TcpListener::from_std(l).unwrap();
+    rt.spawn(async move { axum::serve(l, app).await });
+    (addr, lies)
+}
+
+/// Every object file under `dir/sub` of a directory archive.
+fn objects(dir: &Path, sub: &str) -> Vec<PathBuf> {
+    match std::fs::read_dir(dir.join(sub)) {
+        Ok(rd) => rd
+            .map(|e| e.unwrap().path())
+            .filter(|p| !p.to_string_lossy().contains('#'))
+            .collect(),
+        Err(_) => Vec::new(),
     }
 }
 
@@ -121,6 +226,7 @@ async fn weights_outlive_the_storage_window_through_the_archive() {
     let write = devnet.token(Permission::Write);
     let read = devnet.token(Permission::Read);
     let d = devnet.clone();
+    let rt = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
         let w: Vec<&str> = vec![
             "--da",
@@ -315,6 +421,163 @@ async fn weights_outlive_the_storage_window_through_the_archive() {
         .unwrap();
         assert!(v["kits"].as_u64().unwrap() > 4, "{v}");
         assert_eq!(v["kits"], v["kits_good"], "{v}");
+
+        // A new node, started after the window closed, filled from node a
+        // by `archive sync`. Liars first: every answer that does not check
+        // is refused, and nothing unchecked is stored.
+        let c_dir = root.join("c");
+        std::fs::create_dir_all(&c_dir).unwrap();
+        let record_ns = record.split(':').nth(2).unwrap().to_string();
+        let sync = |from: &str| {
+            let from = format!("http://{from}");
+            let mut args = vec![
+                "--json",
+                "archive",
+                "sync",
+                "--from",
+                from.as_str(),
+                "--archive",
+                "arch-c",
+                "--index-dir",
+                "node-index",
+            ];
+            args.extend_from_slice(&r);
+            modelda(&c_dir, &args)
+        };
+        let stored_checks = |when: &str| {
+            for (p, key) in archived_leaves_if_any(&c_dir.join("arch-c")) {
+                assert!(
+                    key.check(&std::fs::read(&p).unwrap()),
+                    "{when}: {} fails its check",
+                    p.display()
+                );
+            }
+            let v: Value = serde_json::from_str(&modelda_ok(
+                &c_dir,
+                &["--json", "archive", "verify", "--archive", "arch-c"],
+            ))
+            .unwrap();
+            assert_eq!(v["good"], v["checked"], "{when}: {v}");
+            assert!(v["kits_incomplete"].as_array().unwrap().is_empty(), "{when}: {v}");
+            assert_eq!(v["kits"], v["kits_good"], "{when}: {v}");
+        };
+        let seed = super::test_seed();
+        // 1. A liar about every blob, chunk and kit: no record is adopted.
+        let (liar, lies) = lying_node(&rt, &a, &["/blobs/", "/chunks/", "/kits/"], None, seed);
+        let o = sync(&liar);
+        let err = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(
+            !o.status.success() && err.contains("did not check") && err.contains("refused"),
+            "{err}"
+        );
+        assert!(lies.load(std::sync::atomic::Ordering::Relaxed) > 0);
+        assert!(objects(&c_dir.join("arch-c"), "leaves").is_empty());
+        assert!(objects(&c_dir.join("arch-c"), "kits").is_empty());
+        assert!(objects(&c_dir.join("arch-c"), "blobs").is_empty());
+        // 2. Honest about records, a liar about data blobs, chunks and
+        // kits: the records are adopted, no data byte is stored.
+        let (liar, lies) = lying_node(
+            &rt,
+            &a,
+            &["/blobs/", "/chunks/", "/kits/"],
+            Some(record_ns.clone()),
+            seed ^ 1,
+        );
+        let o = sync(&liar);
+        let err = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(!o.status.success() && err.contains("incomplete"), "{err}");
+        assert!(lies.load(std::sync::atomic::Ordering::Relaxed) > 0);
+        assert!(objects(&c_dir.join("arch-c"), "leaves").is_empty(), "{err}");
+        stored_checks("after a liar about data");
+        // 3. Honest blobs, lying share proofs: the leaves (checked) are
+        // stored, the proofs refused against this node's own headers.
+        let (liar, lies) = lying_node(&rt, &a, &["/kits/"], Some(record_ns.clone()), seed ^ 2);
+        let o = sync(&liar);
+        let err = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(!o.status.success() && err.contains("incomplete"), "{err}");
+        assert!(lies.load(std::sync::atomic::Ordering::Relaxed) > 0);
+        assert!(!objects(&c_dir.join("arch-c"), "leaves").is_empty(), "{err}");
+        stored_checks("after a liar about proofs");
+        // 4. From node a itself, killed at random moments first: it goes
+        // on where it stopped and completes.
+        let mut rng = seed;
+        for round in 0..3 {
+            rng = rng
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let wait = Duration::from_millis(100 + (rng >> 33) % 1200);
+            let from = format!("http://{a}");
+            let mut args = vec![
+                "archive", "sync", "--from", from.as_str(), "--archive", "arch-c",
+                "--index-dir", "node-index",
+            ];
+            args.extend_from_slice(&r);
+            let mut child = Command::new(super::modelda_bin())
+                .args(&args)
+                .current_dir(&c_dir)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(wait);
+            let _ = child.kill();
+            child.wait().unwrap();
+            stored_checks(&format!("kill {round} (seed {seed})"));
+        }
+        let o = sync(&a);
+        assert!(
+            o.status.success(),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let last: Value = serde_json::from_str(
+            String::from_utf8_lossy(&o.stdout).lines().last().unwrap(),
+        )
+        .unwrap();
+        assert_eq!(last["progress"]["proofs_lost"], 0, "{last}");
+        assert_eq!(last["progress"]["leaves_lost"], 0, "{last}");
+        stored_checks("after sync");
+        assert_eq!(
+            archived_leaves(&c_dir.join("arch-c")).len(),
+            archived_leaves(&arch).len()
+        );
+        // The new node serves the pruned weights and their proofs.
+        let mut c_args = r.clone();
+        c_args.extend_from_slice(&["--archive", "arch-c"]);
+        let (node_c, c) = spawn_node(&c_dir, &c_args);
+        wait_indexed(&c, 4);
+        let out = root.join("out-c");
+        let addr = format!("http://{c}");
+        let mut args = vec![
+            "--json", "fetch", g.base.as_str(), "--index", addr.as_str(), "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(&r);
+        let f: Value = serde_json::from_str(&modelda_ok(&root, &args)).unwrap();
+        same_files(&f, &out, &root.join("base"));
+        let q = format!(
+            r#"{{"query":"{{ inclusionProof(model: \"{}\", file: \"{file}\", tensor: \"{tensor}\") {{ document }} }}"}}"#,
+            g.base
+        );
+        let v = post_graphql(&c, &q);
+        assert!(v["errors"].is_null(), "{v}");
+        std::fs::write(root.join("synced-proof.json"), v.to_string()).unwrap();
+        let mut args = vec!["verify-proof", "--inclusion", "synced-proof.json"];
+        args.extend_from_slice(&r);
+        modelda_ok(&root, &args);
+        stop(node_c);
 
         // Without an archive: a clear error naming the pruning and the flag.
         let (code, body) = get(&format!("http://{b}/chunks/{}", leaves[0].1));
