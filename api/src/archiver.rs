@@ -33,6 +33,10 @@ pub const PROGRESS_FILE: &str = "archive-progress.json";
 /// `modelda archive status` show it.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ArchiveProgress {
+    /// The archive this progress is of: a node pointed at another archive
+    /// starts over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive: Option<String>,
     /// The last publication archived ("HEIGHT.INDEX"), if any.
     pub publication: Option<String>,
     /// The height of the last publication archived (0: none yet).
@@ -77,6 +81,8 @@ pub struct Archiver {
     after: Mutex<Option<PubId>>,
     /// Whether kits held without a proof are done again.
     filling: std::sync::atomic::AtomicBool,
+    /// Whether parity blobs are archived too (`--archive-parity`).
+    parity: std::sync::atomic::AtomicBool,
 }
 
 fn parse_pub(s: &str) -> Option<PubId> {
@@ -109,6 +115,20 @@ impl Archiver {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => ArchiveProgress::default(),
             Err(e) => return Err(e),
         };
+        let spec = archive.spec().to_string();
+        let progress = match &progress.archive {
+            Some(a) if *a != spec => {
+                tracing::info!(was = %a, now = %spec, "another archive: archiving every publication into it");
+                ArchiveProgress {
+                    archive: Some(spec),
+                    ..ArchiveProgress::default()
+                }
+            }
+            _ => ArchiveProgress {
+                archive: Some(spec),
+                ..progress
+            },
+        };
         let after = progress.publication.as_deref().and_then(parse_pub);
         *api.inner.archived.lock().unwrap_or_else(|p| p.into_inner()) = progress;
         api.inner.archiving.store(true, Ordering::Relaxed);
@@ -118,6 +138,7 @@ impl Archiver {
             progress_path,
             after: Mutex::new(after),
             filling: std::sync::atomic::AtomicBool::new(false),
+            parity: std::sync::atomic::AtomicBool::new(false),
         })))
     }
 
@@ -125,6 +146,14 @@ impl Archiver {
     /// another node may give what the layer no longer does).
     pub fn fill_proofs(&self) {
         self.filling.store(true, Ordering::Relaxed);
+    }
+
+    /// Archives each publication's parity blobs too (`--archive-parity`):
+    /// their shards stored once by content like leaves, each blob's kit
+    /// with its proof. Without it, the archive holds the data only (a
+    /// lost leaf is fetched again, not rebuilt from parity).
+    pub fn archive_parity(&self) {
+        self.parity.store(true, Ordering::Relaxed);
     }
 
     /// What it has done so far.
@@ -301,16 +330,40 @@ impl Archiver {
                 None => loose.push(w),
             }
         }
+        // The publication's other blobs: its stripes' parity.
+        let mut parity = Vec::new();
+        if self.parity.load(Ordering::Relaxed) {
+            for b in self
+                .api
+                .index()
+                .publication_blobs(p.id, p.blobs as usize)
+                .map_err(|e| format!("reading the index: {e}"))?
+            {
+                if !blobs.contains_key(&b) && b != p.record {
+                    if let Ok(loc) = b.parse::<modelda_da::Locator>() {
+                        parity.push(loc);
+                    }
+                }
+            }
+        }
         let layer = self.api.layer_sources();
         let archive = &self.archive;
         let mut tally = Tally::default();
         let mut outcomes = futures::stream::iter(blobs.into_values())
-            .map(|(loc, wants)| self.blob(loc, wants))
+            .map(|(loc, wants)| self.blob(loc, wants, false))
             .buffer_unordered(BLOBS);
         while let Some(t) = outcomes.next().await {
             tally.add(t?);
         }
         drop(outcomes);
+        if self.parity.load(Ordering::Relaxed) {
+            let mut outcomes = futures::stream::iter(parity)
+                .map(|loc| self.blob(loc, Vec::new(), true))
+                .buffer_unordered(BLOBS);
+            while let Some(t) = outcomes.next().await {
+                tally.add(t?);
+            }
+        }
         let mut outcomes = futures::stream::iter(loose)
             .map(|w| leaf(archive, &layer, w))
             .buffer_unordered(CONCURRENCY);
@@ -391,9 +444,14 @@ impl Archiver {
     /// Archives the leaves `wants` that blob `loc` holds, then its kit;
     /// nothing when its kit is held already (a kit is written after its
     /// leaves).
-    async fn blob(&self, loc: modelda_da::Locator, wants: Vec<Want>) -> Result<Tally, String> {
+    async fn blob(
+        &self,
+        loc: modelda_da::Locator,
+        wants: Vec<Want>,
+        parity: bool,
+    ) -> Result<Tally, String> {
         let key = loc.to_string();
-        tokio::time::timeout(BLOB_TIMEOUT, self.blob_inner(loc, wants))
+        tokio::time::timeout(BLOB_TIMEOUT, self.blob_inner(loc, wants, parity))
             .await
             .unwrap_or_else(|_| {
                 Err(format!(
@@ -408,6 +466,7 @@ impl Archiver {
         &self,
         loc: modelda_da::Locator,
         wants: Vec<Want>,
+        parity: bool,
     ) -> Result<Tally, String> {
         let archive = &self.archive;
         let store_err =
@@ -433,6 +492,10 @@ impl Archiver {
         let layer = self.api.layer_for(&loc).map_err(|e| e.message)?.clone();
         let blob = match self.api.read_blob(&layer, &loc).await {
             Ok(b) => b,
+            Err(e) if e.is_pruned() && parity => {
+                tracing::warn!(blob = %loc, "the layer pruned a parity blob before it was archived");
+                return Ok(tally);
+            }
             Err(e) if e.is_pruned() => {
                 // Too late for this blob: its leaves may still be held.
                 tracing::warn!(blob = %loc, "the layer pruned a blob before it was archived");
@@ -447,7 +510,11 @@ impl Archiver {
         };
         // The leaves at their places, each checked (once) as the kit is
         // made: one whose bytes are not there is lost, not stored.
-        let mut placed = Vec::with_capacity(wants.len());
+        let mut placed = if parity {
+            envelopes(&blob)
+        } else {
+            Vec::with_capacity(wants.len())
+        };
         for w in &wants {
             let Some(place) = w.places.first() else {
                 continue;
@@ -567,36 +634,7 @@ impl Archiver {
 
     /// Every leaf of `p`'s model, with its place in `p`'s blobs.
     fn wants(&self, p: &PublicationEntry) -> Result<Vec<Want>, crate::error::ApiError> {
-        let index = self.api.index();
-        let model = self.api.model(&p.model_id)?.ok_or_else(|| {
-            crate::error::ApiError::internal(format!("model {} is missing", p.model_id))
-        })?;
-        let mut wants = Vec::new();
-        for (fi, f) in model.manifest.files.iter().enumerate() {
-            let cvs = crate::proof::leaf_cvs(&model, f)?;
-            for leaf in 0..f.leaf_size.leaf_count(f.size).max(1) {
-                let c = match cvs.get(leaf as usize) {
-                    Some(cv) => *cv.as_bytes(),
-                    None => *f.root.as_bytes(),
-                };
-                let Some(key) = LeafKey::in_file(f, leaf, c) else {
-                    continue;
-                };
-                let mut places = Vec::new();
-                if let Some(pl) = index.chunk_place(&c, p.id, fi as u32, leaf)? {
-                    if let Some(loc) = index.publication_blob(p.id, pl.blob)? {
-                        if let Ok(locator) = loc.parse() {
-                            places.push(Place {
-                                locator,
-                                offset: pl.offset,
-                            });
-                        }
-                    }
-                }
-                wants.push(Want { key, places });
-            }
-        }
-        Ok(wants)
+        wants(&self.api, p)
     }
 
     /// Runs a round every `every` (and as soon as the index moves) until
@@ -616,6 +654,79 @@ impl Archiver {
             }
         });
     }
+}
+
+/// What an index references in an archive (`modelda archive gc` keeps it):
+/// the names of its publications' leaves, and the locators of their blobs
+/// and record root pages (whose kits it keeps, with the leaves they list).
+#[derive(Default)]
+pub struct Referenced {
+    /// Leaf names (`leaves/...`).
+    pub leaves: std::collections::HashSet<String>,
+    /// Blob locators.
+    pub blobs: std::collections::HashSet<String>,
+}
+
+/// What `api`'s index references (see [`Referenced`]).
+pub async fn referenced(api: &Api) -> Result<Referenced, String> {
+    let mut out = Referenced::default();
+    let mut after = None;
+    loop {
+        let page = api
+            .index()
+            .next_publications(after, PAGE, false)
+            .await
+            .map_err(|e| format!("reading the index: {e}"))?;
+        let Some(last) = page.last() else {
+            return Ok(out);
+        };
+        after = Some(last.id);
+        for p in &page {
+            for w in wants(api, p).map_err(|e| e.message)? {
+                out.leaves.insert(w.key.name());
+            }
+            out.blobs.insert(p.record.clone());
+            out.blobs.extend(
+                api.index()
+                    .publication_blobs(p.id, p.blobs as usize)
+                    .map_err(|e| format!("reading the index: {e}"))?,
+            );
+        }
+    }
+}
+
+/// Every leaf of `p`'s model, with its place in `p`'s blobs.
+fn wants(api: &Api, p: &PublicationEntry) -> Result<Vec<Want>, crate::error::ApiError> {
+    let index = api.index();
+    let model = api.model(&p.model_id)?.ok_or_else(|| {
+        crate::error::ApiError::internal(format!("model {} is missing", p.model_id))
+    })?;
+    let mut wants = Vec::new();
+    for (fi, f) in model.manifest.files.iter().enumerate() {
+        let cvs = crate::proof::leaf_cvs(&model, f)?;
+        for leaf in 0..f.leaf_size.leaf_count(f.size).max(1) {
+            let c = match cvs.get(leaf as usize) {
+                Some(cv) => *cv.as_bytes(),
+                None => *f.root.as_bytes(),
+            };
+            let Some(key) = LeafKey::in_file(f, leaf, c) else {
+                continue;
+            };
+            let mut places = Vec::new();
+            if let Some(pl) = index.chunk_place(&c, p.id, fi as u32, leaf)? {
+                if let Some(loc) = index.publication_blob(p.id, pl.blob)? {
+                    if let Ok(locator) = loc.parse() {
+                        places.push(Place {
+                            locator,
+                            offset: pl.offset,
+                        });
+                    }
+                }
+            }
+            wants.push(Want { key, places });
+        }
+    }
+    Ok(wants)
 }
 
 enum Leaf {
@@ -721,6 +832,30 @@ async fn leaf_inner(archive: &Archive, layer: &Sources, want: Want) -> Result<Le
         }
         Err(e) => Err(format!("reading leaf {}: {e}", want.key)),
     }
+}
+
+/// Every envelope's payload in `blob` (a parity blob: the shards of its
+/// stripes), at its offset, keyed by its BLAKE3 hash; what does not parse
+/// as an envelope is left to the kit's other bytes.
+fn envelopes(blob: &[u8]) -> Vec<(u64, LeafKey)> {
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    while at < blob.len() {
+        let Ok((_, len)) = modelda_wire::Envelope::peek(&blob[at..]) else {
+            break;
+        };
+        let start = at + modelda_wire::envelope::HEADER_LEN;
+        let Some(payload) = blob.get(start..start + len) else {
+            break;
+        };
+        if let Some(key) = LeafKey::whole(*blake3::hash(payload).as_bytes(), len as u64) {
+            if len > 0 {
+                out.push((start as u64, key));
+            }
+        }
+        at = start + len;
+    }
+    out
 }
 
 fn write_atomic(path: &Path, p: &ArchiveProgress) -> std::io::Result<()> {

@@ -29,7 +29,7 @@ mod metrics;
 mod proof;
 mod state;
 
-pub use archiver::{ArchiveProgress, Archiver, SweepTally, PROGRESS_FILE};
+pub use archiver::{referenced, ArchiveProgress, Archiver, Referenced, SweepTally, PROGRESS_FILE};
 pub use error::Code;
 pub use graphql::{schema_sdl, ApiSchema};
 pub use http::router;

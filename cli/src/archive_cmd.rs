@@ -27,6 +27,12 @@ pub struct ArchiveArgs {
     /// s3:// archive not on AWS.
     #[arg(long, env = "AWS_ENDPOINT", requires = "archive")]
     pub archive_endpoint: Option<String>,
+    /// Archive each publication's parity blobs too (about half again the
+    /// data's size with the default code), so that a leaf lost from the
+    /// archive can be rebuilt from its stripe after the layer pruned it.
+    /// Without it only the data is archived.
+    #[arg(long, requires = "archive")]
+    pub archive_parity: bool,
 }
 
 impl ArchiveArgs {
@@ -64,6 +70,17 @@ pub enum ArchiveCommand {
     /// every leaf, blob and proof is checked before it is stored. Resumes
     /// where it stopped.
     Sync(Box<crate::archive_sync::SyncArgs>),
+    /// Drop the leaves and kits no publication in this node's index
+    /// references (record pages and data roots, a fraction of a percent,
+    /// are kept). On an archive several nodes share, run it from the node
+    /// whose index is the widest: what this index does not reference goes.
+    Gc {
+        #[command(flatten)]
+        target: ArchiveTarget,
+        /// Say what would be dropped; drop nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 /// The archive and the node's index.
@@ -101,6 +118,7 @@ pub fn archive(json: bool, cmd: &ArchiveCommand) -> Result<()> {
     let rt = runtime()?;
     match cmd {
         ArchiveCommand::Sync(args) => crate::archive_sync::sync(json, args),
+        ArchiveCommand::Gc { target, dry_run } => rt.block_on(gc(json, target, *dry_run)),
         ArchiveCommand::Status(t) => rt.block_on(async {
             let a = archive_of(t)?;
             let held = a
@@ -111,7 +129,9 @@ pub fn archive(json: bool, cmd: &ArchiveCommand) -> Result<()> {
             a.kits(|_| kits += 1)
                 .await
                 .with_context(|| format!("listing the archive {}", a.spec()))?;
-            let progress = progress(&t.dir.index_dir)?;
+            // Progress into another archive says nothing of this one.
+            let progress = progress(&t.dir.index_dir)?
+                .filter(|p| p.archive.as_ref().is_none_or(|x| *x == a.spec().to_string()));
             let indexed = if t.dir.index_dir.exists() {
                 let index = open_reader(&t.dir.index_dir)?;
                 Some((index.checkpoint(), index.counts()?.records))
@@ -268,4 +288,75 @@ pub fn archive(json: bool, cmd: &ArchiveCommand) -> Result<()> {
             }
         }),
     }
+}
+
+/// `modelda archive gc`.
+async fn gc(json: bool, t: &ArchiveTarget, dry_run: bool) -> Result<()> {
+    let a = archive_of(t)?;
+    // What is held, listed before the index is read: an object written
+    // after the listing began is not a candidate, and one listed was
+    // written for a publication the index already holds.
+    let mut leaves = Vec::new();
+    a.leaves(|k| leaves.push(k))
+        .await
+        .with_context(|| format!("listing the archive {}", a.spec()))?;
+    let mut kits = Vec::new();
+    a.kits(|l| kits.push(l))
+        .await
+        .with_context(|| format!("listing the archive {}", a.spec()))?;
+    if !t.dir.index_dir.exists() {
+        anyhow::bail!(
+            "no index at {}: gc keeps what an index references; give the node's --index-dir",
+            t.dir.index_dir.display()
+        );
+    }
+    let index = std::sync::Arc::new(open_reader(&t.dir.index_dir)?);
+    let api = modelda_api::Api::new(index, None, modelda_api::Limits::default());
+    let mut refs = modelda_api::referenced(&api)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    // A kept kit keeps the leaves it lists (parity shards among them).
+    let mut drop_kits = Vec::new();
+    for l in &kits {
+        if refs.blobs.contains(&l.to_string()) {
+            if let Ok(Some(k)) = a.get_kit(l).await {
+                refs.leaves
+                    .extend(k.leaves.iter().map(|x| format!("leaves/{}", x.leaf)));
+            }
+        } else {
+            drop_kits.push(l.clone());
+        }
+    }
+    let drop_leaves: Vec<_> = leaves
+        .iter()
+        .filter(|k| !refs.leaves.contains(&k.name()))
+        .collect();
+    let bytes: u64 = drop_leaves.iter().map(|k| k.len()).sum();
+    if !dry_run {
+        for k in &drop_leaves {
+            a.delete_leaf(k).await.context("deleting a leaf")?;
+        }
+        for l in &drop_kits {
+            a.delete_kit(l).await.context("deleting a kit")?;
+        }
+    }
+    if json {
+        out!(
+            "{}",
+            json!({"archive": a.spec().to_string(), "leaves": leaves.len(), "kits": kits.len(),
+                   "dropped_leaves": drop_leaves.len(), "dropped_bytes": bytes,
+                   "dropped_kits": drop_kits.len(), "dry_run": dry_run})
+        );
+    } else {
+        let verb = if dry_run { "would drop" } else { "dropped" };
+        out!(
+            "{verb} {} of {} leaves ({bytes} bytes) and {} of {} kits that no publication in {} references",
+            drop_leaves.len(),
+            leaves.len(),
+            drop_kits.len(),
+            kits.len(),
+            t.dir.index_dir.display()
+        );
+    }
+    Ok(())
 }

@@ -371,6 +371,9 @@ pub fn sync(json: bool, args: &SyncArgs) -> Result<()> {
             .context("reading the archive's progress")?
             .context("no archive")?;
         archiver.fill_proofs();
+        if args.archive.archive_parity {
+            archiver.archive_parity();
+        }
         let swept = archiver
             .sweep(|p, t| {
                 if !json && (t.leaves_written > 0 || t.kits_written > 0) {

