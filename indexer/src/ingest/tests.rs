@@ -541,3 +541,76 @@ fn key_bytes_are_pinned() {
 fn rng_is_deterministic() {
     assert_eq!(Rng::new(1).next_u64(), Rng::new(1).next_u64());
 }
+
+/// `archive sync`'s adoption: another index's publications, adopted at
+/// their ids, read and checked as the follower would; again, nothing; a
+/// different record at a held id, an error; a hostile blob, a rejection.
+/// The checkpoint only moves forward.
+#[tokio::test]
+async fn adopting_another_index_s_publications() {
+    let chain = Chain::new();
+    let alice = PrivateKey::generate();
+    let base = records::model(1, &[spec("model.safetensors", 8, 2)], LEAF, vec![]);
+    let finetune = records::derive(&base, 2, &[(0, 1, 1)], claim(&base, Relation::Finetune));
+    let page = |m: &CommittedModel| records::root_page(&alice, m, G, MAX_BLOB);
+    let base_at = chain.post_one(page(&base)).await;
+    let ft_at = chain.post_one(page(&finetune)).await;
+    let junk_at = chain.post_one(b"not an envelope".to_vec()).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let followed = index_all(&chain, &tmp.path().join("a")).await;
+    let listed = followed.publications(None, 10).unwrap().items;
+    assert_eq!(listed.len(), 2);
+
+    let index = Index::open(&tmp.path().join("b"), Some(&source())).unwrap();
+    for p in &listed {
+        let loc: Locator = p.record.parse().unwrap();
+        let r = adopt(&index, &chain.layer, p.id, &loc)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.indexed.len(), 1, "{r:?}");
+        assert_eq!(index.publication(p.id).unwrap().unwrap(), *p);
+        // Again: held.
+        assert!(adopt(&index, &chain.layer, p.id, &loc)
+            .await
+            .unwrap()
+            .is_none());
+    }
+    // The finetune's edge to the base, as the follower saw it.
+    assert_eq!(
+        index.publication(listed[1].id).unwrap().unwrap().model_id,
+        followed
+            .publication(listed[1].id)
+            .unwrap()
+            .unwrap()
+            .model_id
+    );
+    // Another record at a held id.
+    let other = if listed[0].record == base_at.to_string() {
+        &ft_at
+    } else {
+        &base_at
+    };
+    assert!(adopt(&index, &chain.layer, listed[0].id, other)
+        .await
+        .is_err());
+    // A blob that is not a record: a rejection, held like a publication.
+    let junk = PubId {
+        height: junk_at.square_parts().unwrap().0,
+        index: 0,
+    };
+    let r = adopt(&index, &chain.layer, junk, &junk_at)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.rejected.len(), 1, "{r:?}");
+    assert!(adopt(&index, &chain.layer, junk, &junk_at)
+        .await
+        .unwrap()
+        .is_none());
+    // The checkpoint: forward only.
+    assert_eq!(index.checkpoint(), None);
+    advance(&index, 5).await.unwrap();
+    advance(&index, 3).await.unwrap();
+    assert_eq!(index.checkpoint(), Some(5));
+}
