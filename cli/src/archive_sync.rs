@@ -44,6 +44,10 @@ const PAGE: usize = 50;
 /// Largest GraphQL answer read from the other node.
 const MAX_ANSWER: usize = 8 << 20;
 
+/// Most publications taken from the other node's listing (each is a few
+/// hundred bytes in memory).
+const MAX_LISTED: usize = 10_000_000;
+
 /// Refusals listed in full.
 const LISTED: usize = 20;
 
@@ -97,16 +101,23 @@ async fn ask(peer: &PeerSource, query: &str, variables: Value) -> Result<Value> 
 
 /// Every publication the other node lists.
 async fn listing(peer: &PeerSource) -> Result<Vec<Listed>> {
-    let q = "query($after: String) { publications(first: 50, after: $after) { edges { node { height index record } } pageInfo { endCursor hasNextPage } } }";
-    debug_assert!(q.contains(&PAGE.to_string()));
+    let q = format!(
+        "query($after: String) {{ publications(first: {PAGE}, after: $after) {{ edges {{ node {{ height index record }} }} pageInfo {{ endCursor hasNextPage }} }} }}"
+    );
     let mut out = Vec::new();
     let mut after = Value::Null;
     loop {
-        let d = ask(peer, q, json!({ "after": after })).await?;
+        let d = ask(peer, &q, json!({ "after": after })).await?;
         let c = &d["publications"];
         let edges = c["edges"]
             .as_array()
             .context("the node's publications have no edges")?;
+        if edges.len() > PAGE || out.len() + edges.len() > MAX_LISTED {
+            bail!(
+                "the node lists more than {} publications (or pages over {PAGE}): refused",
+                MAX_LISTED
+            );
+        }
         for e in edges {
             let n = &e["node"];
             let height: u64 = n["height"]
@@ -131,7 +142,11 @@ async fn listing(peer: &PeerSource) -> Result<Vec<Listed>> {
         if c["pageInfo"]["hasNextPage"] != true || edges.is_empty() {
             return Ok(out);
         }
-        after = c["pageInfo"]["endCursor"].clone();
+        let next = c["pageInfo"]["endCursor"].clone();
+        if next.is_null() || next == after {
+            bail!("the node's publication cursor does not move ({next}): refused");
+        }
+        after = next;
     }
 }
 
@@ -278,6 +293,14 @@ pub fn sync(json: bool, args: &SyncArgs) -> Result<()> {
             Some(peer.clone()),
             true,
         );
+        // Proven first through a layer that keeps nothing: a blob is kept
+        // only once its record is proven in its block.
+        let proving = ArchivedLayer::new(
+            layer.clone(),
+            Some(archive.clone()),
+            Some(peer.clone()),
+            false,
+        );
         let listed = listing(&peer)
             .await
             .with_context(|| format!("listing the publications of {}", args.from))?;
@@ -305,7 +328,7 @@ pub fn sync(json: bool, args: &SyncArgs) -> Result<()> {
                 a.held += 1;
                 continue;
             }
-            if let Err(why) = proven(&checked, &l.record).await {
+            if let Err(why) = proven(&proving, &l.record).await {
                 a.refused.push(format!("{}: not proven in its block: {why}", l.record));
                 continue;
             }
