@@ -206,12 +206,7 @@ impl Archiver {
         let mut done = 0;
         loop {
             let after = *self.after.lock().unwrap_or_else(|p| p.into_inner());
-            let page = self
-                .api
-                .index()
-                .next_publications(after, PAGE, false)
-                .await
-                .map_err(|e| format!("reading the index: {e}"))?;
+            let page = next_page(&self.api, after).await?;
             if page.is_empty() {
                 return Ok(done);
             }
@@ -235,10 +230,16 @@ impl Archiver {
         next.leaves_lost += tally.lost;
         next.proofs_lost += tally.proofs_lost;
         tally.into_progress(&mut next);
+        self.save(next)?;
+        *self.after.lock().unwrap_or_else(|p| p.into_inner()) = Some(p.id);
+        Ok(())
+    }
+
+    /// Writes `next` as the progress, atomically, and shares it.
+    fn save(&self, next: ArchiveProgress) -> Result<(), String> {
         write_atomic(&self.progress_path, &next)
             .map_err(|e| format!("{}: {e}", self.progress_path.display()))?;
         *self.lock() = next;
-        *self.after.lock().unwrap_or_else(|p| p.into_inner()) = Some(p.id);
         Ok(())
     }
 
@@ -263,12 +264,7 @@ impl Archiver {
         let (mut lost, mut proofs_lost, mut records_lost) = (0, 0, 0);
         let mut after = None;
         loop {
-            let page = self
-                .api
-                .index()
-                .next_publications(after, PAGE, false)
-                .await
-                .map_err(|e| format!("reading the index: {e}"))?;
+            let page = next_page(&self.api, after).await?;
             let mut passed = page.is_empty();
             for p in page {
                 if p.id > upto && p.id.height != 0 {
@@ -290,9 +286,7 @@ impl Archiver {
                 total.kits_written += t.kits_written;
                 let mut next = self.lock().clone();
                 tally.into_progress(&mut next);
-                write_atomic(&self.progress_path, &next)
-                    .map_err(|e| format!("{}: {e}", self.progress_path.display()))?;
-                *self.lock() = next;
+                self.save(next)?;
                 after = Some(p.id);
             }
             if passed {
@@ -300,9 +294,7 @@ impl Archiver {
                 next.leaves_lost = lost;
                 next.proofs_lost = proofs_lost;
                 next.records_lost = records_lost;
-                write_atomic(&self.progress_path, &next)
-                    .map_err(|e| format!("{}: {e}", self.progress_path.display()))?;
-                *self.lock() = next;
+                self.save(next)?;
                 return Ok(total);
             }
         }
@@ -672,11 +664,7 @@ pub async fn referenced(api: &Api) -> Result<Referenced, String> {
     let mut out = Referenced::default();
     let mut after = None;
     loop {
-        let page = api
-            .index()
-            .next_publications(after, PAGE, false)
-            .await
-            .map_err(|e| format!("reading the index: {e}"))?;
+        let page = next_page(api, after).await?;
         let Some(last) = page.last() else {
             return Ok(out);
         };
@@ -693,6 +681,14 @@ pub async fn referenced(api: &Api) -> Result<Referenced, String> {
             );
         }
     }
+}
+
+/// The index's next publications after `after`.
+async fn next_page(api: &Api, after: Option<PubId>) -> Result<Vec<PublicationEntry>, String> {
+    api.index()
+        .next_publications(after, PAGE, false)
+        .await
+        .map_err(|e| format!("reading the index: {e}"))
 }
 
 /// Every leaf of `p`'s model, with its place in `p`'s blobs.

@@ -173,13 +173,7 @@ pub async fn register(
         blobs: 1,
         ..HeightReport::default()
     };
-    let read = match read(layer, locator, &blob).await? {
-        Read::Skip { .. } => Read::Reject(
-            Code::Inconsistent,
-            format!("{locator} is not the root page of a publication record"),
-        ),
-        r => r,
-    };
+    let read = read_root(layer, locator, &blob).await?;
     apply(&mut ov, id, locator, read, &mut report)?;
     ov.put(
         schema::CF_META,
@@ -228,13 +222,7 @@ pub async fn adopt(
         blobs: 1,
         ..HeightReport::default()
     };
-    let read = match read(layer, locator, &blob).await? {
-        Read::Skip { .. } => Read::Reject(
-            Code::Inconsistent,
-            format!("{locator} is not the root page of a publication record"),
-        ),
-        r => r,
-    };
+    let read = read_root(layer, locator, &blob).await?;
     let mut ov = Overlay::new(index);
     apply(&mut ov, id, locator, read, &mut report)?;
     ov.commit(None)?;
@@ -250,6 +238,18 @@ pub async fn advance(index: &Index, height: u64) -> Result<()> {
         return Ok(());
     }
     Overlay::new(index).commit(Some(height))
+}
+
+/// [`read`] of a blob named as a record's root page (registered by hand,
+/// or adopted from another index): anything else is refused.
+async fn read_root(layer: &dyn DaLayer, locator: &Locator, blob: &[u8]) -> Result<Read> {
+    Ok(match read(layer, locator, blob).await? {
+        Read::Skip { .. } => Read::Reject(
+            Code::Inconsistent,
+            format!("{locator} is not the root page of a publication record"),
+        ),
+        r => r,
+    })
 }
 
 fn apply(
