@@ -39,6 +39,12 @@ pub struct ArchiveProgress {
     pub archive: Option<String>,
     /// The last publication archived ("HEIGHT.INDEX"), if any.
     pub publication: Option<String>,
+    /// The last record registered by hand (height 0) archived, by its
+    /// registration number. Registrations sort before every height, so
+    /// they keep their own cursor: one made after `publication` passed
+    /// height 0 is still archived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registered: Option<u32>,
     /// The height of the last publication archived (0: none yet).
     pub height: u64,
     /// Publications archived.
@@ -79,6 +85,8 @@ pub struct Archiver {
     archive: Archive,
     progress_path: PathBuf,
     after: Mutex<Option<PubId>>,
+    /// The last registration (height 0) archived.
+    registered: Mutex<Option<u32>>,
     /// Whether kits held without a proof are done again.
     filling: std::sync::atomic::AtomicBool,
     /// Whether parity blobs are archived too (`--archive-parity`).
@@ -130,13 +138,19 @@ impl Archiver {
             },
         };
         let after = progress.publication.as_deref().and_then(parse_pub);
+        // A progress file from before registrations had their own cursor:
+        // a cursor still at height 0 is theirs.
+        let registered = progress
+            .registered
+            .or(after.filter(|a| a.height == 0).map(|a| a.index));
         *api.inner.archived.lock().unwrap_or_else(|p| p.into_inner()) = progress;
         api.inner.archiving.store(true, Ordering::Relaxed);
         Ok(Some(Arc::new(Archiver {
             api: api.clone(),
             archive,
             progress_path,
-            after: Mutex::new(after),
+            after: Mutex::new(after.filter(|a| a.height > 0)),
+            registered: Mutex::new(registered),
             filling: std::sync::atomic::AtomicBool::new(false),
             parity: std::sync::atomic::AtomicBool::new(false),
         })))
@@ -204,9 +218,39 @@ impl Archiver {
 
     async fn round_inner(&self) -> Result<u64, String> {
         let mut done = 0;
+        // Registrations first (height 0: they sort before every height),
+        // from their own cursor.
         loop {
-            let after = *self.after.lock().unwrap_or_else(|p| p.into_inner());
+            let after = self
+                .registered
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .map(|index| PubId { height: 0, index });
             let page = next_page(&self.api, after).await?;
+            let mut more = !page.is_empty();
+            for p in page {
+                if p.id.height != 0 {
+                    more = false;
+                    break;
+                }
+                self.publication(&p).await?;
+                done += 1;
+            }
+            if !more {
+                break;
+            }
+        }
+        loop {
+            // Past every registration.
+            let after = self
+                .after
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .unwrap_or(PubId {
+                    height: 0,
+                    index: u32::MAX,
+                });
+            let page = next_page(&self.api, Some(after)).await?;
             if page.is_empty() {
                 return Ok(done);
             }
@@ -223,7 +267,11 @@ impl Archiver {
     async fn publication(&self, p: &PublicationEntry) -> Result<(), String> {
         let (tally, records) = self.archive_one(p).await?;
         let mut next = self.lock().clone();
-        next.publication = Some(format!("{}.{}", p.id.height, p.id.index));
+        if p.id.height == 0 {
+            next.registered = Some(p.id.index);
+        } else {
+            next.publication = Some(format!("{}.{}", p.id.height, p.id.index));
+        }
         next.height = next.height.max(p.id.height);
         next.publications += 1;
         next.records_lost += u64::from(!records);
@@ -231,7 +279,11 @@ impl Archiver {
         next.proofs_lost += tally.proofs_lost;
         tally.into_progress(&mut next);
         self.save(next)?;
-        *self.after.lock().unwrap_or_else(|p| p.into_inner()) = Some(p.id);
+        if p.id.height == 0 {
+            *self.registered.lock().unwrap_or_else(|p| p.into_inner()) = Some(p.id.index);
+        } else {
+            *self.after.lock().unwrap_or_else(|p| p.into_inner()) = Some(p.id);
+        }
         Ok(())
     }
 
@@ -254,9 +306,12 @@ impl Archiver {
         &self,
         mut each: impl FnMut(&PublicationEntry, &SweepTally),
     ) -> Result<SweepTally, String> {
-        let upto = *self.after.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(upto) = upto else {
-            return Ok(SweepTally::default());
+        let after = *self.after.lock().unwrap_or_else(|p| p.into_inner());
+        let registered = *self.registered.lock().unwrap_or_else(|p| p.into_inner());
+        let upto = match (after, registered) {
+            (Some(a), _) => a,
+            (None, Some(index)) => PubId { height: 0, index },
+            (None, None) => return Ok(SweepTally::default()),
         };
         let mut total = SweepTally::default();
         // What is still lost once every publication up to the cursor has

@@ -93,6 +93,12 @@ pub struct ArchivedLayer {
     archive: Option<crate::Archive>,
     peer: Option<Arc<crate::PeerSource>>,
     keep: bool,
+    /// Whether a blob from the peer that nothing can place (its locator
+    /// does not commit to its bytes, and the layer pruned what would check
+    /// its proof) is used all the same, for a reader that checks what it
+    /// holds by signatures and commitments (see
+    /// [`ArchivedLayer::for_checking_reader`]).
+    unplaced_ok: bool,
     /// Blobs rebuilt from kits lately, newest last.
     rebuilt: std::sync::Mutex<std::collections::VecDeque<Arc<Rebuilt>>>,
 }
@@ -164,8 +170,21 @@ impl ArchivedLayer {
             archive,
             peer,
             keep,
+            unplaced_ok: false,
             rebuilt: Default::default(),
         }
+    }
+
+    /// For a reader that checks every byte it uses by what was signed
+    /// (`fetch`: a record by its signatures and model id, a leaf by its
+    /// commitment): a blob from the peer is used even where nothing can
+    /// check that it is the one at its locator, because the locator does
+    /// not commit to its bytes (an EigenDA cert) and the layer pruned what
+    /// would check its proof. Never for an indexer or an archive, which
+    /// record where a blob was posted.
+    pub fn for_checking_reader(mut self) -> ArchivedLayer {
+        self.unplaced_ok = true;
+        self
     }
 
     /// The blob at `locator` rebuilt from its kit in the archive; `None`
@@ -237,10 +256,18 @@ impl ArchivedLayer {
             Ok(None) => return Err("it has no kit with the blob's inclusion proof".into()),
             Err(e) => return Err(format!("its kit: {e}")),
         };
-        self.inner
-            .verify(locator, blob, &proof)
-            .await
-            .map_err(|e| format!("its inclusion proof: {e}"))
+        match self.inner.verify(locator, blob, &proof).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.is_pruned() && self.unplaced_ok => {
+                tracing::warn!(
+                    %locator,
+                    peer = %peer.url(),
+                    "the layer pruned what would place this blob: it is used unplaced, its contents checked by their signatures and commitments"
+                );
+                Ok(())
+            }
+            Err(e) => Err(format!("its inclusion proof: {e}")),
+        }
     }
 
     /// Another node's kit of `locator`, untrusted (every use checks it);

@@ -56,6 +56,14 @@ pub enum Error {
         /// What the store said.
         source: Box<object_store::Error>,
     },
+    /// The archive's disk (or quota) is full.
+    #[error("archive object {name}: the archive's disk is full ({source}): free space there or move the archive (--archive); nothing partial was kept, and archiving resumes where it stopped")]
+    Full {
+        /// The object.
+        name: String,
+        /// What the store said.
+        source: Box<object_store::Error>,
+    },
     /// A stored object, or bytes offered for storing, that are not what
     /// their name says.
     #[error("{name}: {reason}")]

@@ -337,10 +337,14 @@ pub fn blob_name(locator: &Locator) -> String {
 
 /// Whether `data` is the blob at `locator`, where the locator commits to
 /// its bytes: on square layers (the embedded chain, Celestia) the share
-/// commitment is recomputed. `None` where the locator cannot tell (an
-/// EigenDA cert, an Avail position): such blobs are records, checked by
-/// their signatures when opened.
+/// commitment is recomputed; on Avail the locator's leaf is the data's
+/// Keccak-256. `None` where the locator cannot tell (an EigenDA cert, whose
+/// KZG commitment modelda does not recompute).
 pub fn blob_matches(locator: &Locator, data: &[u8]) -> Option<bool> {
+    // An Avail locator names its submission by the data's Keccak-256.
+    if let Locator::Avail { leaf, .. } = locator {
+        return Some(!data.is_empty() && modelda_da::avail::proof::leaf_of(data) == *leaf);
+    }
     let (_, ns, c) = locator.square_parts()?;
     Some(
         !data.is_empty()
@@ -349,10 +353,33 @@ pub fn blob_matches(locator: &Locator, data: &[u8]) -> Option<bool> {
 }
 
 fn store_error(name: &str, e: object_store::Error) -> Error {
+    if is_full(&e) {
+        return Error::Full {
+            name: name.to_string(),
+            source: Box::new(e),
+        };
+    }
     Error::Store {
         name: name.to_string(),
         source: Box::new(e),
     }
+}
+
+/// Whether `e` says the disk or quota is full (ENOSPC, EDQUOT).
+fn is_full(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut at: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(x) = at {
+        if let Some(io) = x.downcast_ref::<std::io::Error>() {
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            ) {
+                return true;
+            }
+        }
+        at = x.source();
+    }
+    false
 }
 
 #[async_trait]

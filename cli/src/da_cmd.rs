@@ -280,8 +280,10 @@ pub struct DevnetArgs {
     mempool_ttl_blocks: u64,
     /// Prune blob data older than this many blocks, as real nodes do past
     /// their storage window (Celestia: 7 days and an hour; EigenDA: about
-    /// 14 days): blob reads, listings and proofs of older heights fail the
-    /// way the real services answer; headers stay served. Default: never.
+    /// 14 days): on the Celestia, EigenDA and Avail APIs alike, blob reads,
+    /// listings and proofs of older heights (an EigenDA blob: dispersed
+    /// that many blocks ago) fail the way the real services answer;
+    /// headers stay served. Default: never.
     #[arg(long)]
     storage_window_blocks: Option<u64>,
 }

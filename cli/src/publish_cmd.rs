@@ -512,12 +512,12 @@ pub fn fetch(json: bool, show_progress: bool, args: &FetchArgs) -> Result<()> {
                 modelda_archive::PeerSource::new(base)
                     .with_context(|| format!("reading --index {url}"))?,
             );
-            layer = Arc::new(modelda_archive::ArchivedLayer::new(
-                layer,
-                None,
-                Some(peer.clone()),
-                false,
-            ));
+            // A reader: the record is checked by its signatures and model
+            // id, every leaf by its commitment.
+            layer = Arc::new(
+                modelda_archive::ArchivedLayer::new(layer, None, Some(peer.clone()), false)
+                    .for_checking_reader(),
+            );
             sources = Some(modelda_archive::Sources::new().then(peer));
         }
         let rec = record::open(

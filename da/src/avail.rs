@@ -551,7 +551,10 @@ impl AvailLayer {
             let (s, v) = self.get_json(&format!("/v2/blocks/{height}")).await?;
             let status = match s {
                 200 => v["status"].as_str().unwrap_or("").to_string(),
-                404 => "not sampled yet".to_string(),
+                404 => {
+                    self.check_held(height).await?;
+                    "not sampled yet".to_string()
+                }
                 s => {
                     return Err(Error::Remote {
                         endpoint: self.lc(&format!("/v2/blocks/{height}")),
@@ -578,6 +581,44 @@ impl AvailLayer {
             }
             tokio::time::sleep(self.opts.poll).await;
         }
+    }
+
+    /// After a 404 for block `height`: [`Error::Pruned`] when the light
+    /// client has passed the block yet holds nothing of it (it answers 404
+    /// both for a block it has not reached and for one it dropped), else
+    /// `Ok` (not reached yet: wait).
+    async fn check_held(&self, height: u64) -> Result<()> {
+        let (first, latest) = self.held_range().await?;
+        if height >= first && height > latest {
+            return Ok(());
+        }
+        // The latest block was read before this second ask: a 404 now is
+        // for a block the light client had reached.
+        let (s, _) = self.get_json(&format!("/v2/blocks/{height}")).await?;
+        if s != 404 {
+            return Ok(());
+        }
+        Err(Error::Pruned {
+            endpoint: self.lc(&format!("/v2/blocks/{height}")),
+            what: format!("block {height}"),
+            detail: format!(
+                "the light client holds app data of blocks {first} to {latest} only \
+                 (404 for block {height})"
+            ),
+        })
+    }
+
+    /// The blocks whose app data the light client holds (`/v2/status`:
+    /// `blocks.app_data`, else `blocks.available`), and its latest.
+    async fn held_range(&self) -> Result<(u64, u64)> {
+        let v = self.get_ok("/v2/status").await?;
+        let b = &v["blocks"];
+        let latest = b["latest"].as_u64().unwrap_or(0);
+        let first = b["app_data"]["first"]
+            .as_u64()
+            .or_else(|| b["available"]["first"].as_u64())
+            .unwrap_or(0);
+        Ok((first, latest))
     }
 
     /// The app's submissions in block `height`, once it is finished.
@@ -629,9 +670,18 @@ impl AvailLayer {
             detail: format!("HTTP {status}, not JSON-RPC: {e}"),
         })?;
         if let Some(e) = v.get("error") {
+            let msg = e["message"].as_str().unwrap_or("error");
+            // The kate RPC reads the block body, which a pruned node lacks.
+            if msg.starts_with("Missing block") {
+                return Err(Error::Pruned {
+                    endpoint: url,
+                    what: format!("the block body that {method} reads"),
+                    detail: format!("{msg:.200}: the node has pruned it"),
+                });
+            }
             return Err(Error::Remote {
                 endpoint: url,
-                detail: format!("{method}: {}", e["message"].as_str().unwrap_or("error")),
+                detail: format!("{method}: {msg:.200}"),
             });
         }
         Ok(v["result"].clone())
@@ -874,6 +924,20 @@ impl DaLayer for AvailLayer {
 /// its `namespace`.
 #[async_trait]
 impl Follow for AvailLayer {
+    /// The light client's `/v2/status` says from which block it holds app
+    /// data; older blocks are pruned (or before it started).
+    async fn check_available(&self, height: u64) -> Result<()> {
+        let (first, latest) = self.held_range().await?;
+        if height < first {
+            return Err(Error::Pruned {
+                endpoint: self.lc("/v2/status"),
+                what: format!("the app data of block {height}"),
+                detail: format!("the light client holds blocks {first} to {latest} only"),
+            });
+        }
+        Ok(())
+    }
+
     async fn wait_for_height(&self, height: u64) -> Result<()> {
         // The light client's latest block is its latest finalized header.
         while self.status().await?.1 < height {
@@ -901,6 +965,14 @@ impl Follow for AvailLayer {
         let block = self
             .rpc("chain_getBlock", json!([hash.to_string()]))
             .await?;
+        // A pruned node keeps the header, not the body.
+        if block.is_null() {
+            return Err(Error::Pruned {
+                endpoint: self.opts.node_url.clone(),
+                what: format!("the body of block {height}"),
+                detail: format!("chain_getBlock answered null for {hash}"),
+            });
+        }
         let mut on_chain: Vec<Option<&str>> = block["block"]["extrinsics"]
             .as_array()
             .map(|a| a.iter().map(Value::as_str).collect())

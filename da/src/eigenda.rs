@@ -120,9 +120,29 @@ impl EigenDaLayer {
     }
 
     /// `GET /get/0x<cert>?commitment_mode=standard`.
+    ///
+    /// A 500 that says "not found" is [`Error::Pruned`]: the relays no
+    /// longer hold the blob. The proxy answers the same for a cert it
+    /// never issued, so the error names both; modelda reads only certs
+    /// from signed records, which the proxy did issue.
     pub async fn fetch(&self, cert: &Cert) -> Result<Vec<u8>> {
         let url = self.url(&format!("/get/{cert}?commitment_mode=standard"));
-        self.request(&url, || self.http.get(&url)).await
+        match self.request(&url, || self.http.get(&url)).await {
+            Err(Error::Remote { endpoint, detail })
+                if detail.starts_with("HTTP 500") && detail.contains("not found") =>
+            {
+                Err(Error::Pruned {
+                    endpoint,
+                    what: "the blob".into(),
+                    detail: format!(
+                        "the proxy answered {detail:.200}; EigenDA keeps a blob about 14 days \
+                         after dispersal, so it has expired (or the cert is one the proxy never \
+                         issued)"
+                    ),
+                })
+            }
+            r => r,
+        }
     }
 
     async fn request(
@@ -271,7 +291,22 @@ impl DaLayer for EigenDaLayer {
         if cert != cert_of(locator)? {
             return Err(bad("the proof's cert is not the locator's".into()));
         }
-        let stored = self.fetch(cert).await?;
+        // The proxy is the only judge of a cert modelda has: past the
+        // window it can no longer say that these are the cert's bytes.
+        let stored = self.fetch(cert).await.map_err(|e| match e {
+            Error::Pruned {
+                endpoint, detail, ..
+            } => Error::Pruned {
+                endpoint,
+                what: format!("the blob of {locator}, which checking an EigenDA proof re-reads"),
+                detail: format!(
+                    "{detail}. Past the window an EigenDA proof cannot be checked here \
+                     (modelda does not recompute the cert's KZG commitment); the bytes' \
+                     commitments and signatures still check (`modelda fetch --index`)"
+                ),
+            },
+            e => e,
+        })?;
         if stored != data {
             return Err(bad("the proxy returns different bytes for this cert".into()));
         }

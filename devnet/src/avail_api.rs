@@ -357,7 +357,9 @@ async fn submit(
 }
 
 async fn status_of(s: &AvailState, n: u64) -> Result<(Block, bool), Response> {
-    if n == 0 || n > s.finalized() {
+    // Not final yet, or past the storage window: the light client holds
+    // no such block (it dropped pruned blocks, headers and data alike).
+    if n == 0 || n > s.finalized() || s.node.pruned(n) {
         return Err(text(StatusCode::NOT_FOUND, "Not Found"));
     }
     let block = s.block(n).await?;
@@ -470,6 +472,7 @@ async fn block_data(
 
 async fn status(State(s): State<AvailState>) -> Response {
     let latest = s.finalized();
+    let first = s.node.first_kept().min(latest.max(1));
     Json(json!({
         "modes": ["light", "app"],
         "app_id": s.app_id,
@@ -477,8 +480,8 @@ async fn status(State(s): State<AvailState>) -> Response {
         "network": "modelda-devnet/nv1.0.0/0",
         "blocks": {
             "latest": latest,
-            "available": {"first": 1, "last": latest},
-            "app_data": {"first": 1, "last": latest},
+            "available": {"first": first, "last": latest},
+            "app_data": {"first": first, "last": latest},
         },
     }))
     .into_response()
@@ -567,6 +570,8 @@ async fn rpc(
                 return rpc_error(&id, -32602, "Invalid params: expected a block hash".into());
             };
             match block_by_hash(&s, &hash).await {
+                // A pruned node keeps headers, not bodies.
+                Some((n, _)) if s.node.pruned(n) => rpc_ok(&id, Value::Null),
                 Some((n, b)) => {
                     // The timestamp inherent first, then every submission.
                     let mut exts = vec![hex0x(&timestamp_inherent(n, s.block_ms))];
@@ -595,9 +600,13 @@ async fn rpc(
                     "Invalid params: expected [transaction_index, block_hash]".into(),
                 );
             };
-            let Some((_, b)) = block_by_hash(&s, &hash).await else {
+            let Some((n, b)) = block_by_hash(&s, &hash).await else {
                 return rpc_error(&id, 1, format!("Requested block {hash} is not finalized"));
             };
+            // The kate RPC reads the block body, which a pruned node lacks.
+            if s.node.pruned(n) {
+                return rpc_error(&id, 1, format!("Missing block {hash}"));
+            }
             let refs: Vec<&[u8]> = b.subs.iter().map(|(_, d)| d.as_slice()).collect();
             match tx
                 .checked_sub(1)

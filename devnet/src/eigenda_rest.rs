@@ -13,6 +13,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use super::faults::{before_request, roll, Faults, Injected};
 use crate::memstore::MemStore;
+use crate::Node;
 use modelda_da::eigenda::MAX_PAYLOAD_BYTES;
 use modelda_da::Cert;
 
@@ -20,6 +21,9 @@ use modelda_da::Cert;
 struct AppState {
     store: MemStore,
     faults: Arc<Faults>,
+    /// The chain: its head dates a dispersal, and its storage window
+    /// expires blobs.
+    node: Arc<Node>,
 }
 
 #[derive(serde::Deserialize)]
@@ -88,7 +92,8 @@ async fn put(
         );
     }
     let store = s.store.clone();
-    match tokio::task::spawn_blocking(move || store.put(&body)).await {
+    let height = s.node.head();
+    match tokio::task::spawn_blocking(move || store.put(&body, height)).await {
         Ok(Ok(cert)) => (StatusCode::OK, cert.as_bytes().to_vec()).into_response(),
         Ok(Err(e)) => text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
@@ -117,8 +122,16 @@ async fn get_cert(
         );
     }
     let store = s.store.clone();
+    let key = blake3::hash(cert.as_bytes()).to_hex();
     match tokio::task::spawn_blocking(move || store.get(&cert)).await {
-        Ok(Ok(Some(p))) => (StatusCode::OK, p).into_response(),
+        // Past the storage window: the relays no longer hold the blob, and
+        // the proxy passes their "not found" on as a 500 (as it does for a
+        // cert it never issued: a client cannot tell the two apart).
+        Ok(Ok(Some((_, Some(h))))) if s.node.pruned(h) => text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("get blob from relays: blob {key} not found"),
+        ),
+        Ok(Ok(Some((p, _)))) => (StatusCode::OK, p).into_response(),
         // The proxy answers 500 for an unknown or expired cert.
         Ok(Ok(None)) => text(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -146,15 +159,19 @@ async fn config() -> Response {
     .into_response()
 }
 
-/// The REST router.
-pub fn router(store: MemStore, faults: Arc<Faults>) -> Router {
+/// The REST router over `node`'s chain.
+pub fn router(store: MemStore, faults: Arc<Faults>, node: Arc<Node>) -> Router {
     Router::new()
         .route("/put", post(put))
         .route("/get/{cert}", get(get_cert))
         .route("/health", get(health))
         .route("/config", get(config))
         .layer(DefaultBodyLimit::max(16 << 20))
-        .with_state(AppState { store, faults })
+        .with_state(AppState {
+            store,
+            faults,
+            node,
+        })
 }
 
 /// A listener that drops a fraction of accepted connections.

@@ -135,6 +135,15 @@ impl Node {
         n != u64::MAX && height.saturating_add(n) <= self.head()
     }
 
+    /// The first height whose blob data is kept (1 when nothing is pruned).
+    fn first_kept(&self) -> u64 {
+        let n = self.storage_window_blocks.load(Ordering::Relaxed);
+        if n == u64::MAX {
+            return 1;
+        }
+        (self.head() + 1).saturating_sub(n).max(1)
+    }
+
     fn head(&self) -> u64 {
         *self.head.borrow()
     }
@@ -405,7 +414,7 @@ impl Devnet {
             source: e,
         })?;
         let memstore = memstore::MemStore::open(&cfg.data_dir.join(EIGENDA_DIR))?;
-        let app = eigenda_rest::router(memstore, faults.clone());
+        let app = eigenda_rest::router(memstore, faults.clone(), node.clone());
         let listener = eigenda_rest::DroppingListener::new(listener, faults.clone());
         let s = stop.clone();
         let rest = tokio::spawn(async move {

@@ -1043,3 +1043,304 @@ fn two_nodes_share_one_s3_bucket_and_an_unreachable_one_stops_no_index() {
     stop(child);
     drop(w);
 }
+
+/// EigenDA and Avail expire data too (the devnet's `--storage-window-blocks`
+/// on their APIs): the layers' own clients say "pruned", and one node with
+/// an archive (following Avail, holding an EigenDA record registered
+/// through its API) keeps serving both models byte for byte. Avail's
+/// inclusion proofs still verify against the node's headers; an EigenDA
+/// proof cannot be checked once the proxy forgot the blob, and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eigenda_and_avail_blobs_expire_and_the_archive_keeps_them() {
+    use modelda_devnet::{Devnet, DevnetConfig};
+    use modelda_fixtures::sample::{write_model, SampleOptions};
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_path_buf();
+    let devnet = Devnet::start(DevnetConfig {
+        data_dir: root.join("devnet"),
+        rpc_addr: "127.0.0.1:0".parse().unwrap(),
+        eigenda_addr: "127.0.0.1:0".parse().unwrap(),
+        avail_addr: Some("127.0.0.1:0".parse().unwrap()),
+        block_time: Duration::from_millis(100),
+        ..Default::default()
+    })
+    .await
+    .expect("devnet starts");
+    let devnet = std::sync::Arc::new(devnet);
+    let avail = devnet.avail_url().unwrap();
+    let eigenda = devnet.eigenda_url();
+    let d = devnet.clone();
+    tokio::task::spawn_blocking(move || {
+        let av: Vec<&str> = vec!["--da", "avail", "--avail-url", &avail, "--avail-node-url", &avail];
+        let eg: Vec<&str> = vec!["--da", "eigenda", "--eigenda-url", &eigenda];
+        modelda_ok(&root, &["keygen", "--out", "k.pem"]);
+        for (dir, seed) in [("av", 11), ("eg", 12)] {
+            write_model(
+                &root.join(dir),
+                &SampleOptions { weights_bytes: 256 << 10, shards: 1, gguf: false, seed },
+            )
+            .unwrap();
+        }
+        let p_av = super::api::publish(&root, "av", "k.pem", &av);
+        let p_eg = super::api::publish(&root, "eg", "k.pem", &eg);
+        let (av_id, av_rec) = (p_av["model_id"].as_str().unwrap(), p_av["record"].as_str().unwrap());
+        let (eg_id, eg_rec) = (p_eg["model_id"].as_str().unwrap(), p_eg["record"].as_str().unwrap());
+
+        // Node a follows Avail with an archive, and takes the EigenDA
+        // record by registration; node b follows Avail without one.
+        let (a_dir, b_dir) = (root.join("a"), root.join("b"));
+        std::fs::create_dir_all(&a_dir).unwrap();
+        std::fs::create_dir_all(&b_dir).unwrap();
+        let mut a_args = av.clone();
+        a_args.extend_from_slice(&["--eigenda-url", &eigenda, "--archive", "arch"]);
+        let (node_a, a) = spawn_node(&a_dir, &a_args);
+        let (node_b, b) = spawn_node(&b_dir, &av);
+        wait_indexed(&a, 1);
+        wait_indexed(&b, 1);
+        wait_archived(&a, &a_dir, 1);
+        let m = format!(
+            r#"{{"query":"mutation($l: String!) {{ registerPublication(locator: $l) {{ publication {{ id }} }} }}","variables":{{"l":"{eg_rec}"}}}}"#
+        );
+        let v = post_graphql(&a, &m);
+        assert!(v["errors"].is_null(), "{v}");
+        // The registration comes after the archiver passed height 0: it
+        // is archived all the same.
+        let m = wait_archived(&a, &a_dir, 2);
+        assert_eq!(m["archive"]["leavesLost"], "0", "{m}");
+
+        // The window closes over both.
+        let h0 = d.chain().head().unwrap();
+        d.set_storage_window_blocks(Some(50));
+        let t = Instant::now();
+        while d.chain().head().unwrap() < h0 + 51 {
+            assert!(t.elapsed() < Duration::from_secs(120), "the devnet stopped producing");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+
+        // The layers' own clients say the data was pruned, and fetch says
+        // where to go instead.
+        for (rec, flags) in [(av_rec, &av), (eg_rec, &eg)] {
+            let mut args = vec!["blob", "get", rec, "--out", "pruned.bin"];
+            args.extend_from_slice(flags);
+            let o = modelda(&root, &args);
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert!(!o.status.success() && err.contains("pruned"), "{rec}: {err}");
+        }
+        let mut args = vec!["fetch", eg_id, "--record", eg_rec, "--out", "direct"];
+        args.extend_from_slice(&eg);
+        let o = modelda(&root, &args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !o.status.success() && err.contains("pruned") && err.contains("--index"),
+            "{err}"
+        );
+        // A new index cannot start on pruned Avail heights.
+        let mut args = vec!["index", "--index-dir", "late", "--from-height", "1", "--to-height", "3"];
+        args.extend_from_slice(&av);
+        let o = modelda(&root, &args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && err.contains("pruned"), "{err}");
+
+        // Through the archive node: both models, byte for byte.
+        let node = format!("http://{a}");
+        for (id, dir, flags) in [(av_id, "av", &av), (eg_id, "eg", &eg)] {
+            let out = root.join(format!("out-{dir}"));
+            let mut args = vec!["--json", "fetch", id, "--index", &node, "--out", out.to_str().unwrap()];
+            args.extend_from_slice(flags);
+            let f: Value = serde_json::from_str(&modelda_ok(&root, &args)).unwrap();
+            same_files(&f, &out, &root.join(dir));
+        }
+        let leaves = archived_leaves(&a_dir.join("arch"));
+        assert!(leaves.len() >= 8, "{}", leaves.len());
+        let mut gone = 0;
+        for (_, key) in &leaves {
+            let (code, body) = get(&format!("http://{a}/chunks/{key}"));
+            assert_eq!(code, 200, "{}", String::from_utf8_lossy(&body[..body.len().min(300)]));
+            assert!(key.check(&body), "chunk {key} does not hash to its commitment");
+            // The node without an archive: 410, naming the flag (404 for
+            // the EigenDA model's leaves, which it does not index).
+            let (code, body) = get(&format!("http://{b}/chunks/{key}"));
+            if code != 404 {
+                let said = String::from_utf8_lossy(&body);
+                assert!(code == 410 && said.contains("--archive"), "{code} {said}");
+                gone += 1;
+            }
+        }
+        assert!(gone >= 4, "{gone} of the Avail model's leaves answered 410");
+        let proof = |node: &str, id: &str| {
+            post_graphql(
+                node,
+                &format!(
+                    r#"{{"query":"{{ inclusionProof(model: \"{id}\", file: \"config.json\", leaf: 0) {{ document }} }}"}}"#
+                ),
+            )
+        };
+        // Avail: the proof from the archive verifies against the node's
+        // headers, which a pruned node keeps.
+        let v = proof(&a, av_id);
+        assert!(v["errors"].is_null(), "{v}");
+        std::fs::write(root.join("av-proof.json"), v.to_string()).unwrap();
+        let mut args = vec!["verify-proof", "--inclusion", "av-proof.json"];
+        args.extend_from_slice(&av);
+        modelda_ok(&root, &args);
+        let v = proof(&b, av_id);
+        let said = v["errors"].to_string();
+        assert!(said.contains("PRUNED") && said.contains("--archive"), "{v}");
+        // EigenDA: the document is built (the cert is the proof), but the
+        // verifier's proxy no longer holds the blob to compare, and says so.
+        let v = proof(&a, eg_id);
+        assert!(v["errors"].is_null(), "{v}");
+        std::fs::write(root.join("eg-proof.json"), v.to_string()).unwrap();
+        let mut args = vec!["verify-proof", "--inclusion", "eg-proof.json"];
+        args.extend_from_slice(&eg);
+        let o = modelda(&root, &args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !o.status.success() && err.contains("pruned") && err.contains("KZG"),
+            "{err}"
+        );
+        stop(node_a);
+        stop(node_b);
+    })
+    .await
+    .unwrap();
+}
+
+/// A small tmpfs mounted for a test, unmounted when dropped.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `size` at `dir`. Only root can: `None` for anyone
+    /// else. As root, a mount that fails fails the test.
+    fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
+        let uid = Command::new("id").arg("-u").output().unwrap();
+        if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+            return None;
+        }
+        let o = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "mounting a tmpfs at {}: {}",
+            dir.display(),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        Some(Tmpfs(dir.to_path_buf()))
+    }
+
+    /// Gives it `size` of room.
+    fn resize(&self, size: &str) {
+        let o = Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.0)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// A full disk under the archive: the archiver stops with an error that
+/// says so, the index goes on, and the lag shows in `_meta` and
+/// `/metrics`. Once there is room again, archiving resumes and completes,
+/// and no stored object fails its check. The disk is a 256 KiB tmpfs,
+/// which only root can mount: for anyone else the test says so and checks
+/// nothing (CI runs as root).
+#[test]
+fn a_full_disk_stops_the_archive_not_the_index() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let disk = root.join("disk");
+    std::fs::create_dir_all(&disk).unwrap();
+    let Some(fs) = Tmpfs::mount(&disk, "256k") else {
+        eprintln!("SKIPPED: mounting a small tmpfs (a disk to fill) needs root");
+        return;
+    };
+    three_generations(root, &[]);
+    let dir = root.join("n");
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = root.join(".modelda/local");
+    let arch = disk.join("arch");
+    let (child, addr) = spawn_node(
+        &dir,
+        &[
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--archive",
+            arch.to_str().unwrap(),
+        ],
+    );
+    wait_indexed(&addr, 4);
+    let t = Instant::now();
+    let m = loop {
+        let m = archive_meta(&addr);
+        if !m["archive"]["lastError"].is_null() {
+            break m;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(300),
+            "no archive error shown: {m}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    let said = m["archive"]["lastError"].as_str().unwrap();
+    assert!(
+        said.contains("disk is full") && said.contains("--archive"),
+        "{m}"
+    );
+    let lag: u64 = m["archive"]["lag"].as_str().unwrap().parse().unwrap();
+    assert!(lag > 0, "{m}");
+    assert_eq!(m["publications"], "4", "the index went on: {m}");
+    let (_, metrics) = get(&format!("http://{addr}/metrics"));
+    let metrics = String::from_utf8_lossy(&metrics);
+    let shown: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("modelda_archive_lag "))
+        .unwrap_or_else(|| panic!("no modelda_archive_lag: {metrics}"))
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(shown > 0, "{metrics}");
+    assert!(
+        !metrics.contains("modelda_archive_errors_total 0"),
+        "{metrics}"
+    );
+    // Nothing partial under an object's name.
+    for (p, key) in archived_leaves_if_any(&arch) {
+        assert!(
+            key.check(&std::fs::read(&p).unwrap()),
+            "{} fails its check",
+            p.display()
+        );
+    }
+
+    // Room again: the archiver goes on where it stopped, and completes.
+    fs.resize("64m");
+    let m = wait_archived(&addr, &dir, 4);
+    assert!(m["archive"]["lastError"].is_null(), "{m}");
+    assert_eq!(m["archive"]["leavesLost"], "0", "{m}");
+    stop(child);
+    let v: Value = serde_json::from_str(&modelda_ok(
+        &dir,
+        &[
+            "--json",
+            "archive",
+            "verify",
+            "--archive",
+            arch.to_str().unwrap(),
+        ],
+    ))
+    .unwrap();
+    assert_eq!(v["good"], v["checked"], "{v}");
+    assert_eq!(v["kits"], v["kits_good"], "{v}");
+    assert!(v["kits_incomplete"].as_array().unwrap().is_empty(), "{v}");
+    drop(fs);
+}
