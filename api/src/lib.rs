@@ -26,13 +26,15 @@ mod graphiql;
 mod graphql;
 mod http;
 mod metrics;
+mod progress;
 mod proof;
 mod state;
 
-pub use archiver::{referenced, ArchiveProgress, Archiver, Referenced, SweepTally, PROGRESS_FILE};
+pub use archiver::{referenced, Archiver, Referenced, SweepTally};
 pub use error::Code;
 pub use graphql::{schema_sdl, ApiSchema};
 pub use http::router;
+pub use progress::{ArchiveProgress, PROGRESS_FILE};
 pub use state::{Api, Limits};
 
 #[cfg(test)]

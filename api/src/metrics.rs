@@ -168,7 +168,7 @@ pub(crate) fn render_index(
 /// The archiver's figures in Prometheus text format (`records`: the
 /// publications indexed).
 pub(crate) fn render_archive(
-    p: &crate::archiver::ArchiveProgress,
+    p: &crate::progress::ArchiveProgress,
     records: u64,
     errors: u64,
     out: &mut String,

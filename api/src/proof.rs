@@ -6,7 +6,7 @@
 //! covered leaf, the 1 KiB chunks of the asked bytes (whole leaves in the
 //! middle of the range), and on square layers only the shares that hold
 //! those, in runs. Hashing (subtree roots, sub-leaf proofs) runs on the
-//! blocking pool, at most [`PROVERS`] at a time, so that a slow proof never
+//! blocking pool, at most [`crate::state::PROVERS`] at a time, so that a slow proof never
 //! holds an executor thread.
 
 use std::collections::BTreeMap;
@@ -27,11 +27,7 @@ use modelda_wire::inclusion::{
 };
 
 use crate::error::{ApiError, Code};
-use crate::state::Api;
-
-/// Most proofs hashing at once (the machine's cores are the bound that
-/// matters; more would only queue inside the pool).
-pub(crate) const PROVERS: usize = 2;
+use crate::state::{land, Api, Document};
 
 /// What to prove of a file.
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
@@ -338,4 +334,54 @@ pub(crate) async fn build(
         leaves: places,
         blobs,
     })
+}
+
+impl Api {
+    /// Most inclusion documents kept between requests.
+    const DOCUMENTS: usize = 64;
+
+    /// The inclusion document of `target` of file `path` of `model`, built
+    /// once however many ask at the same time. The work runs in its own
+    /// task: a request that gives up (its deadline passed) leaves it going,
+    /// and the next request for the same document picks it up.
+    pub(crate) async fn inclusion_document(
+        &self,
+        model: ModelId,
+        path: String,
+        target: Target,
+        publication: Option<PubId>,
+    ) -> Result<Arc<Document>, ApiError> {
+        let key = format!("{model}\n{path}\n{target:?}\n{publication:?}");
+        let cell = {
+            let mut docs = self.lock_documents();
+            if docs.len() >= Self::DOCUMENTS && !docs.contains_key(&key) {
+                // Finished documents are in the answer cache too.
+                docs.retain(|_, c| c.get().is_none());
+            }
+            docs.entry(key.clone()).or_default().clone()
+        };
+        if let Some(d) = cell.get() {
+            self.lock_documents().remove(&key);
+            return Ok(d.clone());
+        }
+        let api = self.clone();
+        let work = cell.clone();
+        let task = tokio::spawn(async move {
+            work.get_or_try_init(|| async {
+                let doc = build(&api, model, &path, target, publication).await?;
+                // Megabytes of JSON: written off the executor.
+                api.hashing(move || {
+                    let json = serde_json::value::to_raw_value(&doc).map_err(ApiError::internal)?;
+                    Ok(Arc::new(Document { doc, json }))
+                })
+                .await
+            })
+            .await
+            .cloned()
+        });
+        let r = task.await.map_err(ApiError::internal)?;
+        // Taken (or failed): the next request builds afresh.
+        land(&mut self.lock_documents(), &key, &cell);
+        r
+    }
 }

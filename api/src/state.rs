@@ -19,6 +19,10 @@ use crate::cost::Cost;
 use crate::error::{ApiError, Code};
 use crate::metrics::Metrics;
 
+/// Most proofs hashing at once (the machine's cores are the bound that
+/// matters; more would only queue inside the pool).
+pub(crate) const PROVERS: usize = 2;
+
 /// Limits on what one request may ask, each refused with its own code.
 #[derive(Clone, Debug)]
 pub struct Limits {
@@ -84,7 +88,7 @@ pub(crate) struct Inner {
     /// The layer alone, as a chunk source (what the archiver copies from).
     pub layer_source: Arc<dyn modelda_archive::ChunkSource>,
     /// The archiver's progress (default when there is none).
-    pub archived: Mutex<crate::archiver::ArchiveProgress>,
+    pub archived: Mutex<crate::progress::ArchiveProgress>,
     /// Archiving rounds that stopped on an error.
     pub archive_errors: AtomicU64,
     /// Changes of the archiver's progress (cached answers with `_meta`
@@ -109,7 +113,7 @@ pub(crate) struct Inner {
     /// Decoded models: an entry is written once and never changes.
     pub models: Mutex<HashMap<ModelId, Arc<ModelEntry>>>,
     pub costs: Mutex<HashMap<PubId, Arc<Cost>>>,
-    /// Proofs hashing now (see [`crate::proof::PROVERS`]).
+    /// Proofs hashing now (see [`PROVERS`]).
     pub provers: tokio::sync::Semaphore,
     /// Blob layouts for share proofs, by locator, each computed once
     /// however many ask at the same time.
@@ -140,7 +144,7 @@ pub(crate) type Flight<T> = Arc<tokio::sync::OnceCell<T>>;
 
 /// Drops the flight `cell` from `flights` once it has landed, unless a
 /// newer flight took its key.
-fn land<T>(flights: &mut HashMap<String, Flight<T>>, key: &str, cell: &Flight<T>) {
+pub(crate) fn land<T>(flights: &mut HashMap<String, Flight<T>>, key: &str, cell: &Flight<T>) {
     if flights.get(key).is_some_and(|c| Arc::ptr_eq(c, cell)) {
         flights.remove(key);
     }
@@ -209,7 +213,7 @@ impl Api {
                     models: Mutex::new(HashMap::new()),
                     costs: Mutex::new(HashMap::new()),
                     answers: Mutex::new(AnswerCache::default()),
-                    provers: tokio::sync::Semaphore::new(crate::proof::PROVERS),
+                    provers: tokio::sync::Semaphore::new(PROVERS),
                     layouts: Mutex::new(HashMap::new()),
                     reading: Mutex::new(HashMap::new()),
                     roots: Mutex::new(HashMap::new()),
@@ -273,7 +277,7 @@ impl Api {
     }
 
     /// The archiver's progress, when the server keeps an archive.
-    pub fn archive_progress(&self) -> Option<crate::archiver::ArchiveProgress> {
+    pub fn archive_progress(&self) -> Option<crate::progress::ArchiveProgress> {
         if !self.inner.archiving.load(Ordering::Relaxed) {
             return None;
         }
@@ -610,7 +614,7 @@ pub(crate) struct BlobLayout {
 
 impl Api {
     /// Runs hashing work on the blocking pool, at most
-    /// [`crate::proof::PROVERS`] at a time, off the async executor.
+    /// [`PROVERS`] at a time, off the async executor.
     pub(crate) async fn hashing<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
@@ -740,55 +744,9 @@ impl Api {
 }
 
 impl Api {
-    /// Most inclusion documents kept between requests.
-    const DOCUMENTS: usize = 64;
-
-    /// The inclusion document of `target` of file `path` of `model`, built
-    /// once however many ask at the same time. The work runs in its own
-    /// task: a request that gives up (its deadline passed) leaves it going,
-    /// and the next request for the same document picks it up.
-    pub(crate) async fn inclusion_document(
+    pub(crate) fn lock_documents(
         &self,
-        model: ModelId,
-        path: String,
-        target: crate::proof::Target,
-        publication: Option<PubId>,
-    ) -> Result<Arc<Document>, ApiError> {
-        let key = format!("{model}\n{path}\n{target:?}\n{publication:?}");
-        let cell = {
-            let mut docs = self.lock_documents();
-            if docs.len() >= Self::DOCUMENTS && !docs.contains_key(&key) {
-                // Finished documents are in the answer cache too.
-                docs.retain(|_, c| c.get().is_none());
-            }
-            docs.entry(key.clone()).or_default().clone()
-        };
-        if let Some(d) = cell.get() {
-            self.lock_documents().remove(&key);
-            return Ok(d.clone());
-        }
-        let api = self.clone();
-        let work = cell.clone();
-        let task = tokio::spawn(async move {
-            work.get_or_try_init(|| async {
-                let doc = crate::proof::build(&api, model, &path, target, publication).await?;
-                // Megabytes of JSON: written off the executor.
-                api.hashing(move || {
-                    let json = serde_json::value::to_raw_value(&doc).map_err(ApiError::internal)?;
-                    Ok(Arc::new(Document { doc, json }))
-                })
-                .await
-            })
-            .await
-            .cloned()
-        });
-        let r = task.await.map_err(ApiError::internal)?;
-        // Taken (or failed): the next request builds afresh.
-        land(&mut self.lock_documents(), &key, &cell);
-        r
-    }
-
-    fn lock_documents(&self) -> std::sync::MutexGuard<'_, HashMap<String, DocumentCell>> {
+    ) -> std::sync::MutexGuard<'_, HashMap<String, DocumentCell>> {
         self.inner
             .documents
             .lock()
