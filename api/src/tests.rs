@@ -63,7 +63,10 @@ fn modules_import_without_a_circle() {
         done: &mut BTreeSet<String>,
     ) {
         if let Some(at) = path.iter().position(|p| p == m) {
-            panic!("modules import in a circle: {} -> {m}", path[at..].join(" -> "));
+            panic!(
+                "modules import in a circle: {} -> {m}",
+                path[at..].join(" -> ")
+            );
         }
         if !done.insert(m.to_string()) {
             return;

@@ -17,6 +17,7 @@ macro_rules! out {
     };
 }
 
+mod advise_cmd;
 mod archive_cmd;
 mod archive_sync;
 mod da_cmd;
@@ -135,6 +136,9 @@ enum Command {
     Publish(publish_cmd::PublishArgs),
     /// Fetch a published model, file or tensor by its commitment, verifying every leaf.
     Fetch(publish_cmd::FetchArgs),
+    /// Sign an advisory about a model (revoked, compromised-key, poisoned-data,
+    /// vulnerable, superseded) and post it to the record namespace.
+    Advise(advise_cmd::AdviseArgs),
     /// Run a local devnet speaking the Celestia node JSON-RPC and EigenDA proxy REST APIs.
     Devnet(da_cmd::DevnetArgs),
     /// Follow a layer's record namespace into an index of models, lineage
@@ -264,6 +268,7 @@ fn run(cli: &Cli) -> Result<ExitCode> {
         Command::Fetch(args) => {
             publish_cmd::fetch(cli.json, show_progress, args).map(|()| ExitCode::SUCCESS)
         }
+        Command::Advise(args) => advise_cmd::advise(cli.json, args).map(|()| ExitCode::SUCCESS),
         Command::Devnet(args) => da_cmd::devnet(cli.json, args).map(|()| ExitCode::SUCCESS),
         Command::Index(args) => index_cmd::index(cli.json, args).map(|()| ExitCode::SUCCESS),
         Command::Node(args) => node_cmd::node(cli.json, args).map(|()| ExitCode::SUCCESS),

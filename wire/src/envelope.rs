@@ -7,7 +7,7 @@
 //! |---|---|---|
 //! | 0 | 4 | magic `MDAE` |
 //! | 4 | 1 | version `1` |
-//! | 5 | 1 | kind: 0 leaf, 1 parity shard, 2 record page, 3 whole file |
+//! | 5 | 1 | kind: 0 leaf, 1 parity shard, 2 record page, 3 whole file, 4 statement |
 //! | 6 | 32 | model id |
 //! | 38 | 4 | file index in the manifest |
 //! | 42 | 8 | stripe index within the file |
@@ -24,7 +24,9 @@
 //! - a **leaf** (kind 0) of a file of two or more leaves: its BLAKE3 chaining
 //!   value as leaf `stripe * k + shard` (what the claims list);
 //! - a **whole file** (kind 3) of one leaf: its plain BLAKE3, the file root;
-//! - a **parity shard** or a **record page**: its plain BLAKE3.
+//! - a **parity shard**, a **record page** or a **statement** (a signed
+//!   statement about the model other than its record: an advisory, see
+//!   [`crate::advisory`]): its plain BLAKE3.
 //!
 //! Several envelopes may be packed back to back in one blob.
 
@@ -48,6 +50,9 @@ pub enum Kind {
     Record,
     /// The only leaf of a file of one leaf.
     Whole,
+    /// A signed statement about the model other than its publication
+    /// record (an advisory), posted to the record namespace.
+    Statement,
 }
 
 impl Kind {
@@ -57,6 +62,7 @@ impl Kind {
             Kind::Parity => 1,
             Kind::Record => 2,
             Kind::Whole => 3,
+            Kind::Statement => 4,
         }
     }
 
@@ -66,6 +72,7 @@ impl Kind {
             1 => Kind::Parity,
             2 => Kind::Record,
             3 => Kind::Whole,
+            4 => Kind::Statement,
             _ => return None,
         })
     }
@@ -114,7 +121,9 @@ impl Header {
                 index.checked_mul(self.leaf_size.bytes())?;
                 Some(*leaf_cv(self.leaf_size, index, payload).as_bytes())
             }
-            Kind::Parity | Kind::Record | Kind::Whole => Some(*blake3::hash(payload).as_bytes()),
+            Kind::Parity | Kind::Record | Kind::Whole | Kind::Statement => {
+                Some(*blake3::hash(payload).as_bytes())
+            }
         }
     }
 

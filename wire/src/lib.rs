@@ -2,6 +2,8 @@
 //! reader decodes and checks it without the publishing machinery.
 //!
 //! - [`envelope`]: the versioned binary header every shard carries;
+//! - [`advisory`]: signed advisories about a model (OSV documents in DSSE
+//!   in-toto statements) and their checks;
 //! - [`geometry`]: stripes of `k` leaves and `m` parity shards, and where a
 //!   shard sits in a record's blobs;
 //! - [`record`]: the signed publication record, its pages and page index,
@@ -11,6 +13,7 @@
 //! The publisher writes these formats; the fetcher, the indexer and the API
 //! read them. Their bytes are pinned by `fixtures/protocol-vectors.json`.
 
+pub mod advisory;
 pub mod envelope;
 mod error;
 pub mod geometry;
