@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt as _;
@@ -32,9 +32,6 @@ pub struct Archiver {
     api: Api,
     archive: Archive,
     progress_path: PathBuf,
-    after: Mutex<Option<PubId>>,
-    /// The last registration (height 0) archived.
-    registered: Mutex<Option<u32>>,
     /// Whether kits held without a proof are done again.
     filling: std::sync::atomic::AtomicBool,
     /// Whether parity blobs are archived too (`--archive-parity`).
@@ -85,20 +82,12 @@ impl Archiver {
                 ..progress
             },
         };
-        let after = progress.publication.as_deref().and_then(parse_pub);
-        // A progress file from before registrations had their own cursor:
-        // a cursor still at height 0 is theirs.
-        let registered = progress
-            .registered
-            .or(after.filter(|a| a.height == 0).map(|a| a.index));
         *api.inner.archived.lock().unwrap_or_else(|p| p.into_inner()) = progress;
         api.inner.archiving.store(true, Ordering::Relaxed);
         Ok(Some(Arc::new(Archiver {
             api: api.clone(),
             archive,
             progress_path,
-            after: Mutex::new(after.filter(|a| a.height > 0)),
-            registered: Mutex::new(registered),
             filling: std::sync::atomic::AtomicBool::new(false),
             parity: std::sync::atomic::AtomicBool::new(false),
         })))
@@ -169,11 +158,7 @@ impl Archiver {
         // Registrations first (height 0: they sort before every height),
         // from their own cursor.
         loop {
-            let after = self
-                .registered
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .map(|index| PubId { height: 0, index });
+            let after = self.cursors().1.map(|index| PubId { height: 0, index });
             let page = next_page(&self.api, after).await?;
             let mut more = !page.is_empty();
             for p in page {
@@ -190,14 +175,10 @@ impl Archiver {
         }
         loop {
             // Past every registration.
-            let after = self
-                .after
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .unwrap_or(PubId {
-                    height: 0,
-                    index: u32::MAX,
-                });
+            let after = self.cursors().0.unwrap_or(PubId {
+                height: 0,
+                index: u32::MAX,
+            });
             let page = next_page(&self.api, Some(after)).await?;
             if page.is_empty() {
                 return Ok(done);
@@ -226,13 +207,20 @@ impl Archiver {
         next.leaves_lost += tally.lost;
         next.proofs_lost += tally.proofs_lost;
         tally.into_progress(&mut next);
-        self.save(next)?;
-        if p.id.height == 0 {
-            *self.registered.lock().unwrap_or_else(|p| p.into_inner()) = Some(p.id.index);
-        } else {
-            *self.after.lock().unwrap_or_else(|p| p.into_inner()) = Some(p.id);
-        }
-        Ok(())
+        self.save(next)
+    }
+
+    /// Where the archiver is, from its progress: the last publication of a
+    /// height archived, and the last registration (height 0). A progress
+    /// file from before registrations had their own cursor holds theirs
+    /// in `publication` while it is at height 0.
+    fn cursors(&self) -> (Option<PubId>, Option<u32>) {
+        let p = self.lock();
+        let at = p.publication.as_deref().and_then(parse_pub);
+        let registered = p
+            .registered
+            .or(at.filter(|a| a.height == 0).map(|a| a.index));
+        (at.filter(|a| a.height > 0), registered)
     }
 
     /// Writes `next` as the progress, atomically, and shares it.
@@ -254,9 +242,7 @@ impl Archiver {
         &self,
         mut each: impl FnMut(&PublicationEntry, &SweepTally),
     ) -> Result<SweepTally, String> {
-        let after = *self.after.lock().unwrap_or_else(|p| p.into_inner());
-        let registered = *self.registered.lock().unwrap_or_else(|p| p.into_inner());
-        let upto = match (after, registered) {
+        let upto = match self.cursors() {
             (Some(a), _) => a,
             (None, Some(index)) => PubId { height: 0, index },
             (None, None) => return Ok(SweepTally::default()),

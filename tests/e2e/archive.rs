@@ -52,6 +52,22 @@ fn wait_archived(addr: &str, dir: &Path, n: u64) -> Value {
     }
 }
 
+/// Waits until the node at `addr` shows an archive error; its `_meta`.
+fn wait_archive_error(addr: &str) -> Value {
+    let t = Instant::now();
+    loop {
+        let m = archive_meta(addr);
+        if !m["archive"]["lastError"].is_null() {
+            return m;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(300),
+            "no archive error shown: {m}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
 /// Status, body and headers of a GET with curl.
 fn get(url: &str) -> (u16, Vec<u8>) {
     let out = Command::new("curl")
@@ -1013,18 +1029,7 @@ fn two_nodes_share_one_s3_bucket_and_an_unreachable_one_stops_no_index() {
     let dead = format!("http://127.0.0.1:{}", free_port());
     let (child, addr) = s3_node("n3", "s3://modelda/dead", &dead);
     wait_indexed(&addr, 4);
-    let t = Instant::now();
-    let m = loop {
-        let m = archive_meta(&addr);
-        if !m["archive"]["lastError"].is_null() {
-            break m;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(300),
-            "no archive error shown: {m}"
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    };
+    let m = wait_archive_error(&addr);
     assert_eq!(m["archive"]["lag"], "4", "{m}");
     assert!(
         m["archive"]["lastError"]
@@ -1279,18 +1284,7 @@ fn a_full_disk_stops_the_archive_not_the_index() {
         ],
     );
     wait_indexed(&addr, 4);
-    let t = Instant::now();
-    let m = loop {
-        let m = archive_meta(&addr);
-        if !m["archive"]["lastError"].is_null() {
-            break m;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(300),
-            "no archive error shown: {m}"
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    };
+    let m = wait_archive_error(&addr);
     let said = m["archive"]["lastError"].as_str().unwrap();
     assert!(
         said.contains("disk is full") && said.contains("--archive"),
