@@ -45,7 +45,8 @@ pub(crate) fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route("/rejections", get(page))
         .route("/model/{id}", get(page))
         .route("/model/{id}/lineage", get(page))
-        .route("/publisher/{key}", get(page));
+        .route("/publisher/{key}", get(page))
+        .route("/advisory/{id}", get(page));
     for f in &FILES[1..] {
         r = r.route(
             f.path,

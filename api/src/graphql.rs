@@ -1,6 +1,7 @@
 //! The GraphQL schema: queries, the registration mutation, the publications
 //! subscription, and the limits every request is held to.
 
+mod advisories;
 mod cursor;
 mod limits;
 mod loader;
@@ -16,6 +17,7 @@ use modelda_indexer::schema::PubId;
 use modelda_manifest::{ModelId, TensorHash};
 use modelda_wire::inclusion::Evidence;
 
+pub use advisories::{Advisory, AdvisoryStatus, AffectedThrough, ModelStatus};
 pub use cursor::Cursor;
 pub(crate) use loader::IndexLoader;
 pub use types::*;
@@ -465,6 +467,40 @@ impl Query {
         Ok((!chunk.places.is_empty()).then_some(chunk))
     }
 
+    /// The advisory with id `id` (`x_MDA-...`; `MDA-...` is read the same).
+    async fn advisory(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Advisory>> {
+        Ok(api(ctx)
+            .index()
+            .advisory(&id)
+            .map_err(ApiError::from)?
+            .map(Advisory))
+    }
+
+    /// Advisories in the order they were read (third-party reports,
+    /// replaced and withdrawn ones included: their fields say so); only
+    /// those with `status` when given.
+    #[graphql(complexity = "complexity(first, child_complexity)")]
+    async fn advisories(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        status: Option<AdvisoryStatus>,
+    ) -> Result<Connection<Cursor, Advisory>> {
+        let n = first_of(ctx, first)?;
+        let a = cursor::decode(after.as_deref(), "advisories")?;
+        let page = api(ctx)
+            .index()
+            .advisories(status.map(Into::into), a.as_deref(), n)
+            .map_err(ApiError::from)?;
+        Ok(cursor::connection(
+            page,
+            "advisories",
+            a.is_some(),
+            Advisory,
+        ))
+    }
+
     /// Records the indexer refused, in the order they were read; only
     /// those with reason `code` when given.
     #[graphql(complexity = "complexity(first, child_complexity)")]
@@ -664,6 +700,50 @@ pub struct Registration {
 /// Subscriptions.
 pub struct SubscriptionRoot;
 
+/// A stream of what `next` reads after a start, each batch queued: the
+/// shape of every subscription here.
+fn follow_index<T, F, Fut>(
+    a: Api,
+    start: PubId,
+    next: F,
+    at: fn(&T) -> PubId,
+) -> impl Stream<Item = T> + use<T, F, Fut>
+where
+    T: Send + 'static,
+    F: Fn(Api, PubId) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = modelda_indexer::Result<Vec<T>>> + Send,
+{
+    async_graphql::futures_util::stream::unfold(
+        (a, start, std::collections::VecDeque::<T>::new(), next),
+        move |(a, mut after, mut queue, next)| async move {
+            loop {
+                if let Some(item) = queue.pop_front() {
+                    return Some((item, (a, after, queue, next)));
+                }
+                match next(a.clone(), after).await {
+                    Ok(items) if items.is_empty() => return None,
+                    Ok(items) => {
+                        after = items.last().map(at).unwrap_or(after);
+                        queue = items.into();
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "subscription read failed");
+                        return None;
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// Where a subscription starts: after everything indexed so far.
+fn subscription_start(a: &Api) -> PubId {
+    PubId {
+        height: a.index().checkpoint().unwrap_or(0),
+        index: u32::MAX,
+    }
+}
+
 #[Subscription]
 impl SubscriptionRoot {
     /// Publications indexed from now on, as each height is written.
@@ -672,31 +752,30 @@ impl SubscriptionRoot {
         ctx: &Context<'_>,
     ) -> Result<impl Stream<Item = Publication> + use<>> {
         let a = api(ctx).clone();
-        let start = PubId {
-            height: a.index().checkpoint().unwrap_or(0),
-            index: u32::MAX,
-        };
-        Ok(async_graphql::futures_util::stream::unfold(
-            (a, start, Vec::<Publication>::new()),
-            |(a, mut after, mut queue)| async move {
-                loop {
-                    if !queue.is_empty() {
-                        let p = queue.remove(0);
-                        return Some((p, (a, after, queue)));
-                    }
-                    match a.index().next_publications(Some(after), 100, true).await {
-                        Ok(ps) if ps.is_empty() => return None,
-                        Ok(ps) => {
-                            after = ps.last().map(|p| p.id).unwrap_or(after);
-                            queue = ps.into_iter().map(Publication).collect();
-                        }
-                        Err(e) => {
-                            tracing::warn!(error = %e, "subscription read failed");
-                            return None;
-                        }
-                    }
-                }
-            },
+        let start = subscription_start(&a);
+        let items = follow_index(
+            a,
+            start,
+            |a: Api, after| async move { a.index().next_publications(Some(after), 100, true).await },
+            |p: &modelda_indexer::schema::PublicationEntry| p.id,
+        );
+        Ok(async_graphql::futures_util::StreamExt::map(
+            items,
+            Publication,
         ))
+    }
+
+    /// Advisories indexed from now on, as each height is written
+    /// (third-party reports included: `standing` says which).
+    async fn advisories(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = Advisory> + use<>> {
+        let a = api(ctx).clone();
+        let start = subscription_start(&a);
+        let items = follow_index(
+            a,
+            start,
+            |a: Api, after| async move { a.index().next_advisories(Some(after), 100, true).await },
+            |e: &modelda_indexer::schema::AdvisoryEntry| e.at,
+        );
+        Ok(async_graphql::futures_util::StreamExt::map(items, Advisory))
     }
 }

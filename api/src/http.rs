@@ -38,6 +38,7 @@ pub fn router(api: Api) -> Router {
         .route("/chunks/{commitment}", get(crate::chunks::get))
         .route("/blobs/{locator}", get(crate::chunks::blob))
         .route("/kits/{locator}", get(crate::chunks::kit))
+        .route("/advisories/osv.json", get(crate::feed::osv))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .merge(crate::explorer::routes())

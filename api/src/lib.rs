@@ -7,6 +7,8 @@
 //!   upgrade, subscriptions (graphql-transport-ws);
 //! - `GET /chunks/{commitment}`: a chunk's bytes, read from the DA layer and
 //!   verified against the commitment before they are sent;
+//! - `GET /advisories/osv.json`: the advisories this node believes, as
+//!   OSV 1.7 documents;
 //! - `GET /health`, `GET /metrics` (Prometheus text);
 //! - `GET /`: the web explorer (built from `explorer/`, embedded), which
 //!   also answers `/search`, `/model/...`, `/publisher/...`, `/rejections`.
@@ -22,6 +24,7 @@ mod cost;
 mod embedded;
 mod error;
 mod explorer;
+mod feed;
 mod graphiql;
 mod graphql;
 mod http;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use modelda_archive::{Archive, BlobReader, LayerSource, MemorySource, Sources};
 use modelda_da::square::parts;
 use modelda_da::{DaLayer, InclusionProof, Locator, Namespace};
+use modelda_indexer::query::Trust;
 use modelda_indexer::schema::{ModelEntry, PubId};
 use modelda_indexer::Index;
 use modelda_manifest::ModelId;
@@ -100,6 +101,8 @@ pub(crate) struct Inner {
     pub layer: Option<Arc<dyn DaLayer>>,
     /// Further layers, for records registered from them (EigenDA).
     pub extra: Vec<Arc<dyn DaLayer>>,
+    /// Keys believed about every model (advisories).
+    pub trust: Trust,
     /// Batched index reads of the data loaders.
     pub loader_batches: Arc<AtomicU64>,
     pub limits: Limits,
@@ -161,7 +164,15 @@ impl Api {
     /// An API over `index`, reading blobs from `layer` (chunks and proofs
     /// need it; without one they answer `LAYER_UNAVAILABLE`).
     pub fn new(index: Arc<Index>, layer: Option<Arc<dyn DaLayer>>, limits: Limits) -> Api {
-        Api::build(index, layer, Vec::new(), None, None, limits)
+        Api::build(
+            index,
+            layer,
+            Vec::new(),
+            None,
+            None,
+            Trust::default(),
+            limits,
+        )
     }
 
     fn build(
@@ -170,6 +181,7 @@ impl Api {
         extra: Vec<Arc<dyn DaLayer>>,
         archive: Option<Archive>,
         peer: Option<Arc<modelda_archive::PeerSource>>,
+        trust: Trust,
         limits: Limits,
     ) -> Api {
         // With an archive, blobs the layer no longer gives (record pages
@@ -204,6 +216,7 @@ impl Api {
                     archive,
                     layer,
                     extra,
+                    trust,
                     loader_batches: Arc::new(AtomicU64::new(0)),
                     blobs: Mutex::new(BlobCache::new(limits.blob_cache_bytes)),
                     limits,
@@ -235,8 +248,31 @@ impl Api {
             extra,
             i.archive.clone(),
             None,
+            i.trust.clone(),
             i.limits.clone(),
         )
+    }
+
+    /// Believes advisories signed by the keys of `trust` about any model,
+    /// besides each model's publisher (`modelda node
+    /// --trust-advisories-from`). Call before the API is shared.
+    pub fn with_advisory_trust(self, trust: Trust) -> Api {
+        let i = &self.inner;
+        Api::build(
+            i.index.clone(),
+            i.layer.clone(),
+            i.extra.clone(),
+            i.archive.clone(),
+            None,
+            trust,
+            i.limits.clone(),
+        )
+    }
+
+    /// The keys this node believes advisories from, besides each model's
+    /// publisher.
+    pub fn advisory_trust(&self) -> &Trust {
+        &self.inner.trust
     }
 
     /// Also reads leaves from `archive`, after the cache and before the
@@ -261,6 +297,7 @@ impl Api {
             i.extra.clone(),
             Some(archive),
             peer,
+            i.trust.clone(),
             i.limits.clone(),
         )
     }
@@ -613,6 +650,17 @@ pub(crate) struct BlobLayout {
 }
 
 impl Api {
+    /// Runs a read of many index entries (a feed) on the blocking pool,
+    /// off the async executor.
+    pub(crate) async fn reading_index<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(ApiError::internal)?
+    }
+
     /// Runs hashing work on the blocking pool, at most
     /// [`PROVERS`] at a time, off the async executor.
     pub(crate) async fn hashing<T: Send + 'static>(

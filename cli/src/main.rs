@@ -18,15 +18,18 @@ macro_rules! out {
 }
 
 mod advise_cmd;
+mod advisories;
 mod archive_cmd;
 mod archive_sync;
 mod da_cmd;
 mod index_cmd;
 mod model_cmd;
+mod node_client;
 mod node_cmd;
 mod progress;
 mod publish_cmd;
 mod stdout;
+mod trust;
 
 use std::ops::Range;
 use std::path::PathBuf;
@@ -115,6 +118,12 @@ enum Command {
         /// modelda claims bundle. Default: DIR/model.claims.sig.
         #[arg(long)]
         claims: Option<PathBuf>,
+        /// A modelda API (`modelda node`) to ask for advisories about the
+        /// model; each one's signature is checked here.
+        #[arg(long)]
+        index: Option<String>,
+        #[command(flatten)]
+        advisories: advisories::AdvisoryArgs,
     },
     /// Write an inclusion proof for a leaf, byte range or tensor of a file.
     Prove {
@@ -246,7 +255,20 @@ fn run(cli: &Cli) -> Result<ExitCode> {
             key,
             signature,
             claims,
-        } => model_cmd::verify(cli, dir, key, signature, claims, show_progress),
+            index,
+            advisories,
+        } => model_cmd::verify(
+            cli,
+            dir,
+            &model_cmd::VerifyFiles {
+                key: key.clone(),
+                signature: signature.clone(),
+                claims: claims.clone(),
+            },
+            index.as_deref(),
+            advisories,
+            show_progress,
+        ),
         Command::Prove {
             file,
             what,

@@ -140,27 +140,65 @@ pub(crate) fn sign(
     Ok(ExitCode::SUCCESS)
 }
 
-/// `modelda verify`: re-hashes DIR and checks both signatures.
+/// The key and bundles `modelda verify` reads.
+pub(crate) struct VerifyFiles {
+    /// Public key to require.
+    pub key: Option<PathBuf>,
+    /// OpenSSF model signature bundle.
+    pub signature: Option<PathBuf>,
+    /// modelda claims bundle.
+    pub claims: Option<PathBuf>,
+}
+
+/// `modelda verify`: re-hashes DIR and checks both signatures; with
+/// `index`, asks that node for advisories about the model.
 pub(crate) fn verify(
     cli: &Cli,
     dir: &Path,
-    key: &Option<PathBuf>,
-    signature: &Option<PathBuf>,
-    claims: &Option<PathBuf>,
+    files: &VerifyFiles,
+    index: Option<&str>,
+    advisories: &crate::advisories::AdvisoryArgs,
     show_progress: bool,
 ) -> Result<ExitCode> {
+    let trusted = crate::advisories::trusted(advisories)?;
+    if index.is_none()
+        && (advisories.deny_advisories || !advisories.trust_advisories_from.is_empty())
+    {
+        bail!("--deny-advisories and --trust-advisories-from need --index URL: the node to ask for advisories");
+    }
     let bar = Bar::new(show_progress, "verifying");
     let opts = VerifyOptions {
-        key: key.clone(),
-        oms: signature.clone(),
-        claims: claims.clone(),
+        key: files.key.clone(),
+        oms: files.signature.clone(),
+        claims: files.claims.clone(),
     };
     let report =
         verify_dir(dir, &opts, &bar).with_context(|| format!("verifying {}", dir.display()))?;
     bar.finish();
+    let found = match index {
+        Some(url) => {
+            let rt = crate::da_cmd::runtime()?;
+            let found = rt.block_on(crate::advisories::check(
+                url,
+                &report.model_id,
+                &report.key_hint,
+                &trusted,
+            ))?;
+            crate::advisories::print(cli.json, &report.model_id, &found);
+            Some(found)
+        }
+        None => None,
+    };
+    if let Some(found) = &found {
+        crate::advisories::enforce(advisories.deny_advisories, &report.model_id, found)?;
+    }
     if cli.json {
         let mut v = serde_json::to_value(&report)?;
         v["ok"] = json!(report.ok());
+        v["advisories"] = found
+            .as_deref()
+            .map(crate::advisories::to_json)
+            .unwrap_or(serde_json::Value::Null);
         out!("{v}");
     } else if report.ok() {
         out!("OK  model {}", report.model_id);

@@ -42,6 +42,12 @@ pub struct ServerArgs {
     /// being built; the same request asked again gets it.
     #[arg(long, default_value_t = Limits::default().proof_timeout.as_millis() as u64)]
     proof_timeout_ms: u64,
+    /// Believe advisories signed by the keys in FILE (PEM public keys, one
+    /// or more per file) about any model, besides each model's publisher.
+    /// Repeatable. Advisories by other keys are served as third-party
+    /// reports and never decide a model's status.
+    #[arg(long, value_name = "FILE")]
+    trust_advisories_from: Vec<std::path::PathBuf>,
 }
 
 impl ServerArgs {
@@ -53,6 +59,11 @@ impl ServerArgs {
             proof_timeout: Duration::from_millis(self.proof_timeout_ms),
             ..Limits::default()
         }
+    }
+
+    fn trust(&self) -> Result<modelda_indexer::query::Trust> {
+        let keys = crate::trust::read_keys(&self.trust_advisories_from)?;
+        Ok(modelda_indexer::query::Trust::with_keys(&keys))
     }
 }
 
@@ -126,7 +137,8 @@ pub fn node(json: bool, args: &NodeArgs) -> Result<()> {
             return print_stop(json, &index, Stop::Cancelled);
         };
         let layer: Arc<dyn modelda_da::DaLayer> = Arc::from(layer);
-        let mut api = Api::new(index.clone(), Some(layer.clone()), args.server.limits());
+        let mut api = Api::new(index.clone(), Some(layer.clone()), args.server.limits())
+            .with_advisory_trust(args.server.trust()?);
         if f.da.da != modelda_da::LayerKind::Eigenda {
             // Records on EigenDA are registered by cert (registerPublication),
             // read through the proxy at --eigenda-url.
@@ -195,7 +207,8 @@ pub fn serve(json: bool, args: &ServeArgs) -> Result<()> {
                 None
             }
         };
-        let mut api = Api::new(index, layer, args.server.limits());
+        let mut api =
+            Api::new(index, layer, args.server.limits()).with_advisory_trust(args.server.trust()?);
         if let Some(a) = args.archive.open()? {
             api = api.with_archive(a);
         }

@@ -94,6 +94,8 @@ pub struct FetchArgs {
     #[arg(long)]
     key: Option<PathBuf>,
     #[command(flatten)]
+    advisories: crate::advisories::AdvisoryArgs,
+    #[command(flatten)]
     da: DaArgs,
 }
 
@@ -416,34 +418,15 @@ async fn find_record(
     layer: modelda_da::LayerKind,
     signer: Option<&str>,
 ) -> Result<Locator> {
-    let base = url.trim_end_matches('/');
-    let endpoint = if base.ends_with("/graphql") {
-        base.to_string()
-    } else {
-        format!("{base}/graphql")
-    };
-    let query = serde_json::json!({
-        "query": "query($id: ID!) { model(id: $id) { publications { record layer signerKey } } }",
-        "variables": {"id": model.to_hex()},
-    });
-    let answer: serde_json::Value = reqwest::Client::new()
-        .post(&endpoint)
-        .json(&query)
-        .timeout(std::time::Duration::from_secs(30))
-        .send()
-        .await
-        .with_context(|| format!("asking {endpoint} for model {model}"))?
-        .json()
-        .await
-        .with_context(|| format!("reading the answer of {endpoint}"))?;
-    if let Some(e) = answer["errors"].get(0) {
-        bail!(
-            "{endpoint} refused: {} ({})",
-            e["message"].as_str().unwrap_or("?"),
-            e["extensions"]["code"].as_str().unwrap_or("no code")
-        );
-    }
-    let pubs = answer["data"]["model"]["publications"]
+    let endpoint = crate::node_client::endpoint(url);
+    let data = crate::node_client::ask(
+        url,
+        "query($id: ID!) { model(id: $id) { publications { record layer signerKey } } }",
+        serde_json::json!({"id": model.to_hex()}),
+        &format!("model {model}"),
+    )
+    .await?;
+    let pubs = data["model"]["publications"]
         .as_array()
         .with_context(|| format!("{endpoint} does not know model {model}: is it indexed?"))?;
     let chosen = pubs.iter().find(|p| {
@@ -478,6 +461,12 @@ pub fn fetch(json: bool, show_progress: bool, args: &FetchArgs) -> Result<()> {
             PublicKey::load(p).with_context(|| format!("loading the public key {}", p.display()))
         })
         .transpose()?;
+    let trusted = crate::advisories::trusted(&args.advisories)?;
+    if args.index.is_none()
+        && (args.advisories.deny_advisories || !args.advisories.trust_advisories_from.is_empty())
+    {
+        bail!("--deny-advisories and --trust-advisories-from need --index URL: the node to ask for advisories");
+    }
     let out = args
         .out
         .clone()
@@ -492,7 +481,7 @@ pub fn fetch(json: bool, show_progress: bool, args: &FetchArgs) -> Result<()> {
         (None, None) => Selection::All,
     };
     let rt = runtime()?;
-    let (rec, fetched) = rt.block_on(async {
+    let (rec, fetched, advisories) = rt.block_on(async {
         let locator = match (&args.record, &args.index) {
             (Some(r), _) => r.clone(),
             (None, Some(url)) => {
@@ -539,6 +528,17 @@ pub fn fetch(json: bool, show_progress: bool, args: &FetchArgs) -> Result<()> {
             };
             anyhow::Error::new(e).context(format!("reading the publication record {locator}{hint}"))
         })?;
+        // Advisories, checked before anything is written.
+        let advisories = match &args.index {
+            Some(url) => {
+                let found = crate::advisories::check(url, &args.model_id, &rec.key.hint(), &trusted)
+                    .await?;
+                crate::advisories::print(json, &args.model_id, &found);
+                crate::advisories::enforce(args.advisories.deny_advisories, &args.model_id, &found)?;
+                Some(found)
+            }
+            None => None,
+        };
         let rec = Arc::new(rec);
         let bar = PublishBar(Bar::new(show_progress, "fetching"), show_progress);
         let r = fetch::fetch_with(layer, sources, rec.clone(), &selection, &out, &bar).await;
@@ -546,6 +546,7 @@ pub fn fetch(json: bool, show_progress: bool, args: &FetchArgs) -> Result<()> {
         anyhow::Ok((
             rec,
             r.with_context(|| format!("fetching model {}", args.model_id))?,
+            advisories,
         ))
     })?;
     if json {
@@ -558,6 +559,7 @@ pub fn fetch(json: bool, show_progress: bool, args: &FetchArgs) -> Result<()> {
                 "written": fetched.written,
                 "bytes": fetched.bytes,
                 "stats": fetched.stats,
+                "advisories": advisories.as_deref().map(crate::advisories::to_json),
             })
         );
     } else {
@@ -586,6 +588,9 @@ pub fn fetch(json: bool, show_progress: bool, args: &FetchArgs) -> Result<()> {
                 "         {} leaves the layer no longer gives came from the node at --index, each checked",
                 s.leaves_from_sources
             );
+        }
+        if advisories.is_none() {
+            eprintln!("note: advisories were not checked: pass --index URL to ask a node");
         }
     }
     Ok(())

@@ -7,6 +7,8 @@
 //       --base ID --finetune ID --quantized ID --wide ID --a KEYHINT --b KEYHINT \
 //       --base-name NAME --tensor-hash HASH
 //   node e2e/browser.mjs --url ... --out DIR --mode corrupt --base ID --file PATH --tensor NAME
+//   node e2e/browser.mjs --url ... --out DIR --mode advisories --base ID --finetune ID \
+//       --quantized ID --status STATUS --report ADVISORY_ID
 //   node e2e/browser.mjs --url ... --out DIR --mode verify --base ID --file PATH [--tensor NAME] \
 //       --expect pass|fail [--says TEXT]
 //
@@ -272,6 +274,30 @@ async function corrupt() {
   await shot(page, 'verify-fail');
 }
 
+/** Advisories: the banner on the advised model and on its descendant with evidence, none on a child without (--quantized), the advisory's page, a third-party report marked. */
+async function advisories() {
+  const { page } = await newPage();
+  await open(page, `/model/${opts.base}`);
+  const banner = page.locator('#advisory-banner');
+  check((await banner.count()) === 1, 'the advised model shows a banner');
+  check((await banner.getAttribute('data-status')) === opts.status, `the banner says ${opts.status}`);
+  check(await banner.isVisible(), 'the banner is visible');
+  check((await page.locator('.badge.third-party').count()) >= 1, 'a third-party report is marked as such');
+  await shot(page, 'advisory-banner');
+  await open(page, `/model/${opts.finetune}`);
+  check((await page.locator('.advisory-banner.lineage').count()) === 1, 'the finetune (shared tensors) shows the lineage banner');
+  await open(page, `/model/${opts.quantized}`);
+  check((await page.locator('.advisory-banner').count()) === 0, 'a child that shares nothing shows no banner');
+  await open(page, `/model/${opts.base}`);
+  await page.click('#advisory-banner a[href^="/advisory/"]');
+  await ready(page);
+  check((await page.evaluate(() => document.body.dataset.page)) === 'advisory', 'the banner links to the advisory page');
+  check((await page.textContent('h1')).includes('poisoned data'), 'the advisory page says what it is');
+  await shot(page, 'advisory');
+  await open(page, `/advisory/${opts.report}`);
+  check((await page.locator('#standing.third-party').count()) === 1, 'a third-party report says so on its page');
+}
+
 /** "Verify in this browser" on one file or tensor: the verdict expected, and what it says. */
 async function verifyOne() {
   const { page } = await newPage();
@@ -296,6 +322,7 @@ let code = 0;
 try {
   if (opts.mode === 'corrupt') await corrupt();
   else if (opts.mode === 'verify') await verifyOne();
+  else if (opts.mode === 'advisories') await advisories();
   else await full();
 } catch (e) {
   console.error(e instanceof Error ? e.stack : String(e));

@@ -10,6 +10,7 @@ import { modelPage } from './pages/model';
 import { lineagePage } from './pages/lineage';
 import { publisherPage } from './pages/publisher';
 import { rejectionsPage } from './pages/rejections';
+import { advisoryPage } from './pages/advisories';
 import type { PageResult } from './pages/common';
 
 function page(main: HTMLElement, r: Route): Promise<PageResult> | PageResult {
@@ -26,6 +27,8 @@ function page(main: HTMLElement, r: Route): Promise<PageResult> | PageResult {
       return publisherPage(main, r.key, r.after);
     case 'rejections':
       return rejectionsPage(main, r.code, r.after);
+    case 'advisory':
+      return advisoryPage(main, r.id);
     case 'notfound':
       mount(main, h('h1', null, 'No such page'), h('p', null, `Nothing lives at ${r.path}. `, h('a', { href: '/' }, 'Search'), '.'));
       return;

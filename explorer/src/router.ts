@@ -8,9 +8,11 @@ export type Route =
   | { page: 'lineage'; id: string }
   | { page: 'publisher'; key: string; after?: string }
   | { page: 'rejections'; code?: string; after?: string }
+  | { page: 'advisory'; id: string }
   | { page: 'notfound'; path: string };
 
 const HASH = /^[0-9a-f]{64}$/;
+const ADVISORY_ID = /^(x_)?MDA-[0-9a-f]{32}$/;
 
 /** The route of a path and query string. */
 export function parse(pathname: string, search: string): Route {
@@ -36,6 +38,9 @@ export function parse(pathname: string, search: string): Route {
     const after = q.get('after');
     if (after) r.after = after;
     return r;
+  }
+  if (first === 'advisory' && second !== undefined && parts.length === 2 && ADVISORY_ID.test(second)) {
+    return { page: 'advisory', id: second };
   }
   if (first === 'rejections' && parts.length === 1) {
     const r: Route = { page: 'rejections' };
@@ -69,6 +74,8 @@ export function href(r: Route): string {
       return withQuery(`/publisher/${r.key}`, { after: r.after });
     case 'rejections':
       return withQuery('/rejections', { code: r.code, after: r.after });
+    case 'advisory':
+      return `/advisory/${encodeURIComponent(r.id)}`;
     case 'notfound':
       return r.path;
   }
@@ -80,6 +87,7 @@ export function isServerPath(pathname: string): boolean {
     pathname === '/graphql' ||
     pathname.startsWith('/chunks/') ||
     pathname === '/health' ||
+    pathname.startsWith('/advisories/') ||
     pathname === '/metrics'
   );
 }

@@ -17,6 +17,8 @@ describe('router', () => {
     expect(parse(`/model/${ID}/lineage`, '')).toEqual({ page: 'lineage', id: ID });
     expect(parse(`/publisher/${ID}`, '?after=xyz')).toEqual({ page: 'publisher', key: ID, after: 'xyz' });
     expect(parse('/rejections', '?code=signature_invalid')).toEqual({ page: 'rejections', code: 'signature_invalid' });
+    expect(parse(`/advisory/x_MDA-${'0f'.repeat(16)}`, '')).toEqual({ page: 'advisory', id: `x_MDA-${'0f'.repeat(16)}` });
+    expect(parse('/advisory/MDA-xyz', '').page).toBe('notfound');
   });
   it('sends anything else to the not-found page', () => {
     expect(parse('/model/abc', '').page).toBe('notfound');
@@ -31,6 +33,7 @@ describe('router', () => {
       { page: 'lineage', id: ID },
       { page: 'publisher', key: ID },
       { page: 'rejections', code: 'envelope_malformed', after: 'c1' },
+      { page: 'advisory', id: `x_MDA-${'ab'.repeat(16)}` },
     ];
     for (const r of routes) {
       const u = new URL(href(r), 'http://x');
@@ -41,6 +44,7 @@ describe('router', () => {
     expect(isServerPath('/graphql')).toBe(true);
     expect(isServerPath(`/chunks/${ID}`)).toBe(true);
     expect(isServerPath('/metrics')).toBe(true);
+    expect(isServerPath('/advisories/osv.json')).toBe(true);
     expect(isServerPath('/model/x')).toBe(false);
   });
 });

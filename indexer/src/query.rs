@@ -18,6 +18,9 @@ use crate::schema::{
 use crate::store::Index;
 use crate::{Error, Result};
 
+mod advisories;
+pub use advisories::{Affected, ModelStatus, Standing, Trust, MAX_AFFECTED_WALK};
+
 /// Most items in one page.
 pub const MAX_PAGE: usize = 1000;
 /// Deepest lineage walk.
@@ -159,6 +162,12 @@ pub struct Counts {
     pub reposts: u64,
     /// Envelopes of other kinds in the record namespace.
     pub skipped: u64,
+    /// Advisories indexed.
+    pub advisories: u64,
+    /// Advisories withdrawn.
+    pub withdrawals: u64,
+    /// Advisories and withdrawals posted again.
+    pub advisory_reposts: u64,
 }
 
 impl Index {
@@ -592,18 +601,36 @@ impl Index {
         after: Option<&str>,
         n: usize,
     ) -> Result<Page<Rejection>> {
+        self.filtered_page(
+            schema::CF_REJECTIONS,
+            after,
+            n,
+            "rejection",
+            |r: &Rejection| code.is_none_or(|c| r.code == c),
+        )
+    }
+
+    /// One page of the JSON values of `cf` that `keep` keeps, in key order
+    /// after `after`: reads on past the others, at most 64 reads of `n`.
+    fn filtered_page<T: serde::de::DeserializeOwned>(
+        &self,
+        cf: &str,
+        after: Option<&str>,
+        n: usize,
+        what: &str,
+        keep: impl Fn(&T) -> bool,
+    ) -> Result<Page<T>> {
         let n = limit(n);
         let mut after = cursor(after)?;
         let mut rows = Vec::new();
-        // Filtering reads on; bounded by the pages it reads.
         for _ in 0..64 {
-            let batch = self.scan(schema::CF_REJECTIONS, &[], after.as_deref(), n)?;
+            let batch = self.scan(cf, &[], after.as_deref(), n)?;
             let done = batch.len() < n;
             for (k, v) in batch {
                 after = Some(k.clone());
-                let r: Rejection = self.decode(&v, "rejection")?;
-                if code.is_none_or(|c| r.code == c) && rows.len() < n {
-                    rows.push((k, r));
+                let item: T = self.decode(&v, what)?;
+                if keep(&item) && rows.len() < n {
+                    rows.push((k, item));
                 }
             }
             if done || rows.len() >= n {
@@ -636,6 +663,9 @@ impl Index {
                 "rejections" => c.rejections = n,
                 "reposts" => c.reposts = n,
                 "skipped" => c.skipped = n,
+                "advisories" => c.advisories = n,
+                "withdrawals" => c.withdrawals = n,
+                "advisory_reposts" => c.advisory_reposts = n,
                 other => {
                     if let Some(code) = other.strip_prefix("rejections/") {
                         c.rejections_by_code.insert(code.to_string(), n);

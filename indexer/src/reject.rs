@@ -45,11 +45,31 @@ pub enum Code {
     LineageSelf,
     /// A lineage claim that would close a cycle.
     LineageCycle,
+    /// A statement envelope whose bundle or statement cannot be read.
+    StatementMalformed,
+    /// A statement larger than this build reads.
+    StatementTooLarge,
+    /// An advisory over a size bound (payload, texts, references).
+    AdvisoryTooLarge,
+    /// An advisory whose statement or predicate cannot be decoded.
+    AdvisoryMalformed,
+    /// An advisory whose signature does not verify with the key it carries.
+    AdvisorySignature,
+    /// An advisory whose subject, predicate and envelope name different
+    /// models.
+    AdvisorySubject,
+    /// An OSV document without its required fields, or out of shape.
+    AdvisoryOsv,
+    /// An advisory id that is not the one its content gives.
+    AdvisoryId,
+    /// A withdrawal of an advisory that is not indexed, of another model,
+    /// or signed by another key than the advisory's.
+    AdvisoryWithdrawal,
 }
 
 impl Code {
     /// Every code, in a fixed order.
-    pub const ALL: [Code; 17] = [
+    pub const ALL: [Code; 26] = [
         Code::EnvelopeMalformed,
         Code::EnvelopeVersion,
         Code::PayloadHash,
@@ -67,6 +87,15 @@ impl Code {
         Code::PageUnavailable,
         Code::LineageSelf,
         Code::LineageCycle,
+        Code::StatementMalformed,
+        Code::StatementTooLarge,
+        Code::AdvisoryTooLarge,
+        Code::AdvisoryMalformed,
+        Code::AdvisorySignature,
+        Code::AdvisorySubject,
+        Code::AdvisoryOsv,
+        Code::AdvisoryId,
+        Code::AdvisoryWithdrawal,
     ];
 
     /// The code as stored and served (snake case).
@@ -89,6 +118,15 @@ impl Code {
             Code::PageUnavailable => "page_unavailable",
             Code::LineageSelf => "lineage_self",
             Code::LineageCycle => "lineage_cycle",
+            Code::StatementMalformed => "statement_malformed",
+            Code::StatementTooLarge => "statement_too_large",
+            Code::AdvisoryTooLarge => "advisory_too_large",
+            Code::AdvisoryMalformed => "advisory_malformed",
+            Code::AdvisorySignature => "advisory_signature",
+            Code::AdvisorySubject => "advisory_subject",
+            Code::AdvisoryOsv => "advisory_osv",
+            Code::AdvisoryId => "advisory_id",
+            Code::AdvisoryWithdrawal => "advisory_withdrawal",
         }
     }
 
@@ -113,6 +151,13 @@ pub enum Verdict {
     /// The layer could not be read now (a network or node failure): the
     /// height is not written, and is read again.
     Retry(modelda_da::Error),
+}
+
+/// The code of a statement the wire checks refused (`statement_*`,
+/// `advisory_*`); every such code is one of [`Code::ALL`].
+pub fn refused(r: modelda_wire::advisory::Refused) -> (Code, String) {
+    let code = Code::parse(r.code).unwrap_or(Code::StatementMalformed);
+    (code, r.reason)
 }
 
 /// Sorts a failure to open a record into a rejection or a retry.
@@ -174,7 +219,9 @@ mod tests {
             "envelope_malformed,envelope_version,payload_hash,record_malformed,too_large,\
              record_version,bad_signature,model_id_mismatch,claims_invalid,model_mismatch,\
              count_mismatch,geometry,inconsistent,page_place,page_unavailable,lineage_self,\
-             lineage_cycle"
+             lineage_cycle,statement_malformed,statement_too_large,advisory_too_large,\
+             advisory_malformed,advisory_signature,advisory_subject,advisory_osv,advisory_id,\
+             advisory_withdrawal"
         );
     }
 }

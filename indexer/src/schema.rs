@@ -24,16 +24,23 @@
 //! | `claims_v1` | [`PubId`] (12) | the signed claims bundle (JSON text, as signed) |
 //! | `files_v1` | file root (32), model id (32), file (4) | empty |
 //! | `names_v1` | BLAKE3 of the lowercased name (32), model id (32) | empty |
+//! | `statements_v1` | [`PubId`] (12) | a statement's signed bundle (JSON text, as signed) |
+//! | `advisories_v1` | [`PubId`] (12) | [`AdvisoryEntry`] (JSON) |
+//! | `advisory_ids_v1` | advisory id (ASCII) | [`PubId`] (12) of the advisory |
+//! | `model_advisories_v1` | model id (32), [`PubId`] (12) | empty |
+//! | `advisory_current_v1` | model id (32), key hint (32) | [`PubId`] (12) of the key's standing advisory |
+//! | `advisory_pending_v1` | model id (32), [`PubId`] (12) | empty |
 //!
 //! JSON values are written by serde from structs (fields in declaration
 //! order, no maps with unordered keys), so equal content is equal bytes and
 //! the digest of two replicas compares.
 
 use modelda_manifest::{LineageClaim, ModelId, ModelManifest};
+use modelda_wire::advisory::{Osv, Status};
 use serde::{Deserialize, Serialize};
 
 /// The layout version this build reads and writes.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Metadata: checkpoint, the followed source, counters.
 pub const CF_META: &str = "meta_v1";
@@ -71,8 +78,23 @@ pub const CF_FILES: &str = "files_v1";
 /// Models by name (the claims' subject name, lowercased and hashed).
 pub const CF_NAMES: &str = "names_v1";
 
+/// The signed bundle of each statement (advisories and withdrawals), by
+/// where it was read: what a reader checks the signature with.
+pub const CF_STATEMENTS: &str = "statements_v1";
+/// Advisories by where they were read.
+pub const CF_ADVISORIES: &str = "advisories_v1";
+/// Advisories by id (OSV `id`).
+pub const CF_ADVISORY_IDS: &str = "advisory_ids_v1";
+/// The advisories of each model.
+pub const CF_MODEL_ADVISORIES: &str = "model_advisories_v1";
+/// Per model and key, the advisory that stands (not replaced by a later
+/// one of the same key, not withdrawn).
+pub const CF_ADVISORY_CURRENT: &str = "advisory_current_v1";
+/// Advisories about models not indexed yet.
+pub const CF_ADVISORY_PENDING: &str = "advisory_pending_v1";
+
 /// Every column family, in the order the digest reads them.
-pub const COLUMN_FAMILIES: [&str; 17] = [
+pub const COLUMN_FAMILIES: [&str; 23] = [
     CF_META,
     CF_MODELS,
     CF_MODEL_PUBS,
@@ -90,6 +112,12 @@ pub const COLUMN_FAMILIES: [&str; 17] = [
     CF_CLAIMS,
     CF_FILES,
     CF_NAMES,
+    CF_STATEMENTS,
+    CF_ADVISORIES,
+    CF_ADVISORY_IDS,
+    CF_MODEL_ADVISORIES,
+    CF_ADVISORY_CURRENT,
+    CF_ADVISORY_PENDING,
 ];
 
 /// `meta_v1` key of the checkpoint: the last height whose batch is written
@@ -104,7 +132,8 @@ pub const META_SCHEMA: &[u8] = b"schema";
 pub const META_REGISTERED: &[u8] = b"registered";
 /// `meta_v1` key prefix of counters (u64 big-endian): `count/records`,
 /// `count/rejections`, `count/rejections/CODE`, `count/reposts`,
-/// `count/skipped`.
+/// `count/skipped`, `count/advisories`, `count/withdrawals`,
+/// `count/advisory_reposts`.
 pub const META_COUNT_PREFIX: &str = "count/";
 
 /// Where a record was read: its root page's height and its index among the
@@ -405,4 +434,45 @@ pub struct Rejection {
     pub code: String,
     /// What is wrong, for people.
     pub message: String,
+}
+
+/// An advisory the index holds: who signed it, what it says, and where it
+/// stands. Its signed bundle is in `statements_v1` under the same
+/// [`PubId`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdvisoryEntry {
+    /// Where it was read.
+    pub at: PubId,
+    /// Its id (the OSV `id`).
+    pub id: String,
+    /// The model it is about.
+    pub model_id: ModelId,
+    /// Hint of the signing key.
+    pub signer: String,
+    /// The signing key (PEM), as the statement carries it.
+    pub public_key: String,
+    /// What it says.
+    pub status: Status,
+    /// The successor, for `superseded`.
+    pub superseded_by: Option<ModelId>,
+    /// Its locator (text).
+    pub locator: String,
+    /// The OSV document, as signed.
+    pub osv: Osv,
+    /// A later advisory of the same key about the same model, which
+    /// replaces it.
+    pub replaced_by: Option<PubId>,
+    /// The withdrawal that retracts it, and its time.
+    pub withdrawn_by: Option<PubId>,
+    /// The withdrawal's time (RFC 3339), as its document gives it.
+    pub withdrawn: Option<String>,
+    /// Whether the model is not indexed yet.
+    pub pending: bool,
+}
+
+impl AdvisoryEntry {
+    /// Neither replaced nor withdrawn.
+    pub fn stands(&self) -> bool {
+        self.replaced_by.is_none() && self.withdrawn_by.is_none()
+    }
 }

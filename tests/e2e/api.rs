@@ -1062,8 +1062,40 @@ fn python_client(py: &PathBuf, root: &Path, addr: &str, g: &Generations, extra: 
     assert_eq!(v["ok"], true);
 
     // The subscription.
+    let mut late = String::new();
+    let event = subscribe_while(py, root, addr, "publications", || {
+        write_model(
+            &root.join("late"),
+            &SampleOptions {
+                weights_bytes: 32 << 10,
+                gguf: false,
+                seed: 42,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        late = publish(root, "late", "a.pem", extra)["model_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    });
+    assert_eq!(event["modelId"], late);
+}
+
+/// Subscribes to `field` (`publications` or `advisories`) with Python's
+/// `gql` over graphql-transport-ws, runs `act` once subscribed, and
+/// returns the first event.
+pub(super) fn subscribe_while(
+    py: &Path,
+    root: &Path,
+    addr: &str,
+    field: &str,
+    act: impl FnOnce(),
+) -> Value {
+    let script = super::repo().join("fixtures/python/api_client.py");
     let mut sub = Command::new(py)
-        .args([script.to_str().unwrap(), "subscribe", &url])
+        .arg(script)
+        .args(["subscribe", &format!("http://{addr}/graphql"), field])
         .current_dir(root)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -1085,31 +1117,40 @@ fn python_client(py: &PathBuf, root: &Path, addr: &str, g: &Generations, extra: 
         "subscribed"
     );
     std::thread::sleep(Duration::from_secs(2));
-    write_model(
-        &root.join("late"),
-        &SampleOptions {
-            weights_bytes: 32 << 10,
-            gguf: false,
-            seed: 42,
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let late = publish(root, "late", "a.pem", extra)["model_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    act();
     let Ok(event) = rx.recv_timeout(Duration::from_secs(120)) else {
         let _ = sub.kill();
         let out = sub.wait_with_output().unwrap();
         panic!(
-            "no publication arrived: {}",
+            "no {field} event arrived: {}",
             String::from_utf8_lossy(&out.stderr)
         )
     };
-    let event: Value = serde_json::from_str(&event).unwrap();
-    assert_eq!(event["modelId"], late);
     assert!(sub.wait().unwrap().success());
+    serde_json::from_str(&event).unwrap()
+}
+
+/// Waits until the node at `addr` has indexed the head of the layer
+/// `root`'s commands use.
+pub(super) fn wait_head(root: &Path, addr: &str) {
+    let head: Value = serde_json::from_str(&modelda_ok(root, &["--json", "blob", "head"])).unwrap();
+    let head = head["head"].as_u64().unwrap();
+    let t = Instant::now();
+    loop {
+        let v = post_graphql(addr, r#"{"query":"{ _meta { height } }"}"#);
+        let h = v["data"]["_meta"]["height"]
+            .as_str()
+            .and_then(|h| h.parse::<u64>().ok())
+            .unwrap_or(0);
+        if h >= head {
+            return;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(120),
+            "the node did not reach height {head}: {v}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 #[test]

@@ -11,7 +11,8 @@ use modelda_fixtures::sample::{write_safetensors, TensorSpec};
 use serde_json::Value;
 
 use super::api::{
-    post_graphql, publish, spawn_node, spawn_server_with, stop, three_generations, wait_indexed,
+    post_graphql, publish, spawn_node, spawn_server_with, stop, three_generations, wait_head,
+    wait_indexed,
 };
 use super::{repo, require_tools};
 
@@ -222,6 +223,42 @@ fn explorer_pages_and_in_browser_verification_in_chromium() {
         .as_str()
         .unwrap_or_else(|| panic!("{v}"))
         .to_string();
+
+    // Advisories: the publisher's on the base, a third party's report on
+    // the finetune; the banners, the advisory page, the report marked.
+    let advise = |id: &str, key: &str, status: &str| -> Value {
+        let args = super::advisory::advise_args(id, key, status, "browser test");
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        serde_json::from_str(&super::modelda_ok(root, &args)).unwrap()
+    };
+    super::modelda_ok(root, &["keygen", "--out", "m.pem"]);
+    advise(&g.base, "a.pem", "poisoned-data");
+    let report = advise(&g.base, "m.pem", "revoked");
+    wait_head(root, &addr);
+    run_browser(
+        &explorer,
+        &chromium,
+        &[
+            "--url",
+            &url,
+            "--out",
+            &shots_s,
+            "--mode",
+            "advisories",
+            "--base",
+            &g.base,
+            "--finetune",
+            &g.finetune,
+            // The wide model claims the base but shares nothing with it.
+            "--quantized",
+            &wide,
+            "--status",
+            "POISONED_DATA",
+            "--report",
+            report["id"].as_str().unwrap(),
+        ],
+        |_| {},
+    );
     stop(node);
 
     // The same index, served by a server that lies about that one chunk.
@@ -264,6 +301,8 @@ fn explorer_pages_and_in_browser_verification_in_chromium() {
         "model-360-dark",
         "lineage-360-dark",
         "verify-fail",
+        "advisory-banner",
+        "advisory",
     ] {
         let png = std::fs::read(shots.join(format!("{page}.png")))
             .unwrap_or_else(|e| panic!("screenshot {page}: {e}"));

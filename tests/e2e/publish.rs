@@ -128,7 +128,7 @@ fn chain_blobs(chain: &LocalChain, ns: Namespace) -> Vec<(u64, [u8; 32])> {
     out
 }
 
-fn duplicates(blobs: &[(u64, [u8; 32])]) -> usize {
+pub(super) fn duplicates(blobs: &[(u64, [u8; 32])]) -> usize {
     let distinct: HashSet<_> = blobs.iter().map(|b| b.1).collect();
     blobs.len() - distinct.len()
 }
@@ -148,7 +148,7 @@ async fn devnet(dir: &Path, faults: Faults, block_ms: u64) -> Devnet {
 }
 
 /// DA flags for the devnet's Celestia API.
-fn celestia_flags(d: &Devnet) -> Vec<String> {
+pub(super) fn celestia_flags(d: &Devnet) -> Vec<String> {
     vec![
         "--da".into(),
         "celestia".into(),
@@ -184,7 +184,7 @@ fn avail_flags(d: &Devnet) -> Vec<String> {
 }
 
 /// Runs a blocking closure off the async test's worker.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+pub(super) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     tokio::task::spawn_blocking(f).await.unwrap()
 }
 
@@ -529,7 +529,17 @@ fn kill_9_and_resume_posts_no_blob_twice() {
 
 /// Every blob of `ns` as the node itself lists them (`blob.GetAll` at every
 /// height through the unmodified `celestia-rpc` client): (height, BLAKE3).
-async fn node_blobs(d: &Devnet, ns: Namespace) -> Vec<(u64, [u8; 32])> {
+pub(super) async fn node_blobs(d: &Devnet, ns: Namespace) -> Vec<(u64, [u8; 32])> {
+    node_blob_data(d, ns)
+        .await
+        .into_iter()
+        .map(|(h, data)| (h, *blake3::hash(&data).as_bytes()))
+        .collect()
+}
+
+/// Every blob of `ns` on the devnet, read with the unmodified
+/// `celestia-rpc` client: (height, data).
+pub(super) async fn node_blob_data(d: &Devnet, ns: Namespace) -> Vec<(u64, Vec<u8>)> {
     use celestia_rpc::{BlobClient, Client, HeaderClient};
     let client = Client::new(&d.rpc_url(), Some(&d.token(Permission::Read)), None, None)
         .await
@@ -544,7 +554,7 @@ async fn node_blobs(d: &Devnet, ns: Namespace) -> Vec<(u64, [u8; 32])> {
             .unwrap()
             .unwrap_or_default()
         {
-            out.push((h, *blake3::hash(&b.data).as_bytes()));
+            out.push((h, b.data));
         }
     }
     out
@@ -569,7 +579,7 @@ impl Rng {
 /// evicted unanswered and 5% of answers lost, and submissions lingering in
 /// the mempool up to 3 blocks (so some in flight at a kill land after the
 /// next run started); a mempool TTL and an Avail mortal era of 4 blocks.
-async fn crash_devnet(dir: &Path) -> Devnet {
+pub(super) async fn crash_devnet(dir: &Path) -> Devnet {
     Devnet::start(DevnetConfig {
         data_dir: dir.to_path_buf(),
         rpc_addr: "127.0.0.1:0".parse().unwrap(),
@@ -616,7 +626,7 @@ fn crash_publish_args(extra: &[&str]) -> Vec<String> {
 /// Runs `modelda ARGS` in `root` up to 20 times, each killed (SIGKILL)
 /// after a random 100 ms to 2 s, until `kills` runs were killed or one
 /// finished first; returns how many were killed.
-async fn kill_at_random_moments(root: &Path, args: &[String], kills: usize) -> usize {
+pub(super) async fn kill_at_random_moments(root: &Path, args: &[String], kills: usize) -> usize {
     let mut rng = Rng::seeded();
     let mut killed = 0;
     for _ in 0..20 {
@@ -650,7 +660,7 @@ async fn kill_at_random_moments(root: &Path, args: &[String], kills: usize) -> u
 
 /// `modelda ARGS` in `root`, off the async worker; requires success and
 /// returns its JSON.
-async fn run_json(root: &Path, args: &[String]) -> Value {
+pub(super) async fn run_json(root: &Path, args: &[String]) -> Value {
     let (a, r) = (args.to_vec(), root.to_path_buf());
     blocking(move || {
         let a: Vec<&str> = a.iter().map(String::as_str).collect();

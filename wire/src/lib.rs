@@ -19,6 +19,7 @@ mod error;
 pub mod geometry;
 pub mod inclusion;
 pub mod record;
+pub mod statement;
 
 pub use envelope::{Envelope, Header, Kind, HEADER_LEN};
 pub use error::{Error, Result};

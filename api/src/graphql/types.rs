@@ -251,6 +251,43 @@ impl Model {
         Ok(edges.into_iter().map(LineageEdge).collect())
     }
 
+    /// Its status: the believed advisory that decides it (its publisher's,
+    /// or a key this node trusts), `null` when none stands. Third-party
+    /// reports never decide it (see `advisories`).
+    async fn status(&self, ctx: &Context<'_>) -> Result<Option<super::ModelStatus>> {
+        let a = api(ctx);
+        Ok(a.index()
+            .model_status(&self.0.model_id, a.advisory_trust())
+            .map_err(ApiError::from)?
+            .map(Into::into))
+    }
+
+    /// Every advisory about it, in the order they were read: believed
+    /// ones, third-party reports (`standing: THIRD_PARTY`), replaced and
+    /// withdrawn ones (`stands: false`).
+    async fn advisories(&self, ctx: &Context<'_>) -> Result<Vec<super::Advisory>> {
+        Ok(api(ctx)
+            .index()
+            .model_advisories(&self.0.model_id)
+            .map_err(ApiError::from)?
+            .into_iter()
+            .map(super::Advisory)
+            .collect())
+    }
+
+    /// Believed `POISONED_DATA` and `COMPROMISED_KEY` advisories of its
+    /// ancestors that reach it: only along lineage edges whose evidence
+    /// shows shared tensors or leaves, with the path.
+    async fn affected_through(&self, ctx: &Context<'_>) -> Result<Vec<super::AffectedThrough>> {
+        let a = api(ctx);
+        Ok(a.index()
+            .affected_through(&self.0.model_id, a.advisory_trust())
+            .map_err(ApiError::from)?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
     /// Edges from the models that claim it as a parent.
     #[graphql(complexity = "super::complexity(first, child_complexity)")]
     async fn children(

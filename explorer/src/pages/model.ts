@@ -10,6 +10,7 @@ import { fetchChunkHttp } from '../verify/bytes';
 import { verifyTarget } from '../verify/index';
 import { errorBox, loading, modelLink, notFound, publisherLink, section, table, type PageResult } from './common';
 import { rowsOf, tensorTable } from './tensors';
+import { advisoriesSection, banners, MODEL_FIELDS, type ModelAdvisories } from './advisories';
 
 interface FileInfo {
   index: number;
@@ -59,7 +60,7 @@ interface Edge {
   parent: { name: string } | null;
 }
 
-interface ModelData {
+interface ModelData extends ModelAdvisories {
   id: string;
   name: string;
   card: { license: string | null; baseModel: string[]; baseModelRelation: string | null; datasets: string[] };
@@ -85,6 +86,7 @@ const QUERY = `query($id: ID!) {
     firstPublication { id claims }
     parents { childId parentId relation status proven parent { name } child { name } }
     children(first: 50) { nodes { childId parentId relation status proven child { name } parent { name } } pageInfo { hasNextPage } }
+    ${MODEL_FIELDS}
   }
 }`;
 
@@ -295,9 +297,11 @@ export async function modelPage(main: HTMLElement, id: string, sel: { file?: str
       claims
         ? h('p', { class: 'badge proven', id: 'claims-badge' }, `Signed claims verified in this browser · key ${short(claims.signerHint, 16)}`)
         : h('p', { class: 'badge unproven', id: 'claims-badge', role: 'alert' }, `The signed claims do not verify: ${claimsProblem ?? 'none were served'}`),
+      banners(m.id, m),
       h('nav', { class: 'tabs', 'aria-label': 'Model' }, h('a', { href: `/model/${m.id}/lineage` }, 'Lineage graph'), h('a', { href: '#files' }, 'Files'), h('a', { href: '#tensors-h' }, 'Tensors'), h('a', { href: '#pubs' }, 'Publications')),
     ),
     selection(m, claimsText, claims, sel),
+    advisoriesSection(m),
     section(
       'Card',
       'card-h',

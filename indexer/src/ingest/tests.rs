@@ -17,10 +17,13 @@ use modelda_merkle::LeafSize;
 use modelda_wire::record::{self, page_header};
 use modelda_wire::{Envelope, Geometry, Kind};
 
+use super::publication::check_lineage;
 use super::*;
 use crate::query::Direction;
-use crate::schema::{EdgeStatus, Source};
+use crate::schema::{key, ChunkPlace, EdgeStatus, Source};
 use crate::{follow, FollowOptions, Stop};
+
+mod advisories;
 
 const LEAF: LeafSize = LeafSize::MIN;
 const MAX_BLOB: usize = 1 << 20;
@@ -525,7 +528,8 @@ fn key_bytes_are_pinned() {
         schema::COLUMN_FAMILIES.join(","),
         "meta_v1,models_v1,model_pubs_v1,pubs_v1,pub_blobs_v1,signers_v1,publishers_v1,\
          publisher_models_v1,tensors_v1,chunks_v1,edges_v1,edges_rev_v1,pending_v1,rejections_v1,\
-         claims_v1,files_v1,names_v1"
+         claims_v1,files_v1,names_v1,statements_v1,advisories_v1,advisory_ids_v1,\
+         model_advisories_v1,advisory_current_v1,advisory_pending_v1"
     );
     assert_eq!(
         hex::encode(key::file(&c, &[0xbb; 32], 5)),
