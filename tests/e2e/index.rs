@@ -16,6 +16,7 @@ use modelda_manifest::sign::PrivateKey;
 use modelda_manifest::{LineageClaim, Relation};
 use modelda_merkle::LeafSize;
 use modelda_publisher::Geometry;
+use modelda_wire::advisory::{self, AdvisoryPredicate, Draft, Status};
 use serde_json::Value;
 
 use super::{modelda, modelda_bin, modelda_ok};
@@ -24,12 +25,54 @@ fn json(out: &str) -> Value {
     serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
 }
 
+/// A signed advisory blob about `model` by `key`.
+fn advisory_blob(
+    key: &PrivateKey,
+    model: modelda_manifest::ModelId,
+    status: Status,
+    summary: String,
+) -> Vec<u8> {
+    let d = Draft {
+        model: Some(model),
+        status: Some(status),
+        summary: Some(summary),
+        ..Draft::default()
+    };
+    let osv = d.osv(&key.public(), 1_796_342_400).unwrap();
+    advisory::encode(
+        key,
+        AdvisoryPredicate {
+            model_id: model,
+            withdraws: None,
+            public_key: String::new(),
+            osv,
+        },
+    )
+}
+
 /// Appends `n` synthetic publications (every fifth a finetune of the one
 /// before, every seventh height also a garbage blob) to the chain in `dir`,
-/// one height each. Returns the head.
+/// one height each, with advisories: every sixth height one about its
+/// model, replaced six heights later, every eighteenth withdrawn at the
+/// next height, and every tenth one about the next height's model
+/// (pending for a height). Returns the head.
 fn synthetic_chain(chain: &LocalChain, n: u64, leaves: u64) -> u64 {
     let key = PrivateKey::generate();
     let mut prev: Option<modelda_manifest::CommittedModel> = None;
+    let mut advised: std::collections::HashMap<u64, (modelda_manifest::ModelId, Vec<u8>)> =
+        std::collections::HashMap::new();
+    let plain = |i: u64| {
+        records::model(
+            1000 + i,
+            &[FileSpec {
+                path: "model.safetensors".into(),
+                leaves,
+                tensors: 4,
+            }],
+            LeafSize::MIN,
+            vec![],
+        )
+    };
     for i in 0..n {
         let m = match (&prev, i % 5) {
             (Some(p), 4) => records::derive(
@@ -41,22 +84,47 @@ fn synthetic_chain(chain: &LocalChain, n: u64, leaves: u64) -> u64 {
                     relation: Relation::Finetune,
                 }],
             ),
-            _ => records::model(
-                1000 + i,
-                &[FileSpec {
-                    path: "model.safetensors".into(),
-                    leaves,
-                    tensors: 4,
-                }],
-                LeafSize::MIN,
-                vec![],
-            ),
+            _ => plain(i),
         };
         let root = records::root_page(&key, &m, Geometry { data: 8, parity: 2 }, 1 << 20);
+        let mut extra: Vec<Vec<u8>> = Vec::new();
+        if i % 6 == 1 {
+            let a = advisory_blob(&key, m.id, Status::Vulnerable, format!("height {i}"));
+            advised.insert(i, (m.id, a.clone()));
+            extra.push(a);
+        }
+        if i % 6 == 1 && i >= 7 {
+            if let Some((id, _)) = advised.get(&(i - 6)) {
+                extra.push(advisory_blob(
+                    &key,
+                    *id,
+                    Status::PoisonedData,
+                    format!("replaces height {}", i - 6),
+                ));
+            }
+        }
+        if i % 18 == 2 {
+            if let Some((_, a)) = advised.get(&(i - 1)) {
+                let a = advisory::decode(a).unwrap();
+                extra.push(advisory::encode(
+                    &key,
+                    advisory::withdrawal(&a, 1_796_342_460),
+                ));
+            }
+        }
+        if i % 10 == 0 {
+            extra.push(advisory_blob(
+                &key,
+                plain(i + 1).id,
+                Status::Revoked,
+                "before its record".into(),
+            ));
+        }
         let mut blobs: Vec<(Namespace, &[u8])> = vec![(Namespace::RECORDS, &root)];
         if i % 7 == 3 {
             blobs.push((Namespace::RECORDS, b"garbage in the record namespace"));
         }
+        blobs.extend(extra.iter().map(|b| (Namespace::RECORDS, b.as_slice())));
         chain.append(&blobs).unwrap();
         prev = Some(m);
     }
@@ -178,6 +246,10 @@ fn kill_9_at_random_moments_during_ingest_gives_the_uninterrupted_digest() {
         status["counts"]["rejections_by_code"]["envelope_malformed"], 57,
         "{status}"
     );
+    // Advisories: 67 on every sixth height, 66 replacing them, 40 about
+    // the next height's model; 23 withdrawals.
+    assert_eq!(status["counts"]["advisories"], 67 + 66 + 40, "{status}");
+    assert_eq!(status["counts"]["withdrawals"], 23, "{status}");
 }
 
 #[test]
