@@ -113,6 +113,13 @@ pub fn advise(json: bool, args: &AdviseArgs) -> Result<()> {
     let withdraws = predicate.withdraws.clone();
     // The same request again (after a crash, or by mistake) reuses what the
     // journal holds: the same bytes, posted at most once.
+    // Posting the same advisory to another layer or namespace is another
+    // request.
+    let request = format!(
+        "{request}\n{} {}",
+        args.da.da.as_str(),
+        args.da.record_namespace
+    );
     let fingerprint = Journal::fingerprint(&key.public().hint(), &request);
     let entry = journal.read(&fingerprint)?;
     let blob = match &entry {
