@@ -680,9 +680,18 @@ impl Mutation {
                 .map(Publication),
             None => None,
         };
+        let advisory = match report.advisories.first().or(report.withdrawals.first()) {
+            Some(id) => a
+                .index()
+                .advisory(id)
+                .map_err(ApiError::from)?
+                .map(Advisory),
+            None => None,
+        };
         Ok(Registration {
-            repost: publication.is_none() && report.reposts > 0,
+            repost: publication.is_none() && advisory.is_none() && report.reposts > 0,
             publication,
+            advisory,
         })
     }
 }
@@ -693,6 +702,10 @@ pub struct Registration {
     /// The publication (null for a repost: the same model by the same key
     /// as an earlier record, which adds nothing).
     pub publication: Option<Publication>,
+    /// The advisory, when the locator holds one (or the withdrawal of
+    /// one): records on EigenDA are registered by cert, and so are
+    /// advisories posted there.
+    pub advisory: Option<Advisory>,
     /// Whether the record repeats a publication.
     pub repost: bool,
 }

@@ -195,6 +195,8 @@ pub async fn register(
             index.get_json::<Rejection>(schema::CF_REJECTIONS, &id.to_bytes(), "rejection")?
         {
             report.rejected.push(r);
+        } else if let Some(a) = index.advisory_at(id)? {
+            report.advisories.push(a.id);
         }
         return Ok(report);
     }

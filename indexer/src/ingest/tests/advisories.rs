@@ -265,3 +265,24 @@ async fn advisories_are_believed_from_the_publisher_and_reach_children_with_evid
     let again = index_all(&chain, &tmp.path().join("b")).await;
     assert_eq!(index.digest().unwrap(), again.digest().unwrap());
 }
+
+/// An advisory registered by hand (what EigenDA needs: it has no namespace
+/// to follow), then again: indexed once, and the second registration says
+/// which advisory the locator holds.
+#[tokio::test]
+async fn an_advisory_registered_by_hand_is_indexed_once() {
+    let chain = Chain::new();
+    let alice = PrivateKey::generate();
+    let base = records::model(1, &[spec("model.safetensors", 4, 2)], LEAF, vec![]);
+    let a = advise(&alice, &draft(base.id, Status::Revoked, "by cert"));
+    let at = chain.post_one(a.clone()).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let index = Index::open(&tmp.path().join("i"), None).unwrap();
+    let first = register(&index, &chain.layer, &at).await.unwrap();
+    assert_eq!(first.advisories, vec![id_of(&a)]);
+    let again = register(&index, &chain.layer, &at).await.unwrap();
+    assert_eq!(again.advisories, vec![id_of(&a)]);
+    assert_eq!(index.counts().unwrap().advisories, 1);
+    let e = index.advisory(&id_of(&a)).unwrap().unwrap();
+    assert!(e.pending && e.at.height == 0);
+}
