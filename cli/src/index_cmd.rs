@@ -557,5 +557,46 @@ fn show(json: bool, model: &ModelId, dir: &IndexDir) -> Result<()> {
     for e in &v.children {
         out!("{}", edge_line(e, &e.child));
     }
+    match &v.status {
+        Some(s) => out!(
+            "status      {} (advisory {}, by its publisher)",
+            s.status,
+            s.advisory.id
+        ),
+        None => out!("status      no believed advisory"),
+    }
+    for t in &v.affected_through {
+        let path: Vec<String> = t
+            .path
+            .iter()
+            .map(|m| m.to_hex()[..12].to_string())
+            .collect();
+        out!(
+            "  affected through lineage: {} ({}, advisory {})",
+            path.join(" -> "),
+            t.advisory.status,
+            t.advisory.id
+        );
+    }
+    out!("advisories  {}", v.advisories.len());
+    for view in &v.advisories {
+        let (a, standing) = (&view.advisory, view.standing);
+        out!(
+            "  {}  {}  by key {}{}{}",
+            a.id,
+            a.status,
+            &a.signer[..16],
+            if standing.believed() {
+                ""
+            } else {
+                "  (third-party report)"
+            },
+            match (&a.withdrawn, a.replaced_by) {
+                (Some(w), _) => format!("  withdrawn {w}"),
+                (None, Some(r)) => format!("  replaced at {r}"),
+                (None, None) => String::new(),
+            }
+        );
+    }
     Ok(())
 }

@@ -145,6 +145,23 @@ pub struct ModelView {
     pub parents: Vec<Edge>,
     /// Edges from the models that claim it (at most [`MAX_PAGE`]).
     pub children: Vec<Edge>,
+    /// Every advisory about it (at most [`MAX_PAGE`]), with whether it is
+    /// believed (the publisher's; `index show` trusts no other key).
+    pub advisories: Vec<AdvisoryView>,
+    /// Its status: the believed advisory that decides it.
+    pub status: Option<ModelStatus>,
+    /// Believed advisories of its ancestors that reach it.
+    pub affected_through: Vec<Affected>,
+}
+
+/// An advisory about a model, and whether it is believed.
+#[derive(Clone, Debug, Serialize)]
+pub struct AdvisoryView {
+    /// The advisory.
+    #[serde(flatten)]
+    pub advisory: crate::schema::AdvisoryEntry,
+    /// Whether it is believed, and why.
+    pub standing: Standing,
 }
 
 /// Counters of what was read.
@@ -249,12 +266,21 @@ impl Index {
             }
         }
         let signers = self.model_signers(id)?;
+        let trust = Trust::signers_only();
+        let mut advisories = Vec::new();
+        for advisory in self.model_advisories(id)? {
+            let standing = self.standing(&advisory, &trust)?;
+            advisories.push(AdvisoryView { advisory, standing });
+        }
         Ok(Some(ModelView {
             model,
             publications,
             signers,
             parents: self.parents(id)?,
             children: self.children(id, None, MAX_PAGE)?.items,
+            advisories,
+            status: self.model_status(id, &trust)?,
+            affected_through: self.affected_through(id, &trust)?,
         }))
     }
 

@@ -285,6 +285,39 @@ fn advisories_are_indexed_served_and_enforced_through_lineage() {
         "no shared tensors or leaves, no reach: {q}"
     );
 
+    // `index show` reads the node's index beside it.
+    let shown: Value = serde_json::from_str(&modelda_ok(
+        root,
+        &[
+            "--json",
+            "index",
+            "show",
+            &g.base,
+            "--index-dir",
+            "node-index",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(shown["status"]["status"], "poisoned-data", "{shown}");
+    assert_eq!(shown["advisories"][1]["standing"], "third_party", "{shown}");
+    let shown: Value = serde_json::from_str(&modelda_ok(
+        root,
+        &[
+            "--json",
+            "index",
+            "show",
+            &g.finetune,
+            "--index-dir",
+            "node-index",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(
+        shown["affected_through"][0]["path"],
+        json!([g.finetune, g.base]),
+        "{shown}"
+    );
+
     // The feed: the believed advisory only, valid OSV.
     let feed = curl_get(&format!("http://{addr}/advisories/osv.json"));
     let docs: Value = serde_json::from_slice(&feed).unwrap();
