@@ -279,7 +279,8 @@ async function advisories() {
   const { page } = await newPage();
   await open(page, `/model/${opts.base}`);
   const banner = page.locator('#advisory-banner');
-  check((await banner.count()) === 1, 'the advised model shows a banner');
+  const shown = (await banner.count()) === 1;
+  check(shown, `the advised model shows a banner${shown ? '' : `; the page says: ${(await page.innerText('#main')).slice(0, 600)}`}`);
   check((await banner.getAttribute('data-status')) === opts.status, `the banner says ${opts.status}`);
   check(await banner.isVisible(), 'the banner is visible');
   check((await page.locator('.badge.third-party').count()) >= 1, 'a third-party report is marked as such');

@@ -29,7 +29,6 @@
 //! | `advisory_ids_v1` | advisory id (ASCII) | [`PubId`] (12) of the advisory |
 //! | `model_advisories_v1` | model id (32), [`PubId`] (12) | empty |
 //! | `advisory_current_v1` | model id (32), key hint (32) | [`PubId`] (12) of the key's standing advisory |
-//! | `advisory_pending_v1` | model id (32), [`PubId`] (12) | empty |
 //!
 //! JSON values are written by serde from structs (fields in declaration
 //! order, no maps with unordered keys), so equal content is equal bytes and
@@ -90,11 +89,9 @@ pub const CF_MODEL_ADVISORIES: &str = "model_advisories_v1";
 /// Per model and key, the advisory that stands (not replaced by a later
 /// one of the same key, not withdrawn).
 pub const CF_ADVISORY_CURRENT: &str = "advisory_current_v1";
-/// Advisories about models not indexed yet.
-pub const CF_ADVISORY_PENDING: &str = "advisory_pending_v1";
 
 /// Every column family, in the order the digest reads them.
-pub const COLUMN_FAMILIES: [&str; 23] = [
+pub const COLUMN_FAMILIES: [&str; 22] = [
     CF_META,
     CF_MODELS,
     CF_MODEL_PUBS,
@@ -117,7 +114,6 @@ pub const COLUMN_FAMILIES: [&str; 23] = [
     CF_ADVISORY_IDS,
     CF_MODEL_ADVISORIES,
     CF_ADVISORY_CURRENT,
-    CF_ADVISORY_PENDING,
 ];
 
 /// `meta_v1` key of the checkpoint: the last height whose batch is written
@@ -466,8 +462,6 @@ pub struct AdvisoryEntry {
     pub withdrawn_by: Option<PubId>,
     /// The withdrawal's time (RFC 3339), as its document gives it.
     pub withdrawn: Option<String>,
-    /// Whether the model is not indexed yet.
-    pub pending: bool,
 }
 
 impl AdvisoryEntry {

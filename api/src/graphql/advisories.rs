@@ -179,8 +179,11 @@ impl Advisory {
     }
 
     /// Whether its model is not indexed yet.
-    async fn pending(&self) -> bool {
-        self.0.pending
+    async fn pending(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(api(ctx)
+            .index()
+            .advisory_pending(&self.0)
+            .map_err(ApiError::from)?)
     }
 
     /// Where it was read (`HEIGHT.INDEX`).

@@ -11,8 +11,9 @@
 //!   model;
 //! - a withdrawal retracts the advisory it names, only when signed by that
 //!   advisory's key and about the same model (else `advisory_withdrawal`);
-//! - an advisory about a model not indexed yet is kept, pending, and the
-//!   model's first record resolves it.
+//! - an advisory about a model not indexed yet is kept like any other: it
+//!   is *pending* (a reader's view, [`crate::Index::advisory_pending`]) until the
+//!   model's first record comes.
 //!
 //! Who is *believed* (the signer published or attested the model, or the
 //! reader trusts the key) is not decided here: it changes with later
@@ -87,7 +88,6 @@ pub(super) fn apply(
     let model = a.model;
     let hint = a.key.hint();
     let osv = &a.predicate.osv;
-    let pending = !ov.contains(schema::CF_MODELS, model.as_bytes())?;
     let entry = AdvisoryEntry {
         at,
         id: id.clone(),
@@ -101,7 +101,6 @@ pub(super) fn apply(
         replaced_by: None,
         withdrawn_by: None,
         withdrawn: None,
-        pending,
     };
     // The key's earlier advisory about this model, replaced.
     let current = key::pair(model.as_bytes(), &hint_bytes(&hint));
@@ -130,13 +129,6 @@ pub(super) fn apply(
         &key::model_pub(model.as_bytes(), at),
         Vec::new(),
     );
-    if pending {
-        ov.put(
-            schema::CF_ADVISORY_PENDING,
-            &key::model_pub(model.as_bytes(), at),
-            Vec::new(),
-        );
-    }
     ov.put_blind(schema::CF_STATEMENTS, &at.to_bytes(), opened.bundle.clone());
     ov.count("advisories", 1)?;
     report.advisories.push(id);
@@ -192,21 +184,5 @@ fn withdraw(
     ov.put_blind(schema::CF_STATEMENTS, &at.to_bytes(), opened.bundle.clone());
     ov.count("withdrawals", 1)?;
     report.withdrawals.push(id.to_string());
-    Ok(())
-}
-
-/// Marks the advisories that waited for `model` as no longer pending (its
-/// first record is being indexed).
-pub(super) fn resolve_pending(ov: &mut Overlay<'_>, model: &ModelId) -> Result<()> {
-    for k in ov.keys_with_prefix(schema::CF_ADVISORY_PENDING, model.as_bytes(), usize::MAX)? {
-        let at = PubId::from_bytes(&k[32..])
-            .ok_or_else(|| ov.index().corrupt("pending advisory", "bad key"))?;
-        let mut entry: AdvisoryEntry = ov
-            .get_json(schema::CF_ADVISORIES, &at.to_bytes(), "advisory")?
-            .ok_or_else(|| ov.index().corrupt("advisory", format!("{at} is missing")))?;
-        entry.pending = false;
-        ov.put_json(schema::CF_ADVISORIES, &at.to_bytes(), &entry);
-        ov.delete(schema::CF_ADVISORY_PENDING, &k);
-    }
     Ok(())
 }

@@ -148,8 +148,6 @@ pub(super) fn apply(
             ov.put_json(schema::CF_EDGES, &edge_key, &edge);
             ov.delete(schema::CF_PENDING, &k);
         }
-        // Advisories that were waiting for this model.
-        super::advisory::resolve_pending(ov, &model)?;
         ov.put_json(schema::CF_MODELS, model.as_bytes(), &entry);
     }
 

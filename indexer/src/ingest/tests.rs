@@ -529,7 +529,7 @@ fn key_bytes_are_pinned() {
         "meta_v1,models_v1,model_pubs_v1,pubs_v1,pub_blobs_v1,signers_v1,publishers_v1,\
          publisher_models_v1,tensors_v1,chunks_v1,edges_v1,edges_rev_v1,pending_v1,rejections_v1,\
          claims_v1,files_v1,names_v1,statements_v1,advisories_v1,advisory_ids_v1,\
-         model_advisories_v1,advisory_current_v1,advisory_pending_v1"
+         model_advisories_v1,advisory_current_v1"
     );
     assert_eq!(
         hex::encode(key::file(&c, &[0xbb; 32], 5)),

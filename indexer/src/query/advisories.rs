@@ -198,12 +198,25 @@ impl Index {
     }
 
     /// The key hint of the publisher of `model`: the signer of its first
-    /// publication. `None` when the model is not indexed.
+    /// publication. `None` when the model is not indexed. Reads only the
+    /// `first` field of the model's entry (its manifest and leaves, which
+    /// may be megabytes, are skipped, not decoded).
     pub fn model_publisher(&self, model: &ModelId) -> Result<Option<String>> {
-        let Some(m) = self.model(model)? else {
+        #[derive(serde::Deserialize)]
+        struct First {
+            first: PubId,
+        }
+        let Some(m) = self.get_json::<First>(schema::CF_MODELS, model.as_bytes(), "model")? else {
             return Ok(None);
         };
         Ok(self.publication(m.first)?.map(|p| p.signer))
+    }
+
+    /// Whether `a` waits for its model: the model is not indexed yet.
+    pub fn advisory_pending(&self, a: &AdvisoryEntry) -> Result<bool> {
+        Ok(self
+            .get(schema::CF_MODELS, a.model_id.as_bytes())?
+            .is_none())
     }
 
     /// Whether `a` is believed about its model, and why.
