@@ -21,7 +21,7 @@ use modelda_fixtures::records::{self, FileSpec};
 use modelda_indexer::{follow, Event, FollowOptions, Index, Source, Stop};
 use modelda_manifest::sign::PrivateKey;
 use modelda_merkle::LeafSize;
-use modelda_publisher::{record, Geometry};
+use modelda_publisher::Geometry;
 
 struct Args {
     records: u64,
@@ -131,8 +131,10 @@ fn main() {
     for h in 1..=head {
         for (loc, b) in rt.block_on(f.list(Namespace::RECORDS, h)).unwrap() {
             std::hint::black_box(
-                rt.block_on(record::open_blob(&layer, &loc, &b, None, None))
-                    .unwrap(),
+                rt.block_on(modelda_da::read::open_record_blob(
+                    &layer, &loc, &b, None, None,
+                ))
+                .unwrap(),
             );
         }
     }

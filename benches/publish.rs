@@ -26,7 +26,7 @@ use modelda_manifest::{commit_dir, CommitOptions, NoProgress};
 use modelda_merkle::LeafSize;
 use modelda_publisher::fetch::{self, Selection};
 use modelda_publisher::publish::{self, PublishOptions, SignedModel};
-use modelda_publisher::{record, StripeCoder};
+use modelda_publisher::StripeCoder;
 
 struct Args {
     size_mib: u64,
@@ -332,7 +332,7 @@ fn main() {
     let chain = LocalChain::open(&work.join("chain"), ChainLimits::APP_V5).unwrap();
     let local = LocalLayer::new(chain);
     let rec = Arc::new(
-        rt.block_on(record::open(&local, &rec_loc, None, None))
+        rt.block_on(modelda_da::read::open_record(&local, &rec_loc, None, None))
             .unwrap(),
     );
     // The lossy layer loses the blob of the first leaf of every full stripe.

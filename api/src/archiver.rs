@@ -377,12 +377,12 @@ impl Archiver {
             None,
             true,
         );
-        match modelda_wire::record::open(&keeping, &loc, Some(p.model_id), None).await {
+        match modelda_da::read::open_record(&keeping, &loc, Some(p.model_id), None).await {
             Ok(_) => {
                 self.record_kit(&layer, &loc).await?;
                 Ok(true)
             }
-            Err(modelda_wire::Error::Da(e)) if e.is_pruned() => {
+            Err(e) if e.is_pruned() => {
                 tracing::warn!(record = %loc, "the layer pruned a record before it was archived");
                 Ok(false)
             }

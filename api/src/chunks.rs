@@ -13,7 +13,6 @@ use modelda_archive::{LeafKey, Place, Want};
 use modelda_da::Locator;
 use modelda_indexer::query::ChunkHit;
 use modelda_publisher::fetch::Fetcher;
-use modelda_wire::record;
 
 use crate::error::{ApiError, Code};
 use crate::graphql::parse_hash;
@@ -62,9 +61,10 @@ async fn rebuild(api: &Api, hit: &ChunkHit) -> Result<Bytes, String> {
     let loc: Locator = p.record.parse().map_err(|e| format!("{e}"))?;
     let layer = api.layer_for(&loc).map_err(|e| e.message)?.clone();
     let root = api.blob(&loc).await.map_err(|e| e.message)?;
-    let rec = record::open_blob(layer.as_ref(), &loc, &root, Some(hit.model_id), None)
-        .await
-        .map_err(|e| format!("record {loc}: {e}"))?;
+    let rec =
+        modelda_da::read::open_record_blob(layer.as_ref(), &loc, &root, Some(hit.model_id), None)
+            .await
+            .map_err(|e| format!("record {loc}: {e}"))?;
     let mut fetcher = Fetcher::new(layer, std::sync::Arc::new(rec)).map_err(|e| e.to_string())?;
     let mut leaves = fetcher
         .leaves(hit.file as usize, hit.place.stripe, hit.leaf..hit.leaf + 1)

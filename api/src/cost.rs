@@ -8,11 +8,11 @@
 
 use std::collections::HashSet;
 
-use modelda_da::{DaLayer, LayerKind, Locator};
+use modelda_da::{DaLayer, FeeParams, LayerKind, Locator};
 use modelda_indexer::schema::PublicationEntry;
 use modelda_indexer::Index;
 use modelda_wire::envelope::{Envelope, HEADER_LEN};
-use modelda_wire::record::{self, OpenedRecord, PageIndex};
+use modelda_wire::record::{OpenedRecord, PageIndex};
 
 use crate::error::{ApiError, Code};
 
@@ -137,7 +137,7 @@ pub(crate) async fn work_out(
     root: &[u8],
     p: &PublicationEntry,
 ) -> Result<Cost, ApiError> {
-    let rec = record::open_blob(layer, loc, root, Some(p.model_id), None)
+    let rec = modelda_da::read::open_record_blob(layer, loc, root, Some(p.model_id), None)
         .await
         .map_err(|e| {
             tracing::warn!(record = %loc, error = %e, "an indexed record no longer opens");
@@ -173,48 +173,31 @@ pub(crate) async fn work_out(
         .chain(&records)
         .map(|&s| usize::try_from(s).unwrap_or(usize::MAX))
         .collect();
-    let (fee_utia, billed_bytes, fee_nano_avail) = match loc.kind() {
-        LayerKind::Eigenda => (
-            None,
-            Some(
-                all.iter()
-                    .map(|&s| modelda_da::eigenda::billed_bytes(s))
-                    .sum(),
-            ),
-            None,
-        ),
-        LayerKind::Avail => (
-            None,
-            None,
-            Some(
-                all.iter()
-                    .map(|&s| modelda_da::avail::estimate_fee_nano(s))
-                    .sum(),
-            ),
-        ),
-        LayerKind::Celestia | LayerKind::Local => {
-            let batch = layer
-                .limits()
-                .await
-                .map(|l| l.max_batch_bytes)
-                .unwrap_or(usize::MAX);
-            let fee = modelda_da::celestia::batches(&all, batch)
-                .iter()
-                .map(|tx| {
-                    modelda_da::celestia::estimate_fee(tx, modelda_da::celestia::MIN_GAS_PRICE)
-                })
-                .sum();
-            (Some(fee), None, None)
-        }
+    // Blobs batch into transactions up to the layer's batch limit (where
+    // it has one); the avail runtime is mainnet's.
+    let max_batch_bytes = match loc.kind() {
+        LayerKind::Celestia | LayerKind::Local => layer
+            .limits()
+            .await
+            .map(|l| l.max_batch_bytes)
+            .unwrap_or(usize::MAX),
+        _ => usize::MAX,
     };
+    let fee = loc.kind().fee(
+        &all,
+        &FeeParams {
+            max_batch_bytes,
+            ..FeeParams::default()
+        },
+    );
     Ok(Cost {
         own_blobs: own.iter().filter(|&&o| o).count() as u32,
         shard_bytes: shards.iter().sum(),
         record_blobs: records.len() as u32,
         record_bytes: records.iter().sum(),
         payload_bytes,
-        fee_utia,
-        billed_bytes,
-        fee_nano_avail,
+        fee_utia: fee.utia(),
+        billed_bytes: fee.billed_bytes(),
+        fee_nano_avail: fee.nano_avail(),
     })
 }

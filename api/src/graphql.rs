@@ -617,9 +617,10 @@ impl Mutation {
         locator: String,
     ) -> Result<Registration> {
         let a = api(ctx);
-        let loc: Locator = locator.trim().parse().map_err(|e: modelda_da::Error| {
-            ApiError::new(Code::BadInput, format!("not a locator: {e}"))
-        })?;
+        let loc: Locator = locator
+            .trim()
+            .parse()
+            .map_err(|e| ApiError::new(Code::BadInput, format!("not a locator: {e}")))?;
         if a.index().is_reader() {
             return Err(ApiError::new(
                 Code::BadInput,

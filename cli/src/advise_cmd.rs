@@ -491,35 +491,19 @@ impl Journal {
     }
 }
 
-/// The fee of one blob of `size` bytes on the layer `da` names, and what
-/// it is counted in.
+/// The fee of one blob of `size` bytes on the layer `da` names (its
+/// kind's fee model), as JSON and as text.
 fn fee_of(da: &DaArgs, size: usize) -> (serde_json::Value, String) {
-    match da.da {
-        LayerKind::Local => (json!({"utia": 0}), "none (the embedded chain)".into()),
-        LayerKind::Celestia => {
-            let gas = modelda_da::celestia::estimate_gas(&[size]);
-            let utia = modelda_da::celestia::estimate_fee(&[size], da.gas_price);
-            (
-                json!({"utia": utia, "gas": gas, "gas_price": da.gas_price}),
-                format!("{utia} utia ({gas} gas at {} utia/gas)", da.gas_price),
-            )
-        }
-        LayerKind::Eigenda => {
-            let billed = modelda_da::eigenda::billed_bytes(size);
-            (
-                json!({"billed_bytes": billed}),
-                format!("{billed} billed bytes (one blob, padded to at least 128 KiB)"),
-            )
-        }
-        LayerKind::Avail => {
-            let nano = modelda_da::avail::estimate_fee_nano(size);
-            (
-                json!({"nano_avail": nano}),
-                format!(
-                    "{:.4} AVAIL for one submit_data (mainnet's runtime; before the chain's multipliers)",
-                    nano as f64 / 1e9
-                ),
-            )
-        }
-    }
+    let fee = da.da.fee(
+        &[size],
+        &modelda_da::FeeParams {
+            gas_price: da.gas_price,
+            ..Default::default()
+        },
+    );
+    let text = match da.da {
+        LayerKind::Local => format!("{fee}; the embedded chain charges nothing"),
+        _ => fee.to_string(),
+    };
+    (serde_json::to_value(&fee).unwrap_or_default(), text)
 }

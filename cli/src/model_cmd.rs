@@ -171,6 +171,7 @@ pub(crate) fn verify(
         key: files.key.clone(),
         oms: files.signature.clone(),
         claims: files.claims.clone(),
+        ..VerifyOptions::default()
     };
     let report =
         verify_dir(dir, &opts, &bar).with_context(|| format!("verifying {}", dir.display()))?;
@@ -519,7 +520,7 @@ pub(crate) fn verify_inclusion(
             .open(modelda_da::Access::Read)
             .await
             .with_context(|| format!("opening your {} node to fetch headers", da.da))?;
-        modelda_wire::inclusion::verify(&doc, layer.as_ref(), pinned.as_ref(), given.as_deref())
+        modelda_da::read::verify_inclusion(&doc, layer.as_ref(), pinned.as_ref(), given.as_deref())
             .await
             .with_context(|| format!("verifying {}", path.display()))
     })?;

@@ -12,7 +12,6 @@ use modelda_publisher::estimate;
 use modelda_publisher::fetch::{self, Selection};
 use modelda_publisher::plan::{Geometry, Plan};
 use modelda_publisher::publish::{self, PublishOptions, SignedModel};
-use modelda_publisher::record;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
@@ -257,18 +256,9 @@ pub fn publish(json: bool, show_progress: bool, args: &PublishArgs) -> Result<()
                 outcome.posted_now
             );
         }
-        out!("fee      {} {}", outcome.fee, fee_unit(args.da.da));
+        out!("fee      {} {}", outcome.fee, args.da.da.fee_unit());
     }
     Ok(())
-}
-
-fn fee_unit(kind: LayerKind) -> &'static str {
-    match kind {
-        LayerKind::Celestia => "utia",
-        LayerKind::Local => "(local chain: free)",
-        LayerKind::Eigenda => "(EigenDA: paid off-chain by reservation or on-demand deposit)",
-        LayerKind::Avail => "(Avail: paid by the light client's account)",
-    }
 }
 
 /// Avail's runtime limits from its node (5 s, no retries), or its
@@ -509,7 +499,7 @@ pub fn fetch(json: bool, show_progress: bool, args: &FetchArgs) -> Result<()> {
             );
             sources = Some(modelda_archive::Sources::new().then(peer));
         }
-        let rec = record::open(
+        let rec = modelda_da::read::open_record(
             layer.as_ref(),
             &locator,
             Some(args.model_id),
@@ -518,10 +508,10 @@ pub fn fetch(json: bool, show_progress: bool, args: &FetchArgs) -> Result<()> {
         .await
         .map_err(|e| {
             let hint = match (&e, &args.index) {
-                (modelda_wire::Error::Da(d), Some(url)) if d.is_pruned() => format!(
+                (d, Some(url)) if d.is_pruned() => format!(
                     "; the layer has pruned it and the node at {url} keeps no copy: ask a node started with --archive"
                 ),
-                (modelda_wire::Error::Da(d), None) if d.is_pruned() => {
+                (d, None) if d.is_pruned() => {
                     "; the layer has pruned it: fetch through a node that keeps an archive (--index URL)".to_string()
                 }
                 _ => String::new(),

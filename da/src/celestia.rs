@@ -14,11 +14,9 @@ use crate::layer::{
     checked_data_root, DaLayer, Follow, InclusionProof, Limits, Receipt, Settlement,
 };
 use crate::retry::{with_retry, Attempt, RetryPolicy};
-use crate::square;
 use crate::{Error, LayerKind, Locator, Namespace, Result, ShareCommitment};
 
-/// Smallest gas price Celestia validators accept, in utia per gas.
-pub const MIN_GAS_PRICE: f64 = 0.004;
+pub use modelda_core::celestia::{batches, estimate_fee, estimate_gas, MIN_GAS_PRICE};
 
 /// Blocks a transaction may wait in a Celestia validator's mempool before
 /// it is evicted: celestia-app (v6 and later) raises `ttl-num-blocks` to at
@@ -26,42 +24,6 @@ pub const MIN_GAS_PRICE: f64 = 0.004;
 /// lost is settled once the head passes the height it was sent at plus
 /// this plus one.
 pub const DEFAULT_MEMPOOL_TTL_BLOCKS: u64 = 36;
-
-/// Gas a PayForBlobs transaction of blobs of these sizes uses:
-/// `shares * 512 * 8 + 10 * 70 * blobs + 75_000`.
-pub fn estimate_gas(blob_sizes: &[usize]) -> u64 {
-    let shares: u64 = blob_sizes
-        .iter()
-        .map(|&s| square::shares_for(s) as u64)
-        .sum();
-    shares * 512 * 8 + 10 * 70 * blob_sizes.len() as u64 + 75_000
-}
-
-/// Blobs grouped into PayForBlobs transactions as the publisher sends them:
-/// in order, each transaction up to `max_batch_bytes` (a larger blob goes
-/// alone).
-pub fn batches(blob_sizes: &[usize], max_batch_bytes: usize) -> Vec<Vec<usize>> {
-    let mut txs: Vec<Vec<usize>> = Vec::new();
-    let mut cur: Vec<usize> = Vec::new();
-    let mut cur_bytes = 0usize;
-    for &s in blob_sizes {
-        if !cur.is_empty() && cur_bytes.saturating_add(s) > max_batch_bytes {
-            txs.push(std::mem::take(&mut cur));
-            cur_bytes = 0;
-        }
-        cur.push(s);
-        cur_bytes = cur_bytes.saturating_add(s);
-    }
-    if !cur.is_empty() {
-        txs.push(cur);
-    }
-    txs
-}
-
-/// Fee in utia at `gas_price` utia per gas, rounded up.
-pub fn estimate_fee(blob_sizes: &[usize], gas_price: f64) -> u64 {
-    (estimate_gas(blob_sizes) as f64 * gas_price).ceil() as u64
-}
 
 /// Options of [`CelestiaLayer`].
 #[derive(Clone)]

@@ -1,7 +1,6 @@
 //! What every Celestia-style layer shares, with or without the embedded
 //! chain: size limits, share commitments, and inclusion proof checks.
 
-use celestia_types::nmt::Namespace as CNamespace;
 use celestia_types::{Blob, ExtendedHeader};
 
 use crate::layer::{InclusionProof, Limits};
@@ -59,10 +58,7 @@ pub fn share_commitment(namespace: Namespace, data: &[u8]) -> Result<ShareCommit
     )))
 }
 
-/// Our namespace as celestia-types'.
-pub fn to_celestia(ns: Namespace) -> CNamespace {
-    CNamespace::from_raw(ns.as_bytes()).expect("a validated v0 namespace")
-}
+pub use modelda_core::square::to_celestia;
 
 /// Verifies that `data` is the blob at the square locator `locator`, with
 /// `proof`, against `header`, which the caller fetched from its own node:

@@ -17,15 +17,7 @@ use crate::layer::{DaLayer, InclusionProof, Limits, Receipt, Settlement};
 use crate::retry::{with_retry, Attempt, RetryPolicy};
 use crate::{Cert, Error, LayerKind, Locator, Namespace, Result};
 
-/// Largest payload of EigenDA v2 with 16 MiB blobs: (2^19 - 1) * 31 bytes.
-pub const MAX_PAYLOAD_BYTES: usize = 16_252_897;
-
-/// Bytes EigenDA bills for a blob of `size` payload bytes: symbols of 31
-/// payload bytes, padded to a power of two, at least 4096 symbols, 32 bytes
-/// each.
-pub fn billed_bytes(size: usize) -> u64 {
-    (size as u64).div_ceil(31).next_power_of_two().max(4096) * 32
-}
+pub use modelda_core::eigenda::{billed_bytes, MAX_PAYLOAD_BYTES};
 
 /// Options of [`EigenDaLayer`].
 #[derive(Clone, Debug)]
@@ -116,7 +108,7 @@ impl EigenDaLayer {
                 detail: "empty cert in a 200 response".into(),
             });
         }
-        Cert::new(body)
+        Ok(Cert::new(body)?)
     }
 
     /// `GET /get/0x<cert>?commitment_mode=standard`.

@@ -201,6 +201,10 @@ pub enum Error {
         /// What failed.
         detail: String,
     },
+    /// A record on the layer that does not check out (or a page of it
+    /// that is not what the record names).
+    #[error(transparent)]
+    Record(Box<modelda_wire::Error>),
     /// A local I/O error.
     #[error("{path}: {source}")]
     Io {
@@ -225,4 +229,28 @@ impl Error {
 }
 
 /// Result type of this crate.
+impl Error {
+    /// A record's check failed.
+    pub fn record(e: modelda_wire::Error) -> Self {
+        Error::Record(Box::new(e))
+    }
+}
+
+impl From<modelda_core::Error> for Error {
+    fn from(e: modelda_core::Error) -> Self {
+        use modelda_core::Error as E;
+        match e {
+            E::Namespace { namespace, reason } => Error::Namespace { namespace, reason },
+            E::Locator { locator, reason } => Error::Locator { locator, reason },
+            E::BadProof { locator, reason } => Error::BadProof { locator, reason },
+            E::Square { height, detail } => Error::Square { height, detail },
+            other => Error::Remote {
+                endpoint: "core".into(),
+                detail: other.to_string(),
+            },
+        }
+    }
+}
+
+/// A result with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -25,7 +25,8 @@ pub mod header;
 pub mod layer;
 #[cfg(feature = "local")]
 pub mod local;
-pub mod locator;
+pub use modelda_core::locator;
+pub mod read;
 pub mod retry;
 pub mod square;
 
@@ -35,5 +36,6 @@ pub use error::{Error, Result};
 pub use layer::{DaLayer, Follow, InclusionProof, Limits, Receipt, Settlement};
 #[cfg(feature = "local")]
 pub use local::{LocalChain, LocalLayer};
-pub use locator::{Cert, LayerKind, Locator, Namespace, ShareCommitment};
+pub use modelda_core::{fee, Fee, FeeParams};
+pub use modelda_core::{Cert, LayerKind, Locator, Namespace, ShareCommitment};
 pub use retry::RetryPolicy;

@@ -19,27 +19,16 @@ use celestia_types::{Blob, DataAvailabilityHeader, ExtendedDataSquare, InfoByte,
 
 use crate::{Error, Result};
 
-pub(crate) mod commitment;
 mod dah_tree;
 pub mod kept;
-mod nmt_range;
-pub mod parts;
-pub use commitment::share_commitment;
+#[cfg(test)]
+#[path = "square/parts_tests.rs"]
+mod parts_tests;
 pub use dah_tree::DahTree;
-
-/// Payload bytes in a blob's first share (share version 0).
-pub const FIRST_SHARE_PAYLOAD: usize = 478;
-/// Payload bytes in each following share.
-pub const CONTINUATION_SHARE_PAYLOAD: usize = 482;
-
-/// Shares a version-0 blob of `len` bytes takes.
-pub fn shares_for(len: usize) -> usize {
-    if len <= FIRST_SHARE_PAYLOAD {
-        1
-    } else {
-        1 + (len - FIRST_SHARE_PAYLOAD).div_ceil(CONTINUATION_SHARE_PAYLOAD)
-    }
-}
+pub use modelda_core::square::{
+    commitment, nmt_range, parts, share_commitment, shares_for, CONTINUATION_SHARE_PAYLOAD,
+    FIRST_SHARE_PAYLOAD,
+};
 
 /// Where a blob sits in the original data square.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

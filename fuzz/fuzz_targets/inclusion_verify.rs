@@ -1,6 +1,7 @@
 //! Checking an inclusion document from a hostile server, past the
 //! signature: the claims are replaced by a bundle properly signed by a
-//! fixed key (anyone can sign claims), and the layer accepts every blob, so
+//! fixed key (anyone can sign claims), and the witness accepts every
+//! whole blob and gives the data root the document names, so
 //! the fuzzer drives the range, the leaf places, the blob bytes, the
 //! envelopes and the range proof. Never panics, never allocates from a
 //! claimed size more than the input holds, and accepts only the real bytes.
@@ -8,13 +9,11 @@
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use async_trait::async_trait;
 use libfuzzer_sys::fuzz_target;
-use modelda_da::{DaLayer, InclusionProof, LayerKind, Limits, Locator, Namespace, Receipt, Settlement};
 use modelda_manifest::sign::{claims_payload, Bundle, PrivateKey};
 use modelda_manifest::{CommittedModel, FileEntry, FileFormat, ModelCard, ModelManifest};
 use modelda_merkle::{Commitment, LeafSize};
-use modelda_wire::inclusion::{self, InclusionDocument};
+use modelda_wire::inclusion::{self, InclusionDocument, Need, Witness};
 
 const KEY: &str = "-----BEGIN PRIVATE KEY-----
 MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgt9b8QBmT4TvRj0m1
@@ -56,43 +55,6 @@ fn claims() -> &'static (String, modelda_manifest::ModelId) {
     })
 }
 
-/// A layer that accepts every whole blob and whose headers give the data
-/// root the document names: the fuzzer is the DA node too.
-struct Accepting {
-    root: Option<[u8; 32]>,
-}
-
-#[async_trait]
-impl DaLayer for Accepting {
-    fn kind(&self) -> LayerKind {
-        LayerKind::Local
-    }
-    async fn limits(&self) -> modelda_da::Result<Limits> {
-        Ok(Limits { max_blob_bytes: 1 << 20, max_batch_bytes: 1 << 20 })
-    }
-    async fn head(&self) -> modelda_da::Result<u64> {
-        Ok(1)
-    }
-    fn settlement(&self) -> Settlement {
-        Settlement::Immediate
-    }
-    async fn submit(&self, _: Namespace, _: Vec<Vec<u8>>) -> modelda_da::Result<Vec<Receipt>> {
-        Ok(vec![])
-    }
-    async fn get(&self, l: &Locator) -> modelda_da::Result<Vec<u8>> {
-        Err(modelda_da::Error::NotFound { locator: l.to_string() })
-    }
-    async fn prove(&self, l: &Locator) -> modelda_da::Result<InclusionProof> {
-        Err(modelda_da::Error::NotFound { locator: l.to_string() })
-    }
-    async fn verify(&self, _: &Locator, _: &[u8], _: &InclusionProof) -> modelda_da::Result<()> {
-        Ok(())
-    }
-    async fn data_root(&self, _: u64) -> modelda_da::Result<Option<[u8; 32]>> {
-        Ok(self.root)
-    }
-}
-
 fuzz_target!(|data: &[u8]| {
     let Ok(mut doc) = serde_json::from_slice::<InclusionDocument>(data) else {
         return;
@@ -107,8 +69,23 @@ fuzz_target!(|data: &[u8]| {
         .and_then(|b| b.data_root.as_deref())
         .and_then(|r| hex::decode(r).ok())
         .and_then(|r| <[u8; 32]>::try_from(r).ok());
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    if let Ok(v) = rt.block_on(inclusion::verify(&doc, &Accepting { root }, None, None)) {
+    // The fuzzer is the DA node too: every data root is the one the
+    // document names, and every whole blob is accepted.
+    let Ok(needs) = inclusion::needs(&doc) else {
+        return;
+    };
+    let mut witness = Witness::default();
+    for need in needs {
+        match need {
+            Need::DataRoot { height } => {
+                witness.data_root(height, root);
+            }
+            Need::WholeBlob { index, .. } => {
+                witness.whole_blob(index, Ok(()));
+            }
+        }
+    }
+    if let Ok(v) = inclusion::verify(&doc, &witness, None, None) {
         // Whatever the server sent, only the real bytes verify.
         assert_eq!(v.data, file()[v.bytes.start as usize..v.bytes.end as usize]);
     }

@@ -15,10 +15,10 @@
 use modelda_da::{DaLayer, Locator};
 use modelda_manifest::ModelId;
 use modelda_wire::advisory::ADVISORY_PREDICATE_TYPE;
-use modelda_wire::record::{self, OpenedRecord};
+use modelda_wire::record::OpenedRecord;
 use modelda_wire::{statement, Envelope, Kind};
 
-use crate::reject::{classify, refused, Code, Verdict};
+use crate::reject::{classify, classify_read, refused, Code, Verdict};
 use crate::schema::{self, PubId, PublicationEntry, Rejection};
 use crate::store::{Index, Overlay};
 use crate::{Error, Result};
@@ -104,9 +104,9 @@ async fn read(layer: &dyn DaLayer, locator: &Locator, blob: &[u8]) -> Result<Rea
             Verdict::Retry(e) => Err(Error::Da(e)),
         };
     }
-    match record::open_blob(layer, locator, blob, None, None).await {
+    match modelda_da::read::open_record_blob(layer, locator, blob, None, None).await {
         Ok(r) => Ok(Read::Record(Box::new(r))),
-        Err(e) => match classify(e) {
+        Err(e) => match classify_read(e) {
             Verdict::Reject(code, message) => Ok(Read::Reject(code, message)),
             Verdict::Retry(e) => Err(Error::Da(e)),
         },

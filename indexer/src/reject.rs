@@ -182,21 +182,24 @@ pub fn classify(e: WireError) -> Verdict {
             }
             _ => Code::ClaimsInvalid,
         },
-        WireError::Da(d) => match d {
-            // A page that is not where its locator says (pages are at or
-            // below the root's height, so this holds for every reader), or
-            // a locator the layer refuses.
-            modelda_da::Error::NotFound { .. } | modelda_da::Error::Locator { .. } => {
-                Code::PageUnavailable
-            }
-            _ => {
-                let WireError::Da(d) = e else { unreachable!() };
-                return Verdict::Retry(d);
-            }
-        },
         _ => Code::Inconsistent,
     };
     Verdict::Reject(code, e.to_string())
+}
+
+/// Sorts a failure to read a record through the layer into a rejection or
+/// a retry.
+pub fn classify_read(e: modelda_da::Error) -> Verdict {
+    match e {
+        modelda_da::Error::Record(w) => classify(*w),
+        // A page that is not where its locator says (pages are at or
+        // below the root's height, so this holds for every reader), or
+        // a locator the layer refuses.
+        modelda_da::Error::NotFound { .. } | modelda_da::Error::Locator { .. } => {
+            Verdict::Reject(Code::PageUnavailable, e.to_string())
+        }
+        e => Verdict::Retry(e),
+    }
 }
 
 #[cfg(test)]

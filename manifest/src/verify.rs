@@ -145,6 +145,14 @@ pub struct VerifyOptions {
     pub oms: Option<PathBuf>,
     /// Claims bundle. Default: `DIR/model.claims.sig`.
     pub claims: Option<PathBuf>,
+    /// Public key to require, already read (used when `key` is unset).
+    /// Default: none.
+    pub public_key: Option<PublicKey>,
+    /// Whether a directory without the OMS bundle verifies by its claims
+    /// alone (what a client that downloaded files and claims has). The
+    /// report's `oms_hash` is then empty. Default: false (the bundle is
+    /// required).
+    pub oms_optional: bool,
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {
@@ -206,7 +214,10 @@ pub fn verify_dir(dir: &Path, opts: &VerifyOptions, progress: &dyn Progress) -> 
         .oms
         .clone()
         .unwrap_or_else(|| dir.join(OMS_SIGNATURE_NAME));
-    let pinned_key = opts.key.as_deref().map(PublicKey::load).transpose()?;
+    let pinned_key = match &opts.key {
+        Some(path) => Some(PublicKey::load(path)?),
+        None => opts.public_key.clone(),
+    };
     let (claims, key) = open_claims(&claims_path, &read(&claims_path)?, pinned_key.as_ref())?;
     let pinned = pinned_key.is_some();
     let id = claims.model_id;
@@ -312,6 +323,17 @@ pub fn verify_dir(dir: &Path, opts: &VerifyOptions, progress: &dyn Progress) -> 
     }
 
     // The OpenSSF model signature.
+    if opts.oms_optional && opts.oms.is_none() && !oms_path.exists() {
+        return Ok(Report {
+            model_id: id,
+            key_hint: key.hint(),
+            key_pinned: pinned,
+            files: found.len(),
+            bytes,
+            oms_hash: String::new(),
+            mismatches,
+        });
+    }
     let oms_bundle = Bundle::from_json(&oms_path, &read(&oms_path)?)?;
     let payload = oms_bundle.verify(&oms_path, &key)?;
     let bad_oms = |reason: String| Error::Bundle {

@@ -1,7 +1,7 @@
 //! What a publication will cost before anything is posted: blobs, shares,
 //! bytes, the fee and the time, from a plan and the layer's limits.
 
-use modelda_da::{LayerKind, Limits};
+use modelda_da::{FeeParams, LayerKind, Limits};
 use serde::Serialize;
 
 use crate::Plan;
@@ -31,38 +31,9 @@ pub struct EstimateParams {
     pub avail: modelda_da::avail::Runtime,
 }
 
-/// The fee of a publication.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(untagged)]
-pub enum Fee {
-    /// Celestia (and the local chain, which prices like it): gas per
-    /// PayForBlobs transaction at a gas price.
-    Gas {
-        /// Fee in utia.
-        utia: u64,
-        /// Gas in all.
-        gas: u64,
-        /// utia per gas.
-        gas_price: f64,
-        /// Transactions, blobs batched as the publisher batches them.
-        transactions: usize,
-    },
-    /// EigenDA: bytes billed (symbols of 31 payload bytes, padded to a
-    /// power of two, at least 4096 symbols per blob).
-    Billed {
-        /// Billed bytes.
-        billed_bytes: u64,
-    },
-    /// Avail: base, length and matrix-weight fees of each `submit_data`
-    /// (see [`modelda_da::avail::estimate_fee_nano`]), before the chain's
-    /// multipliers.
-    Avail {
-        /// Fee in nano-AVAIL.
-        nano_avail: u64,
-        /// `submit_data` transactions (one per blob).
-        submissions: usize,
-    },
-}
+/// The fee of a publication: the layer kind's fee model
+/// ([`LayerKind::fee`]).
+pub use modelda_da::Fee;
 
 /// The estimate.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -90,24 +61,20 @@ pub fn estimate(plan: &Plan, p: &EstimateParams) -> Estimate {
         .iter()
         .map(|&s| modelda_da::square::shares_for(s) as u64)
         .sum();
-    // Transactions as the publisher batches them: blobs up to the batch limit.
-    let txs = modelda_da::celestia::batches(&sizes, p.limits.max_batch_bytes);
+    let fee = p.layer.fee(
+        &sizes,
+        &FeeParams {
+            gas_price: p.gas_price,
+            max_batch_bytes: p.limits.max_batch_bytes,
+            avail: p.avail,
+        },
+    );
     let jobs = p.jobs.max(1) as u64;
-    let (fee, estimated_seconds, time_basis) = match p.layer {
+    let (estimated_seconds, time_basis) = match p.layer {
         LayerKind::Celestia | LayerKind::Local => {
-            let gas: u64 = txs
-                .iter()
-                .map(|t| modelda_da::celestia::estimate_gas(t))
-                .sum();
             let width = p.square_width.max(1);
             let blocks = shares.div_ceil(width * width);
             (
-                Fee::Gas {
-                    utia: (gas as f64 * p.gas_price).ceil() as u64,
-                    gas,
-                    gas_price: p.gas_price,
-                    transactions: txs.len(),
-                },
                 blocks * CELESTIA_BLOCK_SECONDS,
                 format!(
                     "{blocks} full blocks of {width}x{width} shares at {CELESTIA_BLOCK_SECONDS} s (Celestia mainnet)"
@@ -126,10 +93,6 @@ pub fn estimate(plan: &Plan, p: &EstimateParams) -> Estimate {
                 _ => "Avail mainnet's defaults: the node could not be read",
             };
             (
-                Fee::Avail {
-                    nano_avail: sizes.iter().map(|&s| r.fee_nano(s)).sum(),
-                    submissions: sizes.len(),
-                },
                 (blocks * r.block_ms + finality_ms).div_ceil(1000),
                 format!(
                     "{blocks} blocks of {} KiB of data ({}x{} cells) at {:.1} s, then about {:.0} s to finality ({source})",
@@ -141,19 +104,10 @@ pub fn estimate(plan: &Plan, p: &EstimateParams) -> Estimate {
                 ),
             )
         }
-        LayerKind::Eigenda => {
-            let billed_bytes = sizes
-                .iter()
-                .map(|&s| modelda_da::eigenda::billed_bytes(s))
-                .sum();
-            (
-                Fee::Billed { billed_bytes },
-                sizes.len() as u64 * EIGENDA_SECONDS_PER_BLOB / jobs,
-                format!(
-                    "about {EIGENDA_SECONDS_PER_BLOB} s of dispersal per blob, {jobs} at a time"
-                ),
-            )
-        }
+        LayerKind::Eigenda => (
+            sizes.len() as u64 * EIGENDA_SECONDS_PER_BLOB / jobs,
+            format!("about {EIGENDA_SECONDS_PER_BLOB} s of dispersal per blob, {jobs} at a time"),
+        ),
     };
     Estimate {
         blobs: plan.blobs.len(),

@@ -169,7 +169,7 @@ pub async fn publish(
     }
     let mut parents = Vec::new();
     for loc in &opts.parents {
-        parents.push(record::open(layer.as_ref(), loc, None, None).await?);
+        parents.push(modelda_da::read::open_record(layer.as_ref(), loc, None, None).await?);
     }
     let reuse = reuse_map(model, opts.geometry, &parents);
     let plan = Plan::new(

@@ -18,7 +18,7 @@ use modelda_api::{Api, Limits};
 use modelda_da::{ChainLimits, DaLayer, LocalChain, LocalLayer, Namespace};
 use modelda_fixtures::sample::{write_model, SampleOptions};
 use modelda_indexer::{follow, FollowOptions, Index, Source, Stop};
-use modelda_wire::inclusion::{self, InclusionDocument};
+use modelda_wire::inclusion::InclusionDocument;
 use serde_json::{json, Value};
 use tower::ServiceExt as _;
 
@@ -517,7 +517,7 @@ async fn inclusion_proofs_verify_and_every_lie_is_caught() {
     // A leaf, a range across leaves, and a tensor all verify, against the
     // verifier's own chain, and carry the bytes.
     let doc = proof(&router, &g.base, file, "leaf: \"2\"").await;
-    let ok = inclusion::verify(&doc, layer.as_ref(), None, None)
+    let ok = modelda_da::read::verify_inclusion(&doc, layer.as_ref(), None, None)
         .await
         .unwrap();
     assert_eq!(ok.data, on_disk[2 << 16..3 << 16]);
@@ -529,14 +529,24 @@ async fn inclusion_proofs_verify_and_every_lie_is_caught() {
     )
     .await;
     assert!(doc.leaves.len() >= 3);
-    let ok = inclusion::verify(&doc, layer.as_ref(), None, Some(&on_disk[100_000..300_000]))
-        .await
-        .unwrap();
+    let ok = modelda_da::read::verify_inclusion(
+        &doc,
+        layer.as_ref(),
+        None,
+        Some(&on_disk[100_000..300_000]),
+    )
+    .await
+    .unwrap();
     assert_eq!(ok.bytes, 100_000..300_000);
     assert!(
-        inclusion::verify(&doc, layer.as_ref(), None, Some(&on_disk[100_001..300_001]))
-            .await
-            .is_err(),
+        modelda_da::read::verify_inclusion(
+            &doc,
+            layer.as_ref(),
+            None,
+            Some(&on_disk[100_001..300_001])
+        )
+        .await
+        .is_err(),
         "other bytes given with --data"
     );
     let doc = proof(
@@ -546,7 +556,7 @@ async fn inclusion_proofs_verify_and_every_lie_is_caught() {
         "tensor: \"model.shard1.layers.0.self_attn.q_proj.weight\"",
     )
     .await;
-    let ok = inclusion::verify(&doc, layer.as_ref(), None, None)
+    let ok = modelda_da::read::verify_inclusion(&doc, layer.as_ref(), None, None)
         .await
         .unwrap();
     assert_eq!(
@@ -567,14 +577,16 @@ async fn inclusion_proofs_verify_and_every_lie_is_caught() {
     .unwrap()
     .public();
     assert!(
-        inclusion::verify(&doc, layer.as_ref(), Some(&pem_a), None)
+        modelda_da::read::verify_inclusion(&doc, layer.as_ref(), Some(&pem_a), None)
             .await
             .unwrap()
             .pinned
     );
-    assert!(inclusion::verify(&doc, layer.as_ref(), Some(&pem_b), None)
-        .await
-        .is_err());
+    assert!(
+        modelda_da::read::verify_inclusion(&doc, layer.as_ref(), Some(&pem_b), None)
+            .await
+            .is_err()
+    );
 
     // One lie per part, each caught, each naming the part.
     let doc = proof(
@@ -681,7 +693,7 @@ async fn inclusion_proofs_verify_and_every_lie_is_caught() {
         let mut d = base_json.clone();
         lie(&mut d);
         let doc: InclusionDocument = serde_json::from_value(d).unwrap();
-        let e = inclusion::verify(&doc, layer.as_ref(), None, None)
+        let e = modelda_da::read::verify_inclusion(&doc, layer.as_ref(), None, None)
             .await
             .expect_err(what);
         let text = e.to_string();

@@ -17,7 +17,6 @@ use modelda_devnet::{Devnet, DevnetConfig, Faults};
 use modelda_fixtures::sample::{write_model, SampleOptions};
 use modelda_publisher::envelope::HEADER_LEN;
 use modelda_publisher::fetch::{self, Selection};
-use modelda_publisher::record;
 use serde_json::Value;
 
 use super::{b3sum, get_json, modelda, modelda_bin, modelda_ok, venv_python};
@@ -1065,7 +1064,9 @@ async fn fetch_rebuilds_20_percent_missing_or_corrupt_shards() {
     let chain = LocalChain::open(&root.join(".modelda/local"), ChainLimits::APP_V5).unwrap();
     let layer = LocalLayer::new(chain.clone());
     let rec_loc: Locator = out["record"].as_str().unwrap().parse().unwrap();
-    let rec = record::open(&layer, &rec_loc, None, None).await.unwrap();
+    let rec = modelda_da::read::open_record(&layer, &rec_loc, None, None)
+        .await
+        .unwrap();
     // Break shard j of stripe s when (j + s) % 5 == 0: a fifth of the shards,
     // at most ceil(11 / 5) = 3 = m per stripe. Alternate missing and corrupt,
     // taking a whole blob away only when it holds nothing else.
@@ -1181,7 +1182,9 @@ async fn chunks_rebuild_a_corrupt_leaf_from_parity() {
     let chain = LocalChain::open_reader(&root.join(".modelda/local"), ChainLimits::APP_V5).unwrap();
     let layer = LocalLayer::new(chain);
     let rec_loc: Locator = out["record"].as_str().unwrap().parse().unwrap();
-    let rec = record::open(&layer, &rec_loc, None, None).await.unwrap();
+    let rec = modelda_da::read::open_record(&layer, &rec_loc, None, None)
+        .await
+        .unwrap();
     let (fi, f) = rec
         .files
         .iter()

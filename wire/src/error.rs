@@ -1,6 +1,6 @@
 //! Errors of decoding and checking what modelda puts on a DA layer.
 
-use modelda_da::Locator;
+use modelda_core::Locator;
 use modelda_manifest::ModelId;
 
 /// An envelope, a stripe geometry or a publication record that cannot be
@@ -152,9 +152,47 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
-    /// The DA layer failed while a record was read.
-    #[error(transparent)]
-    Da(#[from] modelda_da::Error),
+    /// Claims whose signature or content does not check out.
+    #[error("the signed claims do not check out: {cause}")]
+    Claims {
+        /// Why.
+        cause: Box<modelda_manifest::Error>,
+    },
+    /// Claims signed by another key than the pinned one.
+    #[error("the claims are signed by key {signer}, not by the pinned key {pinned}")]
+    KeyMismatch {
+        /// Hint of the pinned key.
+        pinned: String,
+        /// Hint of the key that signed.
+        signer: String,
+    },
+    /// A file, tensor or range the manifest does not have.
+    #[error("the model has no {what} {name}")]
+    NotInManifest {
+        /// `file`, `tensor` or `byte range`.
+        what: &'static str,
+        /// Which (quoted where it is a name).
+        name: String,
+    },
+    /// A leaf whose bytes are not what the claims commit to, or that was
+    /// not read in order.
+    #[error("{path}: leaf {leaf}: {reason}")]
+    LeafMismatch {
+        /// The file.
+        path: String,
+        /// The leaf index.
+        leaf: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A tensor whose bytes do not hash to the signed tensor hash.
+    #[error("{path}: tensor {name:?}: its bytes do not hash to the signed tensor hash")]
+    TensorMismatch {
+        /// The file.
+        path: String,
+        /// The tensor.
+        name: String,
+    },
 }
 
 /// Result type of this crate.

@@ -4,7 +4,10 @@
 //! what its signer committed to and that they are available on a DA layer.
 //! It is what the API's `inclusionProof` returns (its `document` field), and
 //! what a client saves and checks with [`verify`], trusting nothing the
-//! server said:
+//! server said. Verification does no I/O: [`needs`] lists what the
+//! verifier must look up on its own DA node (data roots of headers, and
+//! the layer's check of a whole blob), and [`verify`] takes the answers
+//! as a [`Witness`]:
 //!
 //! 1. the signed claims (a DSSE bundle, exactly as signed): their signature,
 //!    and the model id as the hash of the manifest inside;
@@ -34,8 +37,10 @@ use std::path::Path;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use modelda_da::square::parts::{BlobPiece, BlobShares};
-use modelda_da::{DaLayer, InclusionProof, Locator};
+use std::collections::BTreeMap;
+
+use modelda_core::square::parts::{BlobPiece, BlobShares};
+use modelda_core::{InclusionProof, Locator};
 use modelda_manifest::sign::PublicKey;
 use modelda_manifest::verify::open_claims;
 use modelda_manifest::{FileEntry, ModelId};
@@ -228,13 +233,122 @@ fn file_entry<'a>(files: &'a [FileEntry], path: &str) -> Option<(usize, &'a File
     files.iter().enumerate().find(|(_, f)| f.path == path)
 }
 
-/// Verifies `doc` (see the module docs). `layer` is the verifier's own
-/// access to the DA layer: headers and, on EigenDA, the payload come from
-/// it, never from the document's author. `pinned` is the key the signer
-/// must have. `data`, when given, must be the proven bytes.
-pub async fn verify(
+/// What a verifier looks up on its own DA node before [`verify`]: never
+/// anything the document's author says.
+#[derive(Clone, Debug)]
+pub enum Need {
+    /// The data root of the header at `height` (square layers).
+    DataRoot {
+        /// Block height.
+        height: u64,
+    },
+    /// The layer's own check that `data` is the blob at `locator`, with
+    /// `proof` (layers that prove whole blobs: Avail checks the data proof
+    /// against a header the verifier fetches, EigenDA re-reads the cert
+    /// through the verifier's proxy).
+    WholeBlob {
+        /// Index of the blob in [`InclusionDocument::blobs`].
+        index: usize,
+        /// Where it is.
+        locator: Locator,
+        /// Its bytes, as the document carries them.
+        data: Vec<u8>,
+        /// The layer's proof, as the document carries it.
+        proof: Box<InclusionProof>,
+    },
+}
+
+/// The verifier's answers to [`needs`].
+#[derive(Clone, Debug, Default)]
+pub struct Witness {
+    roots: BTreeMap<u64, Option<[u8; 32]>>,
+    whole: BTreeMap<usize, std::result::Result<(), String>>,
+}
+
+impl Witness {
+    /// The data root the verifier's node gives for `height` (`None`: the
+    /// layer has none there).
+    pub fn data_root(&mut self, height: u64, root: Option<[u8; 32]>) -> &mut Self {
+        self.roots.insert(height, root);
+        self
+    }
+
+    /// The outcome of the layer's check of whole blob `index`.
+    pub fn whole_blob(
+        &mut self,
+        index: usize,
+        outcome: std::result::Result<(), String>,
+    ) -> &mut Self {
+        self.whole.insert(index, outcome);
+        self
+    }
+}
+
+/// The bytes of a whole-blob evidence, bounded by what is left of
+/// [`MAX_BLOB_BYTES`] after `total`.
+fn whole_bytes(locator: &Locator, data: &str, total: &mut usize) -> Result<Vec<u8>> {
+    // Base64 of n bytes is 4/3 n characters: bound before decoding.
+    *total = total.saturating_add(data.len() / 4 * 3);
+    if *total > MAX_BLOB_BYTES {
+        return Err(bad("blobs", "more blob bytes than a document may carry"));
+    }
+    B64.decode(data)
+        .map_err(|e| bad("blob data", format!("{locator}: not base64 ({e})")))
+}
+
+/// The blobs' parsed locators, with the count bounded.
+fn blob_locators(doc: &InclusionDocument) -> Result<Vec<Locator>> {
+    if doc.blobs.len() > MAX_BLOBS {
+        return Err(bad(
+            "blobs",
+            format!("{} blobs; at most {MAX_BLOBS}", doc.blobs.len()),
+        ));
+    }
+    doc.blobs
+        .iter()
+        .map(|b| {
+            b.locator
+                .parse()
+                .map_err(|e: modelda_core::Error| bad("blob locator", e.to_string()))
+        })
+        .collect()
+}
+
+/// What the verifier must look up on its own node to [`verify`] `doc`:
+/// one data root per height the document's blobs are at, and the layer's
+/// check of each whole blob. Bounded like [`verify`].
+pub fn needs(doc: &InclusionDocument) -> Result<Vec<Need>> {
+    let locators = blob_locators(doc)?;
+    let mut out = Vec::new();
+    let mut heights = std::collections::BTreeSet::new();
+    let mut total = 0usize;
+    for (i, (b, locator)) in doc.blobs.iter().zip(locators).enumerate() {
+        if let Some((h, _, _)) = locator.square_parts() {
+            if heights.insert(h) {
+                out.push(Need::DataRoot { height: h });
+            }
+        }
+        if let Evidence::Whole { data, proof } = &b.evidence {
+            let data = whole_bytes(&locator, data, &mut total)?;
+            out.push(Need::WholeBlob {
+                index: i,
+                locator,
+                data,
+                proof: Box::new(proof.clone()),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Verifies `doc` (see the module docs). `witness` holds what the
+/// verifier's own access to the DA layer said ([`needs`]): headers and,
+/// on EigenDA and Avail, the layer's check of the whole blob, never the
+/// document's author's. `pinned` is the key the signer must have. `data`,
+/// when given, must be the proven bytes.
+pub fn verify(
     doc: &InclusionDocument,
-    layer: &dyn DaLayer,
+    witness: &Witness,
     pinned: Option<&PublicKey>,
     data: Option<&[u8]>,
 ) -> Result<Verified> {
@@ -322,26 +436,19 @@ pub async fn verify(
         None => None,
     };
     // 3. The blobs, against the verifier's own node.
-    if doc.blobs.len() > MAX_BLOBS {
-        return Err(bad(
-            "blobs",
-            format!("{} blobs; at most {MAX_BLOBS}", doc.blobs.len()),
-        ));
-    }
+    let locators = blob_locators(doc)?;
     let mut total = 0usize;
     let mut pieces: Vec<Vec<BlobPiece>> = Vec::with_capacity(doc.blobs.len());
     let mut checked = Vec::with_capacity(doc.blobs.len());
-    for b in &doc.blobs {
-        let locator: Locator = b
-            .locator
-            .parse()
-            .map_err(|e: modelda_da::Error| bad("blob locator", e.to_string()))?;
+    for (i, (b, locator)) in doc.blobs.iter().zip(locators).enumerate() {
         let height = locator.square_parts().map(|(h, _, _)| h);
         let own = match height {
-            Some(h) => layer
-                .data_root(h)
-                .await
-                .map_err(|e| bad("header", e.to_string()))?,
+            Some(h) => *witness.roots.get(&h).ok_or_else(|| {
+                bad(
+                    "header",
+                    format!("no data root at height {h} was looked up on your node"),
+                )
+            })?,
             None => None,
         };
         if let (Some(h), Some(own)) = (height, own) {
@@ -376,19 +483,18 @@ pub async fn verify(
                 s.verify(&locator, &own)
                     .map_err(|e| bad("blob inclusion", e.to_string()))?
             }
-            Evidence::Whole { data, proof } => {
-                // Base64 of n bytes is 4/3 n characters: bound before decoding.
-                total = total.saturating_add(data.len() / 4 * 3);
-                if total > MAX_BLOB_BYTES {
-                    return Err(bad("blobs", "more blob bytes than a document may carry"));
+            Evidence::Whole { data, .. } => {
+                let bytes = whole_bytes(&locator, data, &mut total)?;
+                match witness.whole.get(&i) {
+                    Some(Ok(())) => {}
+                    Some(Err(reason)) => return Err(bad("blob inclusion", reason.clone())),
+                    None => {
+                        return Err(bad(
+                            "blob inclusion",
+                            format!("{locator}: the whole blob was not checked on your layer"),
+                        ))
+                    }
                 }
-                let bytes = B64
-                    .decode(data)
-                    .map_err(|e| bad("blob data", format!("{locator}: not base64 ({e})")))?;
-                layer
-                    .verify(&locator, &bytes, proof)
-                    .await
-                    .map_err(|e| bad("blob inclusion", e.to_string()))?;
                 vec![BlobPiece { offset: 0, bytes }]
             }
         };
@@ -457,6 +563,3 @@ pub async fn verify(
         data: proven,
     })
 }
-
-#[cfg(test)]
-mod tests;

@@ -6,12 +6,17 @@
 //!   in-toto statements) and their checks;
 //! - [`geometry`]: stripes of `k` leaves and `m` parity shards, and where a
 //!   shard sits in a record's blobs;
+//! - [`signed`]: reading a model's bytes by its signed claims, leaf by
+//!   leaf, each checked before use (what a prover fetching by commitment
+//!   needs);
 //! - [`record`]: the signed publication record, its pages and page index,
 //!   and its parsing and validation (bounded before anything is allocated
 //!   from a stranger's numbers).
 //!
-//! The publisher writes these formats; the fetcher, the indexer and the API
-//! read them. Their bytes are pinned by `fixtures/protocol-vectors.json`.
+//! None of it does I/O: where a check needs more (a record's next page,
+//! a header's data root, a leaf), it says what, and the caller fetches it.
+//! The publisher writes these formats; the fetcher, the indexer, the API
+//! and the Python package read them. Their bytes are pinned by `fixtures/protocol-vectors.json`.
 
 pub mod advisory;
 pub mod envelope;
@@ -19,6 +24,7 @@ mod error;
 pub mod geometry;
 pub mod inclusion;
 pub mod record;
+pub mod signed;
 pub mod statement;
 
 pub use envelope::{Envelope, Header, Kind, HEADER_LEN};

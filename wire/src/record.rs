@@ -19,7 +19,7 @@ use std::path::Path;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use modelda_da::{DaLayer, LayerKind, Locator, Namespace};
+use modelda_core::{LayerKind, Locator, Namespace};
 use modelda_manifest::sign::{
     Bundle, ClaimsPredicate, PrivateKey, PublicKey, Statement, Subject, STATEMENT_TYPE,
 };
@@ -372,111 +372,170 @@ fn count_pages(json: &[u8]) -> serde_json::Result<usize> {
     Ok(serde_json::from_slice::<Pages>(json)?.pages.0)
 }
 
-/// Fetches the record at `locator` from `layer` and checks it: envelope
-/// digests, page hashes, the signature (with `pinned`, or with the key in
-/// the claims), that the claims are signed by the same key, that the model
-/// id is `expected` (when given) and the hash of the manifest, and that
-/// every file's shards and leaves are consistent with its size and root
-/// (see [`parse`]).
-#[tracing::instrument(name = "record.open", skip_all, fields(locator = %locator))]
-pub async fn open(
-    layer: &dyn DaLayer,
-    locator: &Locator,
-    expected: Option<ModelId>,
-    pinned: Option<&PublicKey>,
-) -> Result<OpenedRecord> {
-    let root_blob = layer.get(locator).await?;
-    open_blob(layer, locator, &root_blob, expected, pinned).await
-}
-
-/// [`open`] for a root page already read: `root_blob` is the blob at
-/// `locator` (a follower lists it with its height). Pages are read from
-/// `layer`; a page must be on the root's layer and, where the layer has
+/// Reads a record page by page, with no I/O: the caller fetches each page
+/// it names, from wherever it reads the layer.
+///
+/// ```text
+/// let mut r = RecordReader::new(&locator, &root_blob, expected)?;
+/// while let Some(at) = r.next_page() {
+///     let blob = layer.get(at).await?;   // the caller's I/O
+///     r.page(&blob)?;
+/// }
+/// let record = r.finish(pinned)?;
+/// ```
+///
+/// [`RecordReader::finish`] checks the record: envelope digests, page
+/// hashes, the signature (with `pinned`, or with the key in the claims),
+/// that the claims are signed by the same key, that the model id is the
+/// expected one (when given) and the hash of the manifest, and that every
+/// file's shards and leaves are consistent with its size and root (see
+/// [`parse`]). A page must be on the root's layer and, where the layer has
 /// heights, at or below the root's height (the publisher posts pages
 /// first), so whether a record opens never depends on when it is read.
-pub async fn open_blob(
-    layer: &dyn DaLayer,
-    locator: &Locator,
-    root_blob: &[u8],
-    expected: Option<ModelId>,
-    pinned: Option<&PublicKey>,
-) -> Result<OpenedRecord> {
-    let malformed = |part: String, reason: String| Error::RecordMalformed {
-        locator: Box::new(locator.clone()),
-        part,
-        reason,
-    };
-    let inconsistent = |reason: String| Error::RecordInconsistent {
-        locator: Box::new(locator.clone()),
-        reason,
-    };
-    let root = Envelope::decode_at(root_blob, 0)
-        .map_err(|e| malformed("root page".into(), e.to_string()))?;
-    if root.header.kind != Kind::Record || root.header.stripe != 0 {
-        return Err(inconsistent(
-            "the blob is not the root page of a publication record".into(),
-        ));
-    }
-    if let Some(id) = expected {
-        if root.header.model != id {
-            return Err(Error::RecordModel {
+#[derive(Debug)]
+pub struct RecordReader {
+    locator: Locator,
+    model: ModelId,
+    /// The pages still to read (locator and payload hash), in order; empty
+    /// for an inline record.
+    pages: Vec<(Locator, String)>,
+    /// Pages read so far.
+    read: usize,
+    /// The bundle's length, as the index says (inline: its length).
+    len: u64,
+    bundle: Vec<u8>,
+}
+
+impl RecordReader {
+    /// Starts reading the record whose root page is `root_blob`, the blob
+    /// at `locator` (a follower lists it with its height). Never panics;
+    /// the page count and length are bounded (see [`parse_root`]) before
+    /// anything is allocated from them.
+    pub fn new(locator: &Locator, root_blob: &[u8], expected: Option<ModelId>) -> Result<Self> {
+        let malformed = |part: String, reason: String| Error::RecordMalformed {
+            locator: Box::new(locator.clone()),
+            part,
+            reason,
+        };
+        let root = Envelope::decode_at(root_blob, 0)
+            .map_err(|e| malformed("root page".into(), e.to_string()))?;
+        if root.header.kind != Kind::Record || root.header.stripe != 0 {
+            return Err(Error::RecordInconsistent {
                 locator: Box::new(locator.clone()),
-                expected: id,
-                found: root.header.model,
+                reason: "the blob is not the root page of a publication record".into(),
             });
         }
-    }
-    let model = root.header.model;
-    let bundle = match parse_root(locator, &root.payload)? {
-        RootPage::Inline(bundle) => bundle.to_vec(),
-        RootPage::Paged(index) => {
-            // Bounded by MAX_RECORD_BYTES in `parse_root`.
-            let mut out = Vec::with_capacity(index.len as usize);
-            let last = index.pages.len() - 1;
-            for (i, (loc, hash)) in index.pages.iter().enumerate() {
-                let page_no = i + 1;
-                let loc: Locator = loc
-                    .parse()
-                    .map_err(|e| malformed(format!("locator of page {page_no}"), format!("{e}")))?;
-                check_page_place(locator, page_no, &loc)?;
-                let blob = layer.get(&loc).await?;
-                let page = Envelope::decode_at(&blob, 0)
-                    .map_err(|e| malformed(format!("page {page_no}"), e.to_string()))?;
-                if page.header.kind != Kind::Record
-                    || page.header.model != model
-                    || page.header.stripe != page_no as u64
-                    || hex::encode(page.digest) != *hash
-                {
-                    return Err(inconsistent(format!(
-                        "page {page_no} at {loc} is not the page the index names"
-                    )));
-                }
-                if page.payload.is_empty() || (i < last && page.payload.len() < MIN_PAGE_PAYLOAD) {
-                    return Err(inconsistent(format!(
-                        "page {page_no} at {loc} holds {} bytes; every page but the last holds at least {MIN_PAGE_PAYLOAD}",
-                        page.payload.len()
-                    )));
-                }
-                if (out.len() + page.payload.len()) as u64 > index.len {
-                    return Err(inconsistent("pages are longer than the index says".into()));
-                }
-                out.extend_from_slice(&page.payload);
+        if let Some(id) = expected {
+            if root.header.model != id {
+                return Err(Error::RecordModel {
+                    locator: Box::new(locator.clone()),
+                    expected: id,
+                    found: root.header.model,
+                });
             }
-            if out.len() as u64 != index.len {
-                return Err(inconsistent("pages are shorter than the index says".into()));
-            }
-            out
         }
-    };
-    let opened = parse(locator, &bundle, pinned)?;
-    if opened.model_id() != model {
-        return Err(Error::RecordModel {
-            locator: Box::new(locator.clone()),
-            expected: model,
-            found: opened.model_id(),
-        });
+        let model = root.header.model;
+        let (pages, len, bundle) = match parse_root(locator, &root.payload)? {
+            RootPage::Inline(bundle) => (Vec::new(), bundle.len() as u64, bundle.to_vec()),
+            RootPage::Paged(index) => {
+                let mut pages = Vec::with_capacity(index.pages.len());
+                for (i, (loc, hash)) in index.pages.into_iter().enumerate() {
+                    let page_no = i + 1;
+                    let at: Locator = loc.parse().map_err(|e| {
+                        malformed(format!("locator of page {page_no}"), format!("{e}"))
+                    })?;
+                    check_page_place(locator, page_no, &at)?;
+                    pages.push((at, hash));
+                }
+                // Bounded by MAX_RECORD_BYTES in `parse_root`.
+                (pages, index.len, Vec::with_capacity(index.len as usize))
+            }
+        };
+        Ok(RecordReader {
+            locator: locator.clone(),
+            model,
+            pages,
+            read: 0,
+            len,
+            bundle,
+        })
     }
-    Ok(opened)
+
+    /// The model the root page names.
+    pub fn model_id(&self) -> ModelId {
+        self.model
+    }
+
+    /// Where the next page to read is, or `None` when every page is in.
+    pub fn next_page(&self) -> Option<&Locator> {
+        self.pages.get(self.read).map(|(at, _)| at)
+    }
+
+    /// Takes the blob at [`RecordReader::next_page`] and checks it: a page
+    /// of this record, the one the index names, of a plausible length.
+    pub fn page(&mut self, blob: &[u8]) -> Result<()> {
+        let inconsistent = |reason: String| Error::RecordInconsistent {
+            locator: Box::new(self.locator.clone()),
+            reason,
+        };
+        let Some((at, hash)) = self.pages.get(self.read) else {
+            return Err(inconsistent("a page was given after the last one".into()));
+        };
+        let page_no = self.read + 1;
+        let last = page_no == self.pages.len();
+        let page = Envelope::decode_at(blob, 0).map_err(|e| Error::RecordMalformed {
+            locator: Box::new(self.locator.clone()),
+            part: format!("page {page_no}"),
+            reason: e.to_string(),
+        })?;
+        if page.header.kind != Kind::Record
+            || page.header.model != self.model
+            || page.header.stripe != page_no as u64
+            || hex::encode(page.digest) != *hash
+        {
+            return Err(inconsistent(format!(
+                "page {page_no} at {at} is not the page the index names"
+            )));
+        }
+        if page.payload.is_empty() || (!last && page.payload.len() < MIN_PAGE_PAYLOAD) {
+            return Err(inconsistent(format!(
+                "page {page_no} at {at} holds {} bytes; every page but the last holds at least {MIN_PAGE_PAYLOAD}",
+                page.payload.len()
+            )));
+        }
+        if (self.bundle.len() + page.payload.len()) as u64 > self.len {
+            return Err(inconsistent("pages are longer than the index says".into()));
+        }
+        self.bundle.extend_from_slice(&page.payload);
+        self.read += 1;
+        Ok(())
+    }
+
+    /// Checks the whole record (see [`RecordReader`]), once every page is
+    /// in.
+    pub fn finish(self, pinned: Option<&PublicKey>) -> Result<OpenedRecord> {
+        if self.read < self.pages.len() {
+            return Err(Error::RecordInconsistent {
+                locator: Box::new(self.locator),
+                reason: format!("{} of its {} pages were read", self.read, self.pages.len()),
+            });
+        }
+        if self.bundle.len() as u64 != self.len {
+            return Err(Error::RecordInconsistent {
+                locator: Box::new(self.locator),
+                reason: "pages are shorter than the index says".into(),
+            });
+        }
+        let opened = parse(&self.locator, &self.bundle, pinned)?;
+        if opened.model_id() != self.model {
+            return Err(Error::RecordModel {
+                locator: Box::new(self.locator),
+                expected: self.model,
+                found: opened.model_id(),
+            });
+        }
+        Ok(opened)
+    }
 }
 
 /// Refuses a page locator on another layer than the root's, or above the

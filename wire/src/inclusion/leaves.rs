@@ -4,7 +4,7 @@ use std::ops::Range;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use modelda_da::square::parts::BlobPiece;
+use modelda_core::square::parts::BlobPiece;
 use modelda_manifest::FileEntry;
 use modelda_merkle::{leaf_cv, LeafCv, LeafPartProof};
 

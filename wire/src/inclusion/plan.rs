@@ -6,7 +6,7 @@
 
 use std::ops::Range;
 
-use modelda_da::square::parts::shares_holding;
+use modelda_core::square::parts::shares_holding;
 use modelda_merkle::{chunk_span, LeafSize};
 
 use crate::envelope::HEADER_LEN;

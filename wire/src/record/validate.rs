@@ -10,7 +10,7 @@
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use modelda_da::Locator;
+use modelda_core::Locator;
 use modelda_manifest::sign::ClaimsPredicate;
 
 use super::{Publication, RecordFile};

@@ -6,17 +6,25 @@
 
 use std::collections::BTreeMap;
 
+use std::path::Path;
+
 use async_trait::async_trait;
-use modelda_da::square::parts::{self, BlobShares, ShareRun};
-use modelda_da::{
-    InclusionProof, LayerKind, Limits, Namespace, Receipt, Settlement, ShareCommitment,
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use modelda_manifest::FileEntry;
+use modelda_wire::envelope::{Header, Kind};
+use modelda_wire::inclusion::*;
+
+use crate::square::parts::{self, BlobShares, ShareRun};
+use crate::{
+    DaLayer, InclusionProof, LayerKind, Limits, Locator, Namespace, Receipt, Settlement,
+    ShareCommitment,
 };
 use modelda_manifest::sign::{claims_payload, Bundle, PrivateKey};
 use modelda_manifest::{CommittedModel, FileFormat, ModelCard, ModelManifest};
 use modelda_merkle::{Commitment, LeafPartProof, LeafSize};
 
-use super::*;
-use crate::envelope::{Header, Kind};
+use super::verify_inclusion as verify;
 
 /// The fuzz target's key (fuzz/fuzz_targets/inclusion_verify.rs).
 const KEY: &str = "-----BEGIN PRIVATE KEY-----
@@ -41,35 +49,35 @@ impl DaLayer for Accepting {
     fn kind(&self) -> LayerKind {
         LayerKind::Local
     }
-    async fn limits(&self) -> modelda_da::Result<Limits> {
+    async fn limits(&self) -> crate::Result<Limits> {
         Ok(Limits {
             max_blob_bytes: 1 << 20,
             max_batch_bytes: 1 << 20,
         })
     }
-    async fn head(&self) -> modelda_da::Result<u64> {
+    async fn head(&self) -> crate::Result<u64> {
         Ok(1)
     }
     fn settlement(&self) -> Settlement {
         Settlement::Immediate
     }
-    async fn submit(&self, _: Namespace, _: Vec<Vec<u8>>) -> modelda_da::Result<Vec<Receipt>> {
+    async fn submit(&self, _: Namespace, _: Vec<Vec<u8>>) -> crate::Result<Vec<Receipt>> {
         Ok(vec![])
     }
-    async fn get(&self, l: &Locator) -> modelda_da::Result<Vec<u8>> {
-        Err(modelda_da::Error::NotFound {
+    async fn get(&self, l: &Locator) -> crate::Result<Vec<u8>> {
+        Err(crate::Error::NotFound {
             locator: l.to_string(),
         })
     }
-    async fn prove(&self, l: &Locator) -> modelda_da::Result<InclusionProof> {
-        Err(modelda_da::Error::NotFound {
+    async fn prove(&self, l: &Locator) -> crate::Result<InclusionProof> {
+        Err(crate::Error::NotFound {
             locator: l.to_string(),
         })
     }
-    async fn verify(&self, _: &Locator, _: &[u8], _: &InclusionProof) -> modelda_da::Result<()> {
+    async fn verify(&self, _: &Locator, _: &[u8], _: &InclusionProof) -> crate::Result<()> {
         Ok(())
     }
-    async fn data_root(&self, _: u64) -> modelda_da::Result<Option<[u8; 32]>> {
+    async fn data_root(&self, _: u64) -> crate::Result<Option<[u8; 32]>> {
         Ok(Some(self.root))
     }
 }
@@ -149,10 +157,10 @@ fn document(range: std::ops::Range<u64>) -> (InclusionDocument, Accepting) {
     }
     let ns = Namespace::DEFAULT;
     let cblob =
-        celestia_types::Blob::new(modelda_da::chain::to_celestia(ns), blob.clone(), None).unwrap();
-    let sq = modelda_da::square::build(1, &[cblob], 128).unwrap();
+        celestia_types::Blob::new(crate::chain::to_celestia(ns), blob.clone(), None).unwrap();
+    let sq = crate::square::build(1, &[cblob], 128).unwrap();
     let start = sq.placement(0).unwrap().start as u32;
-    let blob_shares = modelda_da::square::shares_for(blob.len()) as u32;
+    let blob_shares = crate::square::shares_for(blob.len()) as u32;
     let runs = plan::share_runs(&plan::blob_spans(travel), blob_shares)
         .into_iter()
         .map(|r| {
@@ -165,7 +173,7 @@ fn document(range: std::ops::Range<u64>) -> (InclusionDocument, Accepting) {
     let locator = Locator::Local {
         height: 1,
         namespace: ns,
-        commitment: modelda_da::chain::share_commitment(ns, &blob).unwrap(),
+        commitment: crate::chain::share_commitment(ns, &blob).unwrap(),
     };
     let root = match sq.dah.hash() {
         celestia_types::hash::Hash::Sha256(h) => h,
@@ -220,7 +228,7 @@ fn a_document_verifies_and_each_part_altered_is_refused() {
     };
     let carried: usize = s.runs.iter().map(|r| r.square.data.len()).sum();
     assert!(
-        carried < modelda_da::square::shares_for(40_000 + 3 * 93),
+        carried < crate::square::shares_for(40_000 + 3 * 93),
         "{carried}"
     );
     // Through JSON, as a client reads it, and wrapped in an API answer.
@@ -326,7 +334,7 @@ fn a_whole_blob_verifies_through_the_layer() {
     let blob: Vec<u8> = (0..3).flat_map(|l| envelope(doc.model_id, l)).collect();
     doc.blobs[0] = BlobInclusion {
         locator: Locator::Eigenda {
-            cert: modelda_da::Cert::new(vec![1]).unwrap(),
+            cert: crate::Cert::new(vec![1]).unwrap(),
         }
         .to_string(),
         data_root: None,
@@ -334,7 +342,7 @@ fn a_whole_blob_verifies_through_the_layer() {
             data: B64.encode(&blob),
             proof: InclusionProof::Eigenda {
                 v: 1,
-                cert: modelda_da::Cert::new(vec![1]).unwrap(),
+                cert: crate::Cert::new(vec![1]).unwrap(),
             },
         },
     };

@@ -37,8 +37,8 @@ use serde::{Deserialize, Serialize};
 
 use super::commitment::{self, Node, NODE_LEN};
 use super::nmt_range;
+use super::to_celestia;
 use super::{CONTINUATION_SHARE_PAYLOAD, FIRST_SHARE_PAYLOAD};
-use crate::chain::to_celestia;
 use crate::{Error, Locator, Namespace, Result, ShareCommitment};
 
 /// Bytes of a share.
@@ -383,6 +383,3 @@ fn payload(
         bytes,
     })
 }
-
-#[cfg(test)]
-mod tests;

@@ -24,7 +24,7 @@ use super::commitment::{Node, NODE_LEN};
 const PARITY: [u8; NS_SIZE] = [0xff; NS_SIZE];
 
 /// The hash of a leaf `data` in namespace `ns`.
-pub(crate) fn leaf(ns: &[u8; NS_SIZE], data: &[u8]) -> Node {
+pub fn leaf(ns: &[u8; NS_SIZE], data: &[u8]) -> Node {
     let mut h = Sha256::new();
     h.update([0u8]);
     h.update(ns);
@@ -43,7 +43,7 @@ fn node(min: &[u8], max: &[u8], h: Sha256) -> Node {
 
 /// The parent of `left` and `right`; an error when their namespaces are
 /// out of order.
-pub(crate) fn parent(left: &Node, right: &Node) -> Result<Node, String> {
+pub fn parent(left: &Node, right: &Node) -> Result<Node, String> {
     let (lmin, lmax) = (&left[..NS_SIZE], &left[NS_SIZE..2 * NS_SIZE]);
     let (rmin, rmax) = (&right[..NS_SIZE], &right[NS_SIZE..2 * NS_SIZE]);
     if lmax > rmin {
@@ -76,7 +76,7 @@ fn split(n: usize) -> usize {
 
 /// The root of the tree over `n` leaves (n >= 1), `leaf(i)` giving leaf
 /// `i`'s hash.
-pub(crate) fn tree_root(
+pub fn tree_root(
     n: usize,
     leaf: &mut dyn FnMut(usize) -> Result<Node, String>,
 ) -> Result<Node, String> {
@@ -104,7 +104,7 @@ fn root(
 /// The siblings of the range proof of leaves `range` in the tree over
 /// `n` leaves, left to right. `leaf(i)` gives leaf `i`'s hash; it is asked
 /// only for leaves outside `range`.
-pub(crate) fn siblings(
+pub fn siblings(
     n: usize,
     range: Range<usize>,
     leaf: &mut dyn FnMut(usize) -> Result<Node, String>,
@@ -138,10 +138,7 @@ pub(crate) fn siblings(
 
 /// The presence proof of leaves `range` with `siblings` (as celestia's NMT
 /// proves, ignoring the maximum namespace).
-pub(crate) fn presence_proof(
-    siblings: &[Node],
-    range: Range<usize>,
-) -> Result<NamespaceProof, String> {
+pub fn presence_proof(siblings: &[Node], range: Range<usize>) -> Result<NamespaceProof, String> {
     let siblings = siblings
         .iter()
         .map(|s| NamespacedHash::from_raw(s).map_err(|e| format!("a sibling: {e}")))

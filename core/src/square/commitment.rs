@@ -24,10 +24,10 @@ const NS: usize = 29;
 const SUBTREE_ROOT_THRESHOLD: usize = 64;
 
 /// Bytes of a namespaced node: min namespace, max namespace, SHA-256.
-pub(crate) const NODE_LEN: usize = 2 * NS + 32;
+pub const NODE_LEN: usize = 2 * NS + 32;
 
 /// A namespaced Merkle node.
-pub(crate) type Node = [u8; NODE_LEN];
+pub type Node = [u8; NODE_LEN];
 
 /// Width of the subtrees a blob of `shares` shares is committed in.
 fn subtree_width(shares: usize) -> usize {
@@ -37,13 +37,13 @@ fn subtree_width(shares: usize) -> usize {
 }
 
 /// Share `i` of a blob of `data` in namespace `ns`.
-pub(crate) fn share(ns: &[u8; NS], data: &[u8], i: usize, out: &mut [u8; SHARE]) {
+pub fn share(ns: &[u8; NS], data: &[u8], i: usize, out: &mut [u8; SHARE]) {
     share_from(ns, data.len(), 0, data, i, out)
 }
 
 /// Share `i` of a blob of `len` bytes in namespace `ns`, of which `part`
 /// holds the bytes from `at` on; it must hold those the share carries.
-pub(crate) fn share_from(
+pub fn share_from(
     ns: &[u8; NS],
     len: usize,
     at: usize,
@@ -73,7 +73,7 @@ pub(crate) fn share_from(
 /// Widths of the subtrees a blob of `total` shares is committed in, left
 /// to right: full subtrees of the blob's width, then the rest as a Merkle
 /// mountain range of powers of two.
-pub(crate) fn subtree_sizes(total: usize) -> Vec<usize> {
+pub fn subtree_sizes(total: usize) -> Vec<usize> {
     let width = subtree_width(total);
     let mut sizes = Vec::with_capacity(total / width + 8);
     let mut i = 0;
@@ -92,7 +92,7 @@ pub(crate) fn subtree_sizes(total: usize) -> Vec<usize> {
 
 /// The subtree roots of `data` as a version-0 blob in namespace `ns`, in
 /// order. `data` must not be empty.
-pub(crate) fn subtree_roots(ns: &[u8; NS], data: &[u8]) -> Vec<Node> {
+pub fn subtree_roots(ns: &[u8; NS], data: &[u8]) -> Vec<Node> {
     let total = super::shares_for(data.len());
     let mut buf = [0u8; SHARE];
     let mut at = 0;
@@ -111,7 +111,7 @@ pub(crate) fn subtree_roots(ns: &[u8; NS], data: &[u8]) -> Vec<Node> {
 }
 
 /// The share commitment of blobs whose subtree roots are `roots`.
-pub(crate) fn roots_commitment(roots: &[Node]) -> [u8; 32] {
+pub fn roots_commitment(roots: &[Node]) -> [u8; 32] {
     rfc6962_root(roots)
 }
 

@@ -1,7 +1,11 @@
+use celestia_types::nmt::NamespaceProof;
 use celestia_types::Blob;
 
-use super::*;
+use modelda_core::square::parts::*;
+use modelda_core::square::to_celestia;
+
 use crate::square::{self, Square};
+use crate::{Locator, Namespace};
 
 const H: u64 = 7;
 
