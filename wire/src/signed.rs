@@ -159,6 +159,12 @@ impl SignedModel {
         self.read(f, t.start..t.end, Some(t))
     }
 
+    /// Plans the read of bytes `range` of the file at `path`.
+    pub fn read_range(&self, path: &str, range: Range<u64>) -> Result<RangeRead> {
+        let f = self.file(path)?;
+        self.read(f, range, None)
+    }
+
     /// Plans the read of `range` of file `f` (an entry of this manifest).
     fn read(
         &self,

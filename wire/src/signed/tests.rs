@@ -105,6 +105,17 @@ fn tensors_and_files_read_back_and_every_lie_is_refused() {
             .flat_map(|v| v.to_le_bytes())
             .collect::<Vec<_>>()
     );
+    // Any range, and none past the end.
+    let got = run(
+        m.read_range("model.safetensors", 3..20_000).unwrap(),
+        &file,
+        |_, _| {},
+    )
+    .unwrap();
+    assert_eq!(got, file[3..20_000]);
+    assert!(m
+        .read_range("model.safetensors", 0..file.len() as u64 + 1)
+        .is_err());
     // Whole files: one of many leaves, one of a single leaf (its root).
     assert_eq!(
         run(m.read_file("model.safetensors").unwrap(), &file, |_, _| {}).unwrap(),
