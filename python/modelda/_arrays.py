@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from ._core import ModeldaError
+from ._core import ModeldaError, VerificationError
 
 # safetensors dtype -> numpy dtype (little-endian, as the format stores).
 _NP = {
@@ -59,21 +59,36 @@ def _unsupported(dtype: str, framework: str, fmt: str) -> ModeldaError:
     return e
 
 
-def to_array(data: bytearray, dtype: str, shape: Sequence[int], fmt: str, framework: str) -> Any:
-    """Verified tensor bytes as an array of `framework` ("np", "pt" or
+def _check_size(data: Any, dims: Sequence[int], itemsize: int, dtype: str) -> None:
+    """The signed shape and dtype must describe exactly the signed bytes
+    (claims signed by a stranger's key may say anything)."""
+    n = 1
+    for d in dims:
+        n *= d
+    if any(d < 0 for d in dims) or n * itemsize != len(data):
+        e = VerificationError(
+            f"the manifest says shape {list(dims)} of {dtype}, which is not the tensor's {len(data)} bytes"
+        )
+        e.code = "CLAIMS_INVALID"
+        raise e
+
+
+def to_array(data: Any, dtype: str, shape: Sequence[int], fmt: str, framework: str) -> Any:
+    """Verified tensor bytes (a buffer: a uint8 numpy array) as an array of `framework` ("np", "pt" or
     "bytes"), typed and shaped as the manifest says. GGUF stores its
     dimensions fastest first; they are reversed, as the `gguf` package
     does."""
     if framework == "bytes":
-        return bytes(data)
+        return bytes(memoryview(data))
     gguf = fmt == "gguf"
-    dims = list(reversed(shape)) if gguf else list(shape)
+    dims = [int(d) for d in (reversed(shape) if gguf else shape)]
     if framework == "np":
         import numpy as np
 
         np_dtype = (_GGUF_NP if gguf else _NP).get(dtype)
         if np_dtype is None:
             raise _unsupported(dtype, "np", fmt)
+        _check_size(data, dims, np.dtype(np_dtype).itemsize, dtype)
         return np.frombuffer(data, dtype=np.dtype(np_dtype)).reshape(dims)
     if framework == "pt":
         import torch
@@ -82,6 +97,7 @@ def to_array(data: bytearray, dtype: str, shape: Sequence[int], fmt: str, framew
         pt_dtype = getattr(torch, name, None) if name else None
         if pt_dtype is None:
             raise _unsupported(dtype, "pt", fmt)
+        _check_size(data, dims, pt_dtype.itemsize, dtype)
         if len(data) == 0:
             return torch.empty(dims, dtype=pt_dtype)
         return torch.frombuffer(data, dtype=pt_dtype).reshape(dims)

@@ -149,6 +149,7 @@ class Client:
         self.retries = max(1, int(retries))
         self._signed: Dict[str, SignedModel] = {}
         self._answers: Dict[str, Dict[str, Any]] = {}
+        self._manifests: Dict[str, Dict[str, Any]] = {}
         #: Hint of the pinned key (raises now for a key that does not parse).
         self.key_hint = key_hint(self.key) if self.key is not None else None
 
@@ -178,7 +179,7 @@ class Client:
             req.add_header("Content-Type", "application/json")
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as r:
-                data = r.read(limit + 1)
+                data = read_bounded(r, limit, url)
         except urllib.error.HTTPError as e:
             raise self._http_error(url, e) from None
         except (socket.timeout, TimeoutError) as e:
@@ -190,8 +191,6 @@ class Client:
                 "UNREACHABLE",
                 f"{url}: {reason}; is a modelda node running there (`modelda node`)?",
             ) from e
-        if len(data) > limit:
-            raise error(ModeldaError, "TOO_LARGE", f"{url}: the answer is larger than {limit} bytes")
         return data
 
     @staticmethod
@@ -295,7 +294,7 @@ class Client:
         node says of its publications, lineage and advisories."""
         s = self.signed(model_id)
         m = self._answer(model_id)
-        manifest = json.loads(s.manifest_json())
+        manifest = self._manifest(s)
         return Model(
             id=s.model_id,
             name=str(m.get("name", "")),
@@ -339,20 +338,41 @@ class Client:
                     pending.append((nxt[0], pool.submit(self._leaf, nxt[1])))
         read.finish()
 
-    def _bytes(self, read: RangeRead) -> bytearray:
-        out = bytearray(read.end - read.start)
+    def _bytes(self, read: RangeRead) -> Any:
+        """The checked bytes of `read`, as a numpy array of uint8. Its
+        memory is reserved, not touched, up front: pages are committed as
+        checked leaves are written, so claims signed by a stranger's key
+        that name a huge size cost nothing until bytes verify (and a size
+        past what the machine can map is a clean `TOO_LARGE`)."""
+        import numpy as np
+
+        n = read.end - read.start
+        try:
+            out = np.empty(n, dtype=np.uint8)
+        except (MemoryError, ValueError) as e:
+            raise error(ModeldaError, "TOO_LARGE", f"{read.path}: {n} bytes do not fit in memory ({e})") from e
         at = 0
 
         def sink(part: memoryview) -> None:
             nonlocal at
-            out[at : at + len(part)] = part
+            out[at : at + len(part)] = np.frombuffer(part, dtype=np.uint8)
             at += len(part)
 
         self._read(read, sink)
         return out
 
+    def _manifest(self, s: SignedModel) -> Dict[str, Any]:
+        """The signed manifest, parsed once per model."""
+        m = self._manifests.get(s.model_id)
+        if m is None:
+            m = self._manifests[s.model_id] = json.loads(s.manifest_json())
+        return m
+
+    def _files(self, s: SignedModel) -> List[Dict[str, Any]]:
+        return self._manifest(s).get("files", [])
+
     def _file_entry(self, s: SignedModel, path: str) -> Dict[str, Any]:
-        for f in json.loads(s.manifest_json()).get("files", []):
+        for f in self._files(s):
             if f["path"] == path:
                 return f
         raise error(NotFoundError, "NOT_FOUND", f"model {s.model_id} has no file {path!r}")
@@ -386,7 +406,7 @@ class Client:
         tensor is read when asked. `path` defaults to the model's only
         file with tensors."""
         s = self.signed(model_id)
-        files = json.loads(s.manifest_json()).get("files", [])
+        files = self._files(s)
         if path is None:
             with_tensors = [f["path"] for f in files if f.get("tensors")]
             if len(with_tensors) != 1:
@@ -414,7 +434,7 @@ class Client:
         the directory's path."""
         s = self.signed(model_id)
         base = Path(local_dir) if local_dir is not None else cache_dir() / s.model_id
-        files = json.loads(s.manifest_json()).get("files", [])
+        files = self._files(s)
         wanted = files if filename is None else [self._file_entry(s, filename)]
         base.mkdir(parents=True, exist_ok=True)
         for f in wanted:
@@ -433,6 +453,26 @@ class Client:
                 write_atomically(safe_join(base, CLAIMS_NAME), lambda out: out.write(claims.encode()))
             return str(base)
         return str(safe_join(base, wanted[0]["path"]))
+
+
+def read_bounded(r: Any, limit: int, url: str) -> bytes:
+    """The body of answer `r`, refused past `limit` bytes before more is
+    read. (`read(n)` would allocate `n` bytes up front, whatever comes.)"""
+    too_large = lambda: error(ModeldaError, "TOO_LARGE", f"{url}: the answer is larger than {limit} bytes")
+    length = r.headers.get("Content-Length")
+    if length is not None and length.isdigit():
+        if int(length) > limit:
+            raise too_large()
+        return r.read()
+    parts, n = [], 0
+    while True:
+        part = r.read(min(1 << 20, limit + 1 - n))
+        if not part:
+            return b"".join(parts)
+        parts.append(part)
+        n += len(part)
+        if n > limit:
+            raise too_large()
 
 
 def _claims_of(claims: str, s: SignedModel) -> bool:

@@ -288,6 +288,22 @@ def test_errors_say_what_and_carry_codes(world, client, tmp_path):
         modelda.verify(tmp_path)
 
 
+def test_a_shape_that_is_not_the_bytes_is_refused():
+    # Claims signed by a stranger's key may say any shape: it must describe
+    # exactly the tensor's bytes.
+    from modelda import _arrays
+
+    ok = _arrays.to_array(np.arange(6, dtype="<f4").view(np.uint8), "F32", [2, 3], "safetensors", "np")
+    assert ok.shape == (2, 3) and ok[1, 2] == 5
+    for shape in ([4], [2, 4], [-2, -3], [1 << 62, 4]):
+        with pytest.raises(modelda.VerificationError) as e:
+            _arrays.to_array(np.zeros(24, dtype=np.uint8), "F32", shape, "safetensors", "np")
+        assert e.value.code == "CLAIMS_INVALID"
+    # GGUF dimensions are reversed, as the gguf package reads them.
+    g = _arrays.to_array(np.arange(6, dtype="<f4").view(np.uint8), "F32", [3, 2], "gguf", "np")
+    assert g.shape == (2, 3)
+
+
 def test_torch_tensors_if_torch_is_installed(world, client):
     torch = pytest.importorskip("torch")
     name = tensor_name(world)
