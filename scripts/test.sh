@@ -33,6 +33,12 @@ fi
 
 cargo fmt --all -- --check
 cargo clippy --release --workspace --all-targets -- -D warnings
+# The I/O-free core: no async runtime, HTTP client or database below `da`.
+if cargo tree --offline -e normal --prefix none -p modelda-core -p modelda-wire |
+    grep -E '^(tokio|reqwest|hyper|rocksdb|librocksdb-sys|axum) '; then
+    echo "modelda-core or modelda-wire depends on the crates above: they must stay I/O-free" >&2
+    exit 1
+fi
 # All targets in one build: the test crate's dev-dependencies turn on the
 # publisher's fault hooks, so the `modelda` binary built here is the one the
 # crash tests run (a `--bins` build without them would be rebuilt).
@@ -54,6 +60,6 @@ trap 'rm -f "$log" "$pylog"' EXIT
 awk '/^test result:/ { p += $4; f += $6 } END { print p, f }' "$log" >"$log.sum"
 read -r rp rf <"$log.sum"
 rm -f "$log.sum"
-pp=$(grep -oE '[0-9]+ passed' "$pylog" | tail -1 | grep -oE '[0-9]+' || echo 0)
-pf=$(grep -oE '[0-9]+ (failed|error)' "$pylog" | awk '{ n += $1 } END { print n + 0 }')
+pp=$({ grep -oE '[0-9]+ passed' "$pylog" || true; } | awk '{ n = $1 } END { print n + 0 }')
+pf=$({ grep -oE '[0-9]+ (failed|errors?)' "$pylog" || true; } | awk '{ n += $1 } END { print n + 0 }')
 echo "tests: $((rp + pp)) passed, $((rf + pf)) failed (Rust $rp, Python $pp)"
