@@ -425,24 +425,46 @@ class Client:
         filename: Optional[str] = None,
         local_dir: Optional[PathLike] = None,
         force: bool = False,
+        progress: Optional[Union[bool, Callable[[int, int], None]]] = None,
     ) -> str:
         """Like `hf_hub_download` (with `filename`) or `snapshot_download`
         (without): the file, or every file and the claims, verified leaf by
         leaf and written atomically under `local_dir` (default:
         `$MODELDA_CACHE` or `~/.cache/modelda`, then the model id). A file
         already there with its signed root is kept. Returns the file's or
-        the directory's path."""
+        the directory's path.
+
+        `progress`: a callable given (bytes done, bytes in all) as checked
+        leaves are written; `True` prints a line on stderr; `None` (the
+        default) prints it when stderr is a terminal."""
         s = self.signed(model_id)
         base = Path(local_dir) if local_dir is not None else cache_dir() / s.model_id
         files = self._files(s)
         wanted = files if filename is None else [self._file_entry(s, filename)]
         base.mkdir(parents=True, exist_ok=True)
+        report = _progress(progress, sum(int(f["size"]) for f in wanted))
+        done = 0
         for f in wanted:
             dest = safe_join(base, f["path"])
             if not force and dest.is_file() and dest.stat().st_size == f["size"] and b3sum(str(dest)) == f["root"]:
+                done += int(f["size"])
+                report(done)
                 continue
             dest.parent.mkdir(parents=True, exist_ok=True)
-            write_atomically(dest, lambda out, p=f["path"]: self._read(s.read_file(p), out.write))
+
+            def fill(out: Any, path: str = f["path"]) -> None:
+                nonlocal done
+
+                def sink(part: memoryview) -> None:
+                    nonlocal done
+                    out.write(part)
+                    done += len(part)
+                    report(done)
+
+                self._read(s.read_file(path), sink)
+
+            write_atomically(dest, fill)
+        report(done, last=True)
         if filename is None:
             claims = next(
                 (str(p["claims"]) for p in self._answer(s.model_id).get("publications") or []
@@ -453,6 +475,33 @@ class Client:
                 write_atomically(safe_join(base, CLAIMS_NAME), lambda out: out.write(claims.encode()))
             return str(base)
         return str(safe_join(base, wanted[0]["path"]))
+
+
+def _progress(progress: Any, total: int) -> Callable[..., None]:
+    """A reporter of bytes done out of `total` (see `Client.download`)."""
+    import sys
+    import time
+
+    if callable(progress):
+        return lambda done, last=False: progress(done, total)
+    show = progress if progress is not None else sys.stderr.isatty()
+    if not show:
+        return lambda done, last=False: None
+    start = time.monotonic()
+    shown = [0.0]
+
+    def report(done: int, last: bool = False) -> None:
+        now = time.monotonic()
+        if not last and now - shown[0] < 0.2:
+            return
+        shown[0] = now
+        rate = done / max(now - start, 1e-3) / 2**20
+        sys.stderr.write(f"\rmodelda: {done / 2**20:,.1f} of {total / 2**20:,.1f} MiB checked, {rate:,.0f} MiB/s")
+        if last:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return report
 
 
 def read_bounded(r: Any, limit: int, url: str) -> bytes:

@@ -101,7 +101,10 @@ def test_safe_open_reads_lazily_like_safetensors(world, client):
 def test_download_is_verified_atomic_and_checks_what_is_there(world, client, tmp_path):
     one = client.download(world.model_id, "config.json", local_dir=tmp_path / "one")
     assert Path(one).read_bytes() == (world.model / "config.json").read_bytes()
-    snap = Path(client.download(world.model_id, local_dir=tmp_path / "snap"))
+    seen = []
+    snap = Path(client.download(world.model_id, local_dir=tmp_path / "snap", progress=lambda d, t: seen.append((d, t))))
+    total = sum(f["size"] for f in client.model(world.model_id).files)
+    assert seen[-1] == (total, total) and all(a[0] <= b[0] for a, b in zip(seen, seen[1:]))
     for f in client.model(world.model_id).files:
         assert modelda.b3sum(snap / f["path"]) == f["root"] == modelda.b3sum(world.model / f["path"])
     report = modelda.verify(snap, key=world.alice)
@@ -151,7 +154,10 @@ class Liar:
                     status, data = e.code, e.read()
                 data = liar.lie(self.path, data)
                 self.send_response(status)
-                self.send_header("Content-Length", str(len(data)))
+                if liar.mode != "huge-unsized":
+                    # (Without it, HTTP/1.0: the body ends when the
+                    # connection closes.)
+                    self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
 
@@ -173,6 +179,8 @@ class Liar:
                 return bytes(b)
             if self.mode == "short-chunk":
                 return data[:-1]
+            if self.mode in ("huge-chunk", "huge-unsized"):
+                return data * ((9 << 20) // max(len(data), 1) + 1)
             return data
         if path != "/graphql" or self.mode in ("honest", "flip-chunk", "short-chunk"):
             return data
@@ -232,6 +240,18 @@ def test_a_lying_node_is_refused(world, liar, tmp_path, mode, code):
     assert (dest / shards(world)[0].name).read_bytes() == b"previous"
     assert [p.name for p in dest.iterdir()] == [shards(world)[0].name]
     assert good != b"previous"
+
+
+def test_an_answer_past_its_bound_is_refused_before_it_is_read(world, liar):
+    # A leaf is at most 8 MiB: a 9 MiB answer is refused by its length, or,
+    # without one, once 8 MiB and a byte have come.
+    for mode in ("huge-chunk", "huge-unsized"):
+        liar.mode = mode
+        c = modelda.Client(liar.url, key=world.alice)
+        with pytest.raises(modelda.ModeldaError) as e:
+            c.load_tensor(world.model_id, tensor_name(world))
+        assert e.value.code == "TOO_LARGE", (mode, e.value)
+    liar.mode = "honest"
 
 
 def test_unpinned_reads_check_integrity_and_warn(world, liar):
