@@ -191,8 +191,8 @@ impl BlobKit {
     /// node: `raw` is bounded by the caller), and checks that its leaves
     /// and length fit the blob.
     pub fn parse(locator: &Locator, raw: &[u8]) -> Result<BlobKit> {
-        let kit: BlobKit =
-            serde_json::from_slice(raw).map_err(|e| corrupt(locator, format!("not a kit: {e}")))?;
+        let kit: BlobKit = modelda_da::untrusted::from_slice(raw)
+            .map_err(|e| corrupt(locator, format!("not a kit: {e}")))?;
         kit.plan(locator)?;
         Ok(kit)
     }

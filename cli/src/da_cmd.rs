@@ -557,7 +557,8 @@ pub fn blob(json: bool, cmd: &BlobCommand) -> Result<()> {
                     std::fs::read(data).with_context(|| format!("reading {}", data.display()))?;
                 let text =
                     std::fs::read(proof).with_context(|| format!("reading {}", proof.display()))?;
-                let proof: InclusionProof = serde_json::from_slice(&text)
+                let proof: InclusionProof = modelda_da::untrusted::from_slice(&text)
+                    .map_err(anyhow::Error::msg)
                     .with_context(|| format!("{} is not an inclusion proof", proof.display()))?;
                 let layer = da.open_read().await?;
                 layer

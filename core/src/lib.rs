@@ -8,7 +8,9 @@
 //! - [`avail`]: Avail's data proofs and its runtime's size and fee model;
 //! - [`proof`]: the [`InclusionProof`] of a whole blob, per layer;
 //! - [`fee`]: what a list of blobs costs on each kind of layer
-//!   ([`LayerKind::fee`]), with [`celestia`] and [`eigenda`]'s models.
+//!   ([`LayerKind::fee`]), with [`celestia`] and [`eigenda`]'s models;
+//! - [`untrusted`]: decoding JSON from anyone into types that hold
+//!   celestia-types' proofs, without its base64 decoder's panic.
 //!
 //! The DA clients (`modelda-da`), the wire formats (`modelda-wire`), the
 //! CLI, the API and the Python package all build on these types.
@@ -21,6 +23,7 @@ pub mod fee;
 pub mod locator;
 pub mod proof;
 pub mod square;
+pub mod untrusted;
 
 pub use error::{Error, Result};
 pub use fee::{Fee, FeeParams};

@@ -25,7 +25,7 @@ pub mod header;
 pub mod layer;
 #[cfg(feature = "local")]
 pub mod local;
-pub use modelda_core::locator;
+pub use modelda_core::{locator, untrusted};
 pub mod read;
 pub mod retry;
 pub mod square;

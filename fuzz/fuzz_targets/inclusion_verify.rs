@@ -13,7 +13,7 @@ use libfuzzer_sys::fuzz_target;
 use modelda_manifest::sign::{claims_payload, Bundle, PrivateKey};
 use modelda_manifest::{CommittedModel, FileEntry, FileFormat, ModelCard, ModelManifest};
 use modelda_merkle::{Commitment, LeafSize};
-use modelda_wire::inclusion::{self, InclusionDocument, Need, Witness};
+use modelda_wire::inclusion::{self, Need, Witness};
 
 const KEY: &str = "-----BEGIN PRIVATE KEY-----
 MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgt9b8QBmT4TvRj0m1
@@ -56,7 +56,7 @@ fn claims() -> &'static (String, modelda_manifest::ModelId) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(mut doc) = serde_json::from_slice::<InclusionDocument>(data) else {
+    let Ok(mut doc) = inclusion::parse(data) else {
         return;
     };
     let (c, id) = claims();

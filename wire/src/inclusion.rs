@@ -207,7 +207,11 @@ pub fn parse(json: &[u8]) -> Result<InclusionDocument> {
         )
     })?;
     check_version(doc.get("v").and_then(|v| v.as_u64()))?;
-    InclusionDocument::deserialize(doc).map_err(|e| bad("document", e.to_string()))
+    // The blobs hold celestia-types' proofs; the claims, a bundle's JSON.
+    if let Some(blobs) = doc.get("blobs") {
+        modelda_core::untrusted::check(blobs).map_err(|e| bad("blobs", e))?;
+    }
+    modelda_core::untrusted::deserialize(doc.clone()).map_err(|e| bad("document", e))
 }
 
 fn check_version(v: Option<u64>) -> Result<()> {

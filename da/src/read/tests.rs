@@ -357,3 +357,26 @@ fn a_whole_blob_verifies_through_the_layer() {
         .to_string()
         .contains("blob data"));
 }
+
+/// A hostile document whose share proof holds a string that is not base64
+/// in the way that makes celestia-types' decoder (subtle-encoding 0.5)
+/// panic: refused with an error (found by the `inclusion_verify` fuzz
+/// target).
+#[test]
+fn a_share_proof_string_that_crashes_the_base64_decoder_is_an_error() {
+    let (doc, _) = document(10_000..30_000);
+    let mut v = serde_json::to_value(&doc).unwrap();
+    let data = &mut v["blobs"][0]["evidence"]["runs"][0]["square"]["data"][0];
+    assert!(data.is_string(), "{data}");
+    *data = serde_json::Value::String("AAAA=".into());
+    // Unguarded, the decoder panics.
+    let unguarded = std::panic::catch_unwind(|| {
+        let _ = serde_json::from_value::<InclusionDocument>(v.clone());
+    });
+    assert!(
+        unguarded.is_err(),
+        "the premise: celestia-types panics on it"
+    );
+    let e = parse(v.to_string().as_bytes()).unwrap_err().to_string();
+    assert!(e.contains("not base64"), "{e}");
+}
