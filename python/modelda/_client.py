@@ -127,8 +127,10 @@ class Client:
     `key` pins the publisher's public key (a PEM file's path, or PEM text):
     claims signed by any other key are refused. Without it, claims are
     checked with the key they carry and an `UnpinnedKeyWarning` says so.
-    `timeout` bounds each request, in seconds; `concurrency` is how many
-    leaves are fetched at once.
+    `timeout` bounds each request, in seconds (default 30); `concurrency`
+    is how many leaves are fetched at once (default 4); `retries` is how
+    many attempts a request gets when the node is unreachable, times out
+    or says its layer is unavailable (default 3).
     """
 
     def __init__(
@@ -291,8 +293,10 @@ class Client:
 
     def model(self, model_id: str) -> Model:
         """The model: its signed files and tensors (checked), and what the
-        node says of its publications, lineage and advisories."""
+        node says of its publications, lineage and advisories (asked anew
+        each time: advisories come later than weights)."""
         s = self.signed(model_id)
+        self._answers.pop(s.model_id, None)
         m = self._answer(model_id)
         manifest = self._manifest(s)
         return Model(
