@@ -17,6 +17,7 @@ from typing import Any, Dict, Optional, Union
 
 from ._client import (
     DEFAULT_URL,
+    AdvisoryWarning,
     Client,
     Model,
     SafeOpen,
@@ -26,6 +27,7 @@ from ._client import (
     read_key,
 )
 from ._core import (
+    AdvisoryError,
     KeyMismatchError,
     ModeldaError,
     NotFoundError,
@@ -54,6 +56,8 @@ __all__ = [
     "KeyMismatchError",
     "NotFoundError",
     "UnpinnedKeyWarning",
+    "AdvisoryError",
+    "AdvisoryWarning",
     "DEFAULT_URL",
     "__version__",
 ]

@@ -9,6 +9,7 @@ import json
 import os
 import socket
 import tempfile
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -19,13 +20,16 @@ from typing import Any, Callable, Dict, List, Optional, Union
 
 from . import _arrays
 from ._core import (
+    AdvisoryError,
     KeyMismatchError,
     ModeldaError,
     NotFoundError,
     RangeRead,
     SignedModel,
     VerificationError,
+    advisory_selection,
     b3sum,
+    judge_advisories,
     key_hint,
 )
 
@@ -43,6 +47,17 @@ MAX_ANSWER_BYTES = 64 << 20
 
 #: The claims file `modelda sign` and `modelda fetch` write.
 CLAIMS_NAME = "model.claims.sig"
+
+
+class AdvisoryWarning(UserWarning):
+    """A believed advisory applies to the model (its publisher's, a trusted
+    key's, or an ancestor's through lineage); with `deny_advisories=True`
+    the ones that deny raise `AdvisoryError` instead."""
+
+
+#: Seconds a model's judged advisories are kept before the node is asked
+#: again.
+ADVISORY_TTL = 60.0
 
 
 class UnpinnedKeyWarning(UserWarning):
@@ -131,6 +146,15 @@ class Client:
     is how many leaves are fetched at once (default 4); `retries` is how
     many attempts a request gets when the node is unreachable, times out
     or says its layer is unavailable (default 3).
+
+    Advisories: before it reads a model's bytes, the client asks the node
+    which advisories apply and judges them itself (each statement checked
+    with its key): believed are those signed by the key the model was
+    verified with, by a key of `trust_advisories_from` (PEM files or
+    text, one or more keys each), or, through lineage, by an ancestor's
+    publisher. A believed one warns (`AdvisoryWarning`); with
+    `deny_advisories=True`, a believed `revoked`, `compromised-key` or
+    `poisoned-data` raises `AdvisoryError` before any byte is read.
     """
 
     def __init__(
@@ -140,6 +164,8 @@ class Client:
         timeout: float = 30.0,
         concurrency: int = 4,
         retries: int = 3,
+        trust_advisories_from: Optional[List[Union[PathLike, bytes]]] = None,
+        deny_advisories: bool = False,
     ) -> None:
         parsed = urllib.parse.urlparse(url)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
@@ -154,6 +180,11 @@ class Client:
         self._manifests: Dict[str, Dict[str, Any]] = {}
         #: Hint of the pinned key (raises now for a key that does not parse).
         self.key_hint = key_hint(self.key) if self.key is not None else None
+        #: Hints of the keys whose advisories are believed about any model.
+        self.trusted = [key_hint(pem) for k in trust_advisories_from or [] for pem in pem_blocks(read_key(k) or "")]
+        self.deny_advisories = bool(deny_advisories)
+        self._judged: Dict[str, Any] = {}
+        self._warned: Dict[str, float] = {}
 
     def __repr__(self) -> str:
         return f"modelda.Client({self.url!r}, pinned={self.key is not None})"
@@ -314,6 +345,52 @@ class Client:
             affected_through=m.get("affectedThrough") or [],
         )
 
+    # -- advisories ---------------------------------------------------------
+
+    def advisories(self, model_id: str) -> List[Dict[str, Any]]:
+        """The advisories that apply to the model, judged here: id, status,
+        about (the model or an ancestor), path, standing (`publisher`,
+        `trusted`, `publisher_of_ancestor`, `third_party`), believed,
+        denies, signer, summary, superseded_by."""
+        s = self.signed(model_id)
+        query = "query($id: ID!) { model(id: $id) { %s } }" % advisory_selection()
+        m = self.graphql(query, {"id": s.model_id}).get("model")
+        if not isinstance(m, dict):
+            raise error(NotFoundError, "NOT_FOUND", f"the node at {self.url} has no model {s.model_id}")
+        found = json.loads(judge_advisories(s.model_id, json.dumps(m), s.signer, self.trusted))
+        self._judged[s.model_id] = (time.monotonic(), found)
+        return found
+
+    def _check_advisories(self, model_id: str) -> None:
+        """Warns of believed advisories; with `deny_advisories`, refuses."""
+        s = self.signed(model_id)
+        kept = self._judged.get(s.model_id)
+        if kept is None or time.monotonic() - kept[0] >= ADVISORY_TTL:
+            self.advisories(s.model_id)
+            kept = self._judged[s.model_id]
+        believed = [a for a in kept[1] if a.get("believed")]
+        if not believed:
+            return
+
+        def line(a: Dict[str, Any]) -> str:
+            via = f" (through lineage: {' -> '.join(a['path'])})" if a.get("path") else ""
+            return f"{a['id']} {a['status']} by {a['standing']} key {a['signer'][:16]}...{via}: {a.get('summary') or ''}"
+
+        denying = [a for a in believed if a.get("denies")]
+        if self.deny_advisories and denying:
+            raise error(
+                AdvisoryError,
+                "DENIED_BY_ADVISORY",
+                f"model {s.model_id} is refused by " + "; ".join(line(a) for a in denying),
+            )
+        # Once per judgment, not once per tensor.
+        if self._warned.get(s.model_id) != kept[0]:
+            self._warned[s.model_id] = kept[0]
+            warnings.warn(
+                AdvisoryWarning(f"model {s.model_id}: " + "; ".join(line(a) for a in believed)),
+                stacklevel=3,
+            )
+
     # -- bytes --------------------------------------------------------------
 
     def _leaf(self, commitment: str) -> bytes:
@@ -387,6 +464,7 @@ class Client:
         claims and the whole against the signed tensor hash; as a numpy
         array (`"np"`), a torch tensor (`"pt"`) or `bytes`."""
         s = self.signed(model_id)
+        self._check_advisories(s.model_id)
         read = s.read_tensor(name, file)
         entry = self._file_entry(s, read.path)
         info = next(t for t in entry.get("tensors", []) if t["name"] == name)
@@ -397,6 +475,7 @@ class Client:
         `safetensors.numpy.load_file` returns them: the whole file read and
         checked leaf by leaf."""
         s = self.signed(model_id)
+        self._check_advisories(s.model_id)
         entry = self._file_entry(s, path)
         data = self._bytes(s.read_file(path))
         out = {}
@@ -410,6 +489,7 @@ class Client:
         tensor is read when asked. `path` defaults to the model's only
         file with tensors."""
         s = self.signed(model_id)
+        self._check_advisories(s.model_id)
         files = self._files(s)
         if path is None:
             with_tensors = [f["path"] for f in files if f.get("tensors")]
@@ -442,6 +522,7 @@ class Client:
         leaves are written; `True` prints a line on stderr; `None` (the
         default) prints it when stderr is a terminal."""
         s = self.signed(model_id)
+        self._check_advisories(s.model_id)
         base = Path(local_dir) if local_dir is not None else cache_dir() / s.model_id
         files = self._files(s)
         wanted = files if filename is None else [self._file_entry(s, filename)]
@@ -506,6 +587,14 @@ def _progress(progress: Any, total: int) -> Callable[..., None]:
         sys.stderr.flush()
 
     return report
+
+
+def pem_blocks(text: str) -> List[str]:
+    """Each PEM public key in `text` (a keys file may hold several)."""
+    import re
+
+    blocks = re.findall(r"-----BEGIN PUBLIC KEY-----.*?-----END PUBLIC KEY-----", text, re.S)
+    return [b + "\n" for b in blocks] or [text]
 
 
 def read_bounded(r: Any, limit: int, url: str) -> bytes:

@@ -16,6 +16,9 @@ class VerificationError(ModeldaError):
 class KeyMismatchError(VerificationError):
     """Claims signed by another key than the pinned one: `KEY_MISMATCH`."""
 
+class AdvisoryError(ModeldaError):
+    """A believed advisory refuses the model: `DENIED_BY_ADVISORY`."""
+
 class NotFoundError(ModeldaError):
     """A model, file or tensor that does not exist: `NOT_FOUND`."""
 
@@ -58,6 +61,12 @@ def verify_dir(path: Union[str, PathLike[str]], key: Optional[str] = None) -> st
 
 def b3sum(path: Union[str, PathLike[str]]) -> str:
     """BLAKE3 of a file (hex), as `b3sum` prints it."""
+
+def judge_advisories(model_id: str, answer: str, signer: str, trusted: List[str]) -> str:
+    """The advisories that apply, judged with the reader's keys (JSON)."""
+
+def advisory_selection() -> str:
+    """The GraphQL selection `judge_advisories` reads."""
 
 def key_hint(pem: str) -> str:
     """Hex SHA-256 of a P-256 public key's canonical PEM."""

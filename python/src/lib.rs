@@ -41,6 +41,12 @@ pyo3::create_exception!(
 );
 pyo3::create_exception!(
     modelda,
+    AdvisoryError,
+    ModeldaError,
+    "A believed advisory refuses the model: revoked, compromised key or poisoned data, its own or an ancestor's (`DENIED_BY_ADVISORY`)."
+);
+pyo3::create_exception!(
+    modelda,
     NotFoundError,
     ModeldaError,
     "A model, file or tensor that does not exist (`NOT_FOUND`)."
@@ -302,6 +308,35 @@ fn b3sum(py: Python<'_>, path: PathBuf) -> PyResult<String> {
     hashed.map_err(|e| raise::<NotFoundError>(py, "NOT_FOUND", format!("{}: {e}", path.display())))
 }
 
+/// Judges the advisories a node lists for `model_id` (its `model` object,
+/// JSON, with `advisory::judge::SELECTION`): every statement checked here
+/// with the key it carries; believed when signed by `signer` (the hint of
+/// the key the model was verified with) or one of `trusted` (hints).
+/// Returns the advisories that apply, as JSON.
+#[pyfunction]
+fn judge_advisories(
+    py: Python<'_>,
+    model_id: &str,
+    answer: &str,
+    signer: &str,
+    trusted: Vec<String>,
+) -> PyResult<String> {
+    let model: modelda_manifest::ModelId = model_id.parse().map_err(|e| {
+        raise::<ModeldaError>(py, "BAD_INPUT", format!("model id {model_id:?}: {e}"))
+    })?;
+    let answer: serde_json::Value = serde_json::from_str(answer)
+        .map_err(|e| raise::<ModeldaError>(py, "BAD_ANSWER", format!("the node's answer: {e}")))?;
+    let found =
+        py.detach(|| modelda_wire::advisory::judge::judge(&model, &answer, signer, &trusted));
+    serde_json::to_string(&found).map_err(|e| raise::<ModeldaError>(py, "INTERNAL", e.to_string()))
+}
+
+/// The GraphQL selection `judge_advisories` reads under `model(id:)`.
+#[pyfunction]
+fn advisory_selection() -> &'static str {
+    modelda_wire::advisory::judge::SELECTION
+}
+
 /// The hint of a public key (PEM): hex SHA-256 of its canonical PEM, as
 /// the node's `signerKey` gives it. Raises `BAD_INPUT` for anything but a
 /// P-256 public key.
@@ -320,10 +355,13 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("VerificationError", py.get_type::<VerificationError>())?;
     m.add("KeyMismatchError", py.get_type::<KeyMismatchError>())?;
     m.add("NotFoundError", py.get_type::<NotFoundError>())?;
+    m.add("AdvisoryError", py.get_type::<AdvisoryError>())?;
     m.add_class::<SignedModel>()?;
     m.add_class::<RangeRead>()?;
     m.add_function(wrap_pyfunction!(verify_dir, m)?)?;
     m.add_function(wrap_pyfunction!(b3sum, m)?)?;
     m.add_function(wrap_pyfunction!(key_hint, m)?)?;
+    m.add_function(wrap_pyfunction!(judge_advisories, m)?)?;
+    m.add_function(wrap_pyfunction!(advisory_selection, m)?)?;
     Ok(())
 }

@@ -340,3 +340,64 @@ def test_the_core_needs_no_server_code():
     so = Path(core.__file__).read_bytes()
     for needle in (b"rocksdb", b"axum", b"async_graphql", b"tokio"):
         assert needle not in so.lower(), needle
+
+
+def wait_for(what, check, seconds: float = 120.0):
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        got = check()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not come in {seconds} s")
+        time.sleep(0.3)
+
+
+def test_advisories_are_judged_here_and_refuse_on_request(world, tmp_path):
+    # Last in this file: Mallory's report stays on the shared model.
+    import subprocess
+
+    from conftest import SAMPLE, modelda as run
+
+    subprocess.run([str(SAMPLE), str(world.root / "second"), str(1 << 20)], check=True, capture_output=True)
+    second = run(world.root, "publish", "second", "--key", "alice.pem")["model_id"]
+    run(world.root, "advise", second, "--key", "alice.pem", "--status", "revoked", "--summary", "do not use")
+    run(world.root, "advise", world.model_id, "--key", "mallory.pem", "--status", "poisoned-data", "--summary", "a report")
+    name = sorted(safetensors.numpy.load_file(str(next((world.root / "second").glob("*.safetensors")))))[0]
+
+    c = modelda.Client(world.url, key=world.alice)
+    found = wait_for("the revocation", lambda: c.advisories(second) if _indexed(c, second) else None)
+    assert [(a["status"], a["standing"], a["believed"], a["denies"]) for a in found] == [
+        ("revoked", "publisher", True, True)
+    ]
+    with pytest.warns(modelda.AdvisoryWarning, match="revoked"):
+        c.load_tensor(second, name)
+    deny = modelda.Client(world.url, key=world.alice, deny_advisories=True)
+    with pytest.raises(modelda.AdvisoryError) as e:
+        deny.load_tensor(second, name)
+    assert e.value.code == "DENIED_BY_ADVISORY" and "revoked" in str(e.value)
+    with pytest.raises(modelda.AdvisoryError):
+        deny.download(second, local_dir=tmp_path / "dl")
+    assert not (tmp_path / "dl").exists()
+
+    # Mallory's report about Alice's model: checked, listed, not believed.
+    report = wait_for("the report", lambda: deny.advisories(world.model_id))
+    assert [(a["standing"], a["believed"], a["denies"]) for a in report] == [("third_party", False, False)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", modelda.AdvisoryWarning)
+        deny.load_tensor(world.model_id, tensor_name(world))
+    # A reader who trusts Mallory's key believes it.
+    trusting = modelda.Client(world.url, key=world.alice, deny_advisories=True, trust_advisories_from=[world.mallory])
+    with pytest.raises(modelda.AdvisoryError) as e:
+        trusting.load_tensor(world.model_id, tensor_name(world))
+    assert "poisoned-data" in str(e.value) and "trusted" in str(e.value)
+
+
+def _indexed(c: modelda.Client, model_id: str) -> bool:
+    try:
+        c.signed(model_id)
+        return True
+    except modelda.NotFoundError:
+        return False

@@ -810,5 +810,7 @@ pub fn decode(blob: &[u8]) -> std::result::Result<Advisory, Refused> {
     parse(&e.header.model, &e.payload)
 }
 
+pub mod judge;
+
 #[cfg(test)]
 mod tests;
