@@ -189,6 +189,24 @@ fn tensors_and_files_read_back_and_every_lie_is_refused() {
     ));
 }
 
+#[test]
+fn threaded_leaf_hashing_equals_the_merkle_crates() {
+    for (ls, len) in [
+        (LeafSize::from_bytes(1 << 20).unwrap(), 1 << 20),
+        (LeafSize::MAX, (5 << 20) + 7),
+        (LeafSize::MIN, 16 << 10),
+    ] {
+        let data: Vec<u8> = (0..len).map(|i| (i * 7 + i / 4099) as u8).collect();
+        for index in [0u64, 3, 1000] {
+            assert_eq!(
+                leaf_cv_threaded(ls, index, &data),
+                *leaf_cv(ls, index, &data).as_bytes(),
+                "{ls:?} {len} {index}"
+            );
+        }
+    }
+}
+
 fn read_first(m: &SignedModel) -> u64 {
     m.read_tensor(None, "a").unwrap().next_leaf().unwrap().0
 }
