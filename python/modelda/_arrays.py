@@ -22,16 +22,9 @@ _NP = {
     "BOOL": "?",
 }
 
-# GGUF's unquantized tensor types, as the manifest spells them.
-_GGUF_NP = {
-    "F64": "<f8",
-    "F32": "<f4",
-    "F16": "<f2",
-    "I64": "<i8",
-    "I32": "<i4",
-    "I16": "<i2",
-    "I8": "i1",
-}
+# GGUF's unquantized tensor types, as the manifest spells them: the same
+# names as safetensors' for the types both have.
+_GGUF_NP = {k: _NP[k] for k in ("F64", "F32", "F16", "I64", "I32", "I16", "I8")}
 
 _PT = {
     "F64": "float64",

@@ -178,6 +178,7 @@ class Client:
         self._signed: Dict[str, SignedModel] = {}
         self._answers: Dict[str, Dict[str, Any]] = {}
         self._manifests: Dict[str, Dict[str, Any]] = {}
+        self._claims: Dict[str, str] = {}
         #: Hint of the pinned key (raises now for a key that does not parse).
         self.key_hint = key_hint(self.key) if self.key is not None else None
         #: Hints of the keys whose advisories are believed about any model.
@@ -282,8 +283,9 @@ class Client:
         chosen: Optional[SignedModel] = None
         refused: List[ModeldaError] = []
         for p in pubs if self.key is not None else pubs[:1]:
+            text = str(p.get("claims", ""))
             try:
-                s = SignedModel(str(p.get("claims", "")).encode(), self.key)
+                s = SignedModel(text.encode(), self.key)
             except VerificationError as e:
                 refused.append(e)
                 continue
@@ -297,6 +299,8 @@ class Client:
                 )
                 continue
             chosen = s
+            # The bytes that checked, for `download` to write as they are.
+            self._claims[model_id] = text
             break
         if chosen is None:
             # A lie about the bytes says more than another signer.
@@ -551,13 +555,8 @@ class Client:
             write_atomically(dest, fill)
         report(done, last=True)
         if filename is None:
-            claims = next(
-                (str(p["claims"]) for p in self._answer(s.model_id).get("publications") or []
-                 if _claims_of(str(p.get("claims", "")), s)),
-                None,
-            )
-            if claims is not None:
-                write_atomically(safe_join(base, CLAIMS_NAME), lambda out: out.write(claims.encode()))
+            claims = self._claims[s.model_id].encode()
+            write_atomically(safe_join(base, CLAIMS_NAME), lambda out: out.write(claims))
             return str(base)
         return str(safe_join(base, wanted[0]["path"]))
 
@@ -615,15 +614,6 @@ def read_bounded(r: Any, limit: int, url: str) -> bytes:
         n += len(part)
         if n > limit:
             raise too_large()
-
-
-def _claims_of(claims: str, s: SignedModel) -> bool:
-    """Whether `claims` are the ones `s` was opened from (same key and model)."""
-    try:
-        other = SignedModel(claims.encode(), s.public_key)
-    except ModeldaError:
-        return False
-    return other.model_id == s.model_id
 
 
 class SafeOpen:
