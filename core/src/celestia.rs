@@ -16,20 +16,30 @@ pub fn estimate_gas(blob_sizes: &[usize]) -> u64 {
     shares * 512 * 8 + 10 * 70 * blob_sizes.len() as u64 + 75_000
 }
 
+/// What a blob of `size` bytes weighs in a batch: the payload its shares
+/// hold. Each blob starts on a share of its own, so a batch whose blobs'
+/// bytes fit a square may still need more shares than it has (many small
+/// blobs); weighed by shares, a batch within a layer's `max_batch_bytes`
+/// (the payload of a full square) always fits.
+pub fn batch_weight(size: usize) -> usize {
+    square::shares_for(size).saturating_mul(square::CONTINUATION_SHARE_PAYLOAD)
+}
+
 /// Blobs grouped into PayForBlobs transactions as the publisher sends them:
-/// in order, each transaction up to `max_batch_bytes` (a larger blob goes
-/// alone).
+/// in order, each transaction's blobs weighing ([`batch_weight`]) up to
+/// `max_batch_bytes` (a heavier blob goes alone).
 pub fn batches(blob_sizes: &[usize], max_batch_bytes: usize) -> Vec<Vec<usize>> {
     let mut txs: Vec<Vec<usize>> = Vec::new();
     let mut cur: Vec<usize> = Vec::new();
-    let mut cur_bytes = 0usize;
+    let mut cur_weight = 0usize;
     for &s in blob_sizes {
-        if !cur.is_empty() && cur_bytes.saturating_add(s) > max_batch_bytes {
+        let w = batch_weight(s);
+        if !cur.is_empty() && cur_weight.saturating_add(w) > max_batch_bytes {
             txs.push(std::mem::take(&mut cur));
-            cur_bytes = 0;
+            cur_weight = 0;
         }
         cur.push(s);
-        cur_bytes = cur_bytes.saturating_add(s);
+        cur_weight = cur_weight.saturating_add(w);
     }
     if !cur.is_empty() {
         txs.push(cur);

@@ -93,6 +93,17 @@ impl LayerKind {
         }
     }
 
+    /// What a blob of `size` bytes weighs against the layer's
+    /// `max_batch_bytes` when blobs are grouped into one submission: on
+    /// square layers, the payload of the shares it fills
+    /// ([`celestia::batch_weight`]); elsewhere its bytes.
+    pub fn batch_weight(self, size: usize) -> usize {
+        match self {
+            LayerKind::Celestia | LayerKind::Local => celestia::batch_weight(size),
+            LayerKind::Eigenda | LayerKind::Avail => size,
+        }
+    }
+
     /// What the fees a layer reports for posted blobs are counted in, and
     /// who pays.
     pub fn fee_unit(self) -> &'static str {
@@ -163,6 +174,7 @@ impl std::fmt::Display for Fee {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::square;
 
     #[test]
     fn each_kind_has_its_model() {
@@ -203,5 +215,31 @@ mod tests {
         );
         assert_eq!(avail.utia(), None);
         assert!(avail.to_string().contains("3 submit_data"), "{avail}");
+    }
+
+    #[test]
+    fn batches_of_small_blobs_fit_the_square_they_go_to() {
+        // A full 128x128 square's payload, the embedded chain's batch limit.
+        let shares = 128 * 128;
+        let max = square::FIRST_SHARE_PAYLOAD + (shares - 1) * square::CONTINUATION_SHARE_PAYLOAD;
+        // 479 bytes take two shares: by bytes, 16,486 of them would be
+        // one batch of 32,972 shares.
+        for size in [479usize, 1000, 200_000, max] {
+            let sizes = vec![size; 20_000.min(3 * max / size + 1)];
+            let txs = celestia::batches(&sizes, max);
+            assert_eq!(txs.iter().map(Vec::len).sum::<usize>(), sizes.len());
+            for tx in &txs {
+                let used: usize = tx.iter().map(|&s| square::shares_for(s)).sum();
+                assert!(
+                    used <= shares,
+                    "{size}: {} blobs take {used} shares",
+                    tx.len()
+                );
+            }
+            assert!(
+                LayerKind::Local.batch_weight(size) >= size
+                    && LayerKind::Eigenda.batch_weight(size) == size
+            );
+        }
     }
 }

@@ -16,7 +16,9 @@ use crate::layer::{
 use crate::retry::{with_retry, Attempt, RetryPolicy};
 use crate::{Error, LayerKind, Locator, Namespace, Result, ShareCommitment};
 
-pub use modelda_core::celestia::{batches, estimate_fee, estimate_gas, MIN_GAS_PRICE};
+pub use modelda_core::celestia::{
+    batch_weight, batches, estimate_fee, estimate_gas, MIN_GAS_PRICE,
+};
 
 /// Blocks a transaction may wait in a Celestia validator's mempool before
 /// it is evicted: celestia-app (v6 and later) raises `ttl-num-blocks` to at

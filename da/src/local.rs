@@ -402,9 +402,14 @@ impl LocalChain {
         let shares: usize = blobs.iter().map(|(_, d)| square::shares_for(d.len())).sum();
         let max = self.inner.limits.max_square_width.pow(2);
         if shares > max {
+            // In share payload (what the blobs fill, whole shares each),
+            // so the size said is above the limit said.
             return Err(Error::BlobTooLarge {
                 layer: "local",
-                size: blobs.iter().map(|b| b.1.len()).sum(),
+                size: blobs
+                    .iter()
+                    .map(|b| crate::celestia::batch_weight(b.1.len()))
+                    .sum(),
                 limit: l.max_batch_bytes,
             });
         }

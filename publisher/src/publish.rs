@@ -594,13 +594,18 @@ async fn post_blobs(
             }
         }
         if failure.is_none() && !stop.is_cancelled() && inflight.len() < jobs && !ready.is_empty() {
+            // Weighed as the layer fills (on square layers, whole shares:
+            // many small blobs need more shares than their bytes), so a
+            // batch always fits one submission.
             let mut batch = Vec::new();
-            let mut bytes = 0usize;
+            let mut weight = 0usize;
+            let kind = layer.kind();
             while let Some(b) = ready.front() {
-                if !batch.is_empty() && bytes + b.bytes.len() > limits.max_batch_bytes {
+                let w = kind.batch_weight(b.bytes.len());
+                if !batch.is_empty() && weight.saturating_add(w) > limits.max_batch_bytes {
                     break;
                 }
-                bytes += b.bytes.len();
+                weight = weight.saturating_add(w);
                 batch.push(ready.pop_front().expect("front exists"));
             }
             let head = match layer.head().await {
